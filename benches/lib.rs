@@ -1,0 +1,1 @@
+//! Corpus generators shared by the benchmarks.

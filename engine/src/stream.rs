@@ -1,0 +1,265 @@
+//! The streaming masker: one [`Scanner`] per stream, fed chunk by chunk.
+//!
+//! Invariant: `push(c1) ++ … ++ push(cn) ++ finish()` equals the block
+//! result of `c1 ++ … ++ cn` for every cutting, and at most the longest
+//! pattern's length (plus an unfinished UTF-8 character) is ever held.
+//!
+//! How: the forward lazy DFA (unanchored, all patterns, start states
+//! tagged) runs over every byte once. Whenever it is back in a start state,
+//! no partial match is alive, so nothing before that offset can belong to a
+//! match still to come; and no live match can have started more than the
+//! longest pattern ago. The later of the two is the *horizon*: every match
+//! starting before it has already ended inside the buffer, so the block
+//! algorithm decides that region exactly as it would on the whole text.
+//! Bytes from the horizon on are held until the next chunk (or `finish`).
+//! The block search runs only when the DFA reported a match that ends past
+//! the resolved position, so prose costs one DFA step per byte and a copy.
+
+use regex_automata::hybrid::LazyStateID;
+use regex_automata::util::start;
+use regex_automata::Anchored;
+
+use crate::ruleset::{next, next_eoi, Caches, Disposition, Finding, Rejection, RuleId, RuleSet};
+use crate::spec::{Action, Scope, Side};
+
+/// Per-stream state: cheap to create, owns every mutable thing a stream
+/// needs, and hands its warmed caches back to the rule set when dropped.
+pub struct Scanner {
+    set: RuleSet,
+    side: Side,
+    scope: Scope,
+    caches: Option<Caches>,
+    /// Forward DFA state after `total` bytes.
+    sid: LazyStateID,
+    /// Bytes `buf_start..total` of the stream: the held bytes plus at most
+    /// one byte before `resolved` as look-behind context.
+    buf: Vec<u8>,
+    buf_start: usize,
+    /// Every byte before this offset has been written out.
+    resolved: usize,
+    total: usize,
+    /// The latest offset at which the forward DFA had no live partial match.
+    last_idle: usize,
+    /// The largest end of a match the forward DFA has reported.
+    last_match_end: usize,
+    findings: Vec<Finding>,
+    rejection: Option<Rejection>,
+}
+
+impl RuleSet {
+    /// A new stream scanner applying the rules for `side` and `scope`.
+    pub fn scanner(&self, side: Side, scope: Scope) -> Scanner {
+        let mut caches = self.inner.take_caches();
+        let config = start::Config::new().anchored(Anchored::No);
+        let sid = self
+            .inner
+            .forward
+            .start_state(&mut caches.forward, &config)
+            .expect("lazy DFA without quit bytes or clear limit cannot fail");
+        Scanner {
+            set: self.clone(),
+            side,
+            scope,
+            caches: Some(caches),
+            sid,
+            buf: Vec::new(),
+            buf_start: 0,
+            resolved: 0,
+            total: 0,
+            last_idle: 0,
+            last_match_end: 0,
+            findings: Vec::new(),
+            rejection: None,
+        }
+    }
+}
+
+impl Scanner {
+    /// Feeds the next chunk and appends to `out` every byte that can no
+    /// longer be part of a match (masked where a match was decided).
+    ///
+    /// After a rejection the scanner writes nothing more and returns the
+    /// same rejection again.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Rejection> {
+        if let Some(rejection) = &self.rejection {
+            return Err(rejection.clone());
+        }
+        self.advance(chunk);
+        self.buf.extend_from_slice(chunk);
+        self.total += chunk.len();
+        self.resolve(false, out)
+    }
+
+    /// Ends the stream: decides the held bytes and writes them out.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), Rejection> {
+        if let Some(rejection) = &self.rejection {
+            return Err(rejection.clone());
+        }
+        let inner = &*self.set.inner;
+        let caches = self.caches.as_mut().expect("caches live until drop");
+        let sid = next_eoi(&inner.forward, &mut caches.forward, self.sid);
+        if sid.is_match() {
+            self.last_match_end = self.total;
+        }
+        self.resolve(true, out)
+    }
+
+    /// Findings decided so far, in stream order, with stream offsets;
+    /// taking them leaves the scanner's list empty.
+    pub fn take_findings(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.findings)
+    }
+
+    /// Bytes received but not yet written out.
+    pub fn held(&self) -> usize {
+        self.total - self.resolved
+    }
+
+    /// Bytes received so far.
+    pub fn position(&self) -> usize {
+        self.total
+    }
+
+    fn advance(&mut self, chunk: &[u8]) {
+        let dfa = &self.set.inner.forward;
+        let cache = &mut self
+            .caches
+            .as_mut()
+            .expect("caches live until drop")
+            .forward;
+        let mut sid = self.sid;
+        for (i, &byte) in chunk.iter().enumerate() {
+            sid = next(dfa, cache, sid, byte);
+            if sid.is_tagged() {
+                let offset = self.total + i;
+                if sid.is_start() {
+                    self.last_idle = offset + 1;
+                } else if sid.is_match() {
+                    // Reported one byte late: the match ended at `offset`.
+                    self.last_match_end = offset;
+                }
+            }
+        }
+        self.sid = sid;
+    }
+
+    fn resolve(&mut self, eoi: bool, out: &mut Vec<u8>) -> Result<(), Rejection> {
+        let inner = &*self.set.inner;
+        let horizon = if eoi {
+            self.total
+        } else {
+            self.last_idle.max(self.total.saturating_sub(inner.max_len))
+        };
+        let (side, scope) = (self.side, self.scope);
+        let eligible =
+            |rule: RuleId| -> Option<&Action> { inner.rule(rule).action_for(side, scope) };
+        let base = self.buf_start;
+        if horizon > self.resolved && self.last_match_end > self.resolved {
+            let caches = self.caches.as_mut().expect("caches live until drop");
+            let mut from = self.resolved - base;
+            while let Some((rule, span)) =
+                inner.next_finding(caches, &self.buf, from, horizon - base, eoi, &eligible)
+            {
+                out.extend_from_slice(&self.buf[from..span.start]);
+                let disposition = eligible(rule).map_or(Disposition::Log, Disposition::of);
+                let finding = Finding {
+                    rule,
+                    start: base + span.start,
+                    end: base + span.end,
+                    disposition,
+                };
+                self.findings.push(finding);
+                if disposition == Disposition::Reject {
+                    let rule_spec = inner.rule(rule);
+                    let message = match eligible(rule) {
+                        Some(Action::Reject { message }) => message.clone(),
+                        _ => String::new(),
+                    };
+                    let rejection = Rejection {
+                        rule,
+                        rule_name: rule_spec.name.clone(),
+                        message,
+                        finding,
+                    };
+                    self.rejection = Some(rejection.clone());
+                    self.resolved = finding.start;
+                    return Err(rejection);
+                }
+                let local = Finding {
+                    start: span.start,
+                    end: span.end,
+                    ..finding
+                };
+                inner.write_finding(side, scope, &local, &self.buf, out);
+                from = span.end;
+            }
+            self.resolved = base + from;
+        }
+        if horizon > self.resolved {
+            let end = if eoi {
+                horizon
+            } else {
+                base + utf8_safe_end(&self.buf, horizon - base).max(self.resolved - base)
+            };
+            out.extend_from_slice(&self.buf[self.resolved - base..end - base]);
+            self.resolved = end;
+        }
+        // Keep one byte before `resolved` as look-behind for `\b` and `^`.
+        let keep_from = self.resolved.saturating_sub(1).max(base);
+        self.buf.drain(..keep_from - base);
+        self.buf_start = keep_from;
+        Ok(())
+    }
+}
+
+/// The largest offset `<= end` that does not cut a UTF-8 character whose
+/// bytes may still be arriving: a lead byte in the last three bytes whose
+/// sequence runs past `end`, followed only by continuation bytes, is held.
+/// Invalid sequences are not held (they can never become valid).
+fn utf8_safe_end(bytes: &[u8], end: usize) -> usize {
+    let floor = end.saturating_sub(3);
+    for at in (floor..end).rev() {
+        let byte = bytes[at];
+        if byte & 0xC0 == 0x80 {
+            continue;
+        }
+        let width = match byte {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => return end,
+        };
+        if at + width <= end {
+            return end;
+        }
+        let available = bytes.len().min(at + width);
+        let continuations_only = bytes[at + 1..available].iter().all(|b| b & 0xC0 == 0x80);
+        return if continuations_only { at } else { end };
+    }
+    end
+}
+
+impl Drop for Scanner {
+    fn drop(&mut self) {
+        if let Some(caches) = self.caches.take() {
+            self.set.inner.return_caches(caches);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8_safe_end;
+
+    #[test]
+    fn utf8_cut_is_held_only_while_it_can_complete() {
+        let text = "aé€".as_bytes(); // 1 + 2 + 3 bytes
+        assert_eq!(utf8_safe_end(text, 6), 6);
+        assert_eq!(utf8_safe_end(text, 5), 3);
+        assert_eq!(utf8_safe_end(text, 4), 3);
+        assert_eq!(utf8_safe_end(text, 2), 1);
+        assert_eq!(utf8_safe_end(&text[..5], 5), 3);
+        // A lead byte followed by ASCII is invalid and not held.
+        assert_eq!(utf8_safe_end(b"a\xE2b", 2), 2);
+    }
+}
