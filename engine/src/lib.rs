@@ -24,7 +24,7 @@ mod spec;
 mod stream;
 
 pub use checks::{luhn, mod97, shannon_entropy};
-pub use pattern::{analyze_pattern, PatternError, PatternErrorKind, PatternInfo};
+pub use pattern::{analyze_pattern, compile_pattern, PatternError, PatternErrorKind, PatternInfo};
 pub use ruleset::{Applied, BuildError, Disposition, Finding, Rejection, RuleId, RuleSet, Verdict};
 pub use spec::{
     Action, ActionClause, Check, Example, Expect, PatternFlags, PatternKind, PatternSpec,

@@ -375,7 +375,7 @@ mod tests {
     fn syntax_errors_carry_a_span_into_the_source() {
         let err = analyze_pattern(&regex("ab[c")).unwrap_err();
         assert_eq!(err.kind, PatternErrorKind::Syntax);
-        assert_eq!(err.span, Some(2..4));
+        assert_eq!(err.span, Some(2..3));
         let err = analyze_pattern(&regex("a(?=b)")).unwrap_err();
         assert_eq!(err.span, Some(1..4));
     }

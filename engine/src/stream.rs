@@ -15,6 +15,7 @@
 //! The block search runs only when the DFA reported a match that ends past
 //! the resolved position, so prose costs one DFA step per byte and a copy.
 
+use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::util::start;
 use regex_automata::Anchored;
@@ -42,6 +43,8 @@ pub struct Scanner {
     last_idle: usize,
     /// The largest end of a match the forward DFA has reported.
     last_match_end: usize,
+    /// The forward cache's clear count when start states were last tagged.
+    clears: usize,
     findings: Vec<Finding>,
     rejection: Option<Rejection>,
 }
@@ -50,12 +53,8 @@ impl RuleSet {
     /// A new stream scanner applying the rules for `side` and `scope`.
     pub fn scanner(&self, side: Side, scope: Scope) -> Scanner {
         let mut caches = self.inner.take_caches();
-        let config = start::Config::new().anchored(Anchored::No);
-        let sid = self
-            .inner
-            .forward
-            .start_state(&mut caches.forward, &config)
-            .expect("lazy DFA without quit bytes or clear limit cannot fail");
+        let clears = caches.forward.clear_count();
+        let sid = tag_start_states(&self.inner.forward, &mut caches.forward);
         Scanner {
             set: self.clone(),
             side,
@@ -68,10 +67,43 @@ impl RuleSet {
             total: 0,
             last_idle: 0,
             last_match_end: 0,
+            clears,
             findings: Vec::new(),
             rejection: None,
         }
     }
+}
+
+/// Creates every unanchored start state (one per kind of look-behind) and
+/// returns the one for the start of a text.
+///
+/// The lazy DFA tags a state as a start state only if it was first created
+/// as one; a state reached by a transition first stays untagged even when
+/// it equals a start state. Creating them all up front (and again after a
+/// cache clear) lets the scanner see "no partial match alive" as a tag
+/// check. A missed tag only delays a release; it never changes the output.
+fn tag_start_states(dfa: &DFA, cache: &mut DfaCache) -> LazyStateID {
+    // Text start, then one byte of each look-behind class: line feed,
+    // carriage return, word byte, non-word byte, non-ASCII byte.
+    let look_behinds = [
+        Some(b'\n'),
+        Some(b'\r'),
+        Some(b'a'),
+        Some(b' '),
+        Some(0xC3),
+        None,
+    ];
+    let mut sid = None;
+    for look_behind in look_behinds {
+        let config = start::Config::new()
+            .anchored(Anchored::No)
+            .look_behind(look_behind);
+        sid = Some(
+            dfa.start_state(cache, &config)
+                .expect("lazy DFA without quit bytes or clear limit cannot fail"),
+        );
+    }
+    sid.expect("the list of look-behinds is not empty")
 }
 
 impl Scanner {
@@ -141,6 +173,10 @@ impl Scanner {
             }
         }
         self.sid = sid;
+        if cache.clear_count() != self.clears {
+            tag_start_states(dfa, cache);
+            self.clears = cache.clear_count();
+        }
     }
 
     fn resolve(&mut self, eoi: bool, out: &mut Vec<u8>) -> Result<(), Rejection> {

@@ -1,0 +1,188 @@
+//! Chunk invariance, proven by property tests: for inputs built from
+//! fragments that look like the patterns (near misses, overlaps, unicode),
+//! cut anywhere (inside characters, empty chunks, 1-byte chunks), the
+//! streamed output equals the block result, and the block result equals the
+//! oracle's.
+
+mod support;
+
+use proptest::prelude::*;
+use rulegate_engine::{Disposition, RuleSet, Scope, Side, Verdict};
+use support::{stream_with_cuts, tricky_set, tricky_spec, Oracle};
+
+const FRAGMENTS: &[&str] = &[
+    " ",
+    " ",
+    " ",
+    "\n",
+    "-",
+    ".",
+    "@",
+    "#",
+    "##",
+    "sk-",
+    "sk-ant",
+    "AKIA",
+    "abc",
+    "abcd",
+    "ab",
+    "b",
+    "bcd",
+    "4111 1111 1111 1111",
+    "4111111111111112",
+    "79927398713",
+    "1234-5678",
+    "0",
+    "7",
+    "credit card",
+    "Credit Card",
+    "creditcard",
+    "c++",
+    "café",
+    "CAFÉ",
+    "é",
+    "€",
+    "日本",
+    "🦀",
+    "x@y.io",
+    "john.doe@mail.com",
+    "a1b2c3",
+    "xyz123",
+    "abc12",
+    "hello",
+    "the",
+    "Ab",
+    "_",
+    "q",
+];
+
+fn text_strategy() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(FRAGMENTS), 0..40).prop_map(|parts| parts.concat())
+}
+
+fn cuts_strategy(len: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(0..=len, 0..12).prop_map(|mut cuts| {
+        cuts.sort_unstable();
+        cuts
+    })
+}
+
+fn text_and_cuts() -> impl Strategy<Value = (String, Vec<usize>)> {
+    text_strategy().prop_flat_map(|text| {
+        let len = text.len();
+        (Just(text), cuts_strategy(len))
+    })
+}
+
+fn block_output(set: &RuleSet, side: Side, scope: Scope, text: &str) -> (Vec<u8>, Verdict) {
+    let applied = set.apply(side, scope, text);
+    let out = match &applied.verdict {
+        Verdict::Clean => text.as_bytes().to_vec(),
+        Verdict::Masked(masked) => masked.as_bytes().to_vec(),
+        Verdict::Rejected(_) => Vec::new(),
+    };
+    (out, applied.verdict)
+}
+
+/// Checks one text under one cutting on both sides of the exchange.
+fn check_invariance(set: &RuleSet, text: &str, cuts: &[usize]) -> Result<(), TestCaseError> {
+    for side in Side::ALL {
+        let scope = Scope::Assistant;
+        let (expected, verdict) = block_output(set, side, scope, text);
+        let block_findings = set.findings(side, scope, text.as_bytes());
+        let (releases, finished, stream_findings) =
+            stream_with_cuts(set, side, scope, text.as_bytes(), cuts);
+        for release in &releases {
+            prop_assert!(
+                std::str::from_utf8(release).is_ok(),
+                "release is not UTF-8: {release:?}"
+            );
+        }
+        let streamed: Vec<u8> = releases.concat();
+        match verdict {
+            Verdict::Rejected(rejection) => {
+                prop_assert_eq!(finished, Err(rejection));
+            }
+            _ => {
+                prop_assert!(finished.is_ok());
+                prop_assert_eq!(
+                    String::from_utf8_lossy(&streamed),
+                    String::from_utf8_lossy(&expected)
+                );
+                prop_assert_eq!(stream_findings, block_findings);
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn streaming_equals_block_for_every_cutting((text, cuts) in text_and_cuts()) {
+        let set = tricky_set();
+        check_invariance(&set, &text, &cuts)?;
+    }
+
+    #[test]
+    fn one_byte_chunks_equal_block(text in text_strategy()) {
+        let set = tricky_set();
+        let cuts: Vec<usize> = (1..text.len()).collect();
+        check_invariance(&set, &text, &cuts)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn block_equals_the_oracle(text in text_strategy()) {
+        let spec = tricky_spec();
+        let set = RuleSet::build(spec.clone()).unwrap();
+        let oracle = Oracle::new(&spec);
+        for side in Side::ALL {
+            let got: Vec<(usize, usize, usize)> = set
+                .findings(side, Scope::User, text.as_bytes())
+                .into_iter()
+                .map(|f| (f.rule.index(), f.start, f.end))
+                .collect();
+            let want: Vec<(usize, usize, usize)> = oracle
+                .findings(side, Scope::User, text.as_bytes())
+                .into_iter()
+                .map(|f| (f.rule, f.start, f.end))
+                .collect();
+            prop_assert_eq!(got, want, "side {}", side);
+        }
+    }
+}
+
+#[test]
+fn every_two_way_cut_of_hand_picked_cases() {
+    let set = tricky_set();
+    let cases = [
+        "pay with 4111 1111 1111 1111 today",
+        "mail john.doe@mail.com, or x@y.io",
+        "key sk-abc123def AKIA12345678 end",
+        "Credit Card and credit cards and a c++ b",
+        "abcd bcd ab café CAFÉ 日本 🦀",
+        "##ab\n##abcd\n ##x",
+        "xyz123 abc12 aaa11",
+    ];
+    for text in cases {
+        for cut in 0..=text.len() {
+            check_invariance(&set, text, &[cut]).unwrap();
+        }
+        let ones: Vec<usize> = (1..text.len()).collect();
+        check_invariance(&set, text, &ones).unwrap();
+    }
+}
+
+#[test]
+fn logged_findings_leave_text_alone() {
+    let set = tricky_set();
+    let applied = set.apply(Side::Response, Scope::Assistant, "ab x");
+    assert_eq!(applied.verdict, Verdict::Clean);
+    assert_eq!(applied.findings.len(), 1);
+    assert_eq!(applied.findings[0].disposition, Disposition::Log);
+}

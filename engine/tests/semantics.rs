@@ -1,0 +1,177 @@
+//! The block semantics and the streaming latency contract, on named cases.
+
+mod support;
+
+use rulegate_engine::{
+    Action, ActionClause, Check, RuleSet, RuleSetSpec, Scope, ScopeSet, Side, Verdict,
+};
+use support::{literal, regex, rule, tricky_set};
+
+fn masked(set: &RuleSet, text: &str) -> String {
+    match set.apply(Side::Response, Scope::Assistant, text).verdict {
+        Verdict::Masked(out) => out,
+        Verdict::Clean => text.to_string(),
+        Verdict::Rejected(r) => panic!("unexpected rejection {r:?}"),
+    }
+}
+
+#[test]
+fn leftmost_then_longest_then_first_declared() {
+    let set = tricky_set();
+    // `abcd` and `b` overlap: the leftmost start wins, so `b` never shows.
+    assert_eq!(masked(&set, "xabcdx"), "x[x:abcd]x");
+    // Same start, `ab` (logged) vs `abcd`: the longer wins.
+    assert_eq!(masked(&set, "abcd"), "[x:abcd]");
+    // Equal start and length: the rule declared first.
+    let spec = RuleSetSpec {
+        rules: vec![
+            rule("first", vec![literal("same", false, false)], vec![]),
+            rule("second", vec![regex("s[a-z]{3}")], vec![]),
+        ],
+    };
+    let set = RuleSet::build(spec).unwrap();
+    assert_eq!(masked(&set, "same"), "[x:first]");
+    assert_eq!(masked(&set, "sane"), "[x:second]");
+}
+
+#[test]
+fn a_failed_check_does_not_hide_an_overlapping_valid_match() {
+    let spec = RuleSetSpec {
+        rules: vec![rule("card", vec![regex(r"\d{4,6}")], vec![Check::Luhn])],
+    };
+    let set = RuleSet::build(spec).unwrap();
+    // At offset 0 every candidate ("1000", "10001", "100018") fails Luhn;
+    // the search goes on from offset 1, where "00018" passes, although it
+    // lies inside the failed candidates.
+    for failing in ["1000", "10001", "100018"] {
+        assert!(!rulegate_engine::luhn(failing.as_bytes()));
+    }
+    assert!(rulegate_engine::luhn(b"00018"));
+    assert_eq!(masked(&set, "100018"), "1[x:card]");
+    // A valid card right after a near miss that shares its first digits.
+    let text = "4111111111111112 79927398713";
+    let spec = RuleSetSpec {
+        rules: vec![rule(
+            "card",
+            vec![regex(r"\b\d{11,16}\b")],
+            vec![Check::Luhn],
+        )],
+    };
+    let set = RuleSet::build(spec).unwrap();
+    assert_eq!(masked(&set, text), "4111111111111112 [x:card]");
+}
+
+#[test]
+fn rules_without_an_action_for_the_side_hide_nothing() {
+    let set = tricky_set();
+    // `bcd` acts only on requests; on responses `b` (declared later) wins.
+    let out = set.apply(Side::Response, Scope::Assistant, "xbcd");
+    assert_eq!(out.verdict, Verdict::Masked("x[x:b]cd".into()));
+    let out = set.apply(Side::Request, Scope::User, "xbcd");
+    assert_eq!(out.verdict, Verdict::Masked("x[x:request-only]".into()));
+}
+
+#[test]
+fn word_literals_need_boundaries_only_at_word_edges() {
+    let set = tricky_set();
+    assert_eq!(
+        masked(&set, "no creditcard, a Credit Card."),
+        "no creditcard, a [x:terms]."
+    );
+    assert_eq!(masked(&set, "credit cards"), "credit cards");
+    // `+` is not a word character, so only the start needs a boundary.
+    assert_eq!(
+        masked(&set, "c++ and c++x and ac++"),
+        "[x:terms] and [x:terms]x and ac++"
+    );
+}
+
+#[test]
+fn reject_reports_the_first_rejecting_rule_and_its_message() {
+    let mut reject = rule("secret", vec![literal("s3cr3t", false, false)], vec![]);
+    reject.actions = vec![ActionClause {
+        side: Side::Request,
+        action: Action::Reject {
+            message: "no secrets".into(),
+        },
+        scopes: [Scope::User].into_iter().collect(),
+    }];
+    let spec = RuleSetSpec {
+        rules: vec![rule("b", vec![literal("b", false, false)], vec![]), reject],
+    };
+    let set = RuleSet::build(spec).unwrap();
+    match set.apply(Side::Request, Scope::User, "b s3cr3t b").verdict {
+        Verdict::Rejected(r) => {
+            assert_eq!(r.rule_name, "secret");
+            assert_eq!(r.message, "no secrets");
+            assert_eq!((r.finding.start, r.finding.end), (2, 8));
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    // Out of scope, the rule does nothing.
+    assert_eq!(
+        set.apply(Side::Request, Scope::ToolResult, "s3cr3t")
+            .verdict,
+        Verdict::Clean
+    );
+    // A stream stops at the rejection; what came before it was released.
+    let mut scanner = set.scanner(Side::Request, Scope::User);
+    let mut out = Vec::new();
+    scanner.push(b"hello s3c", &mut out).unwrap();
+    let err = scanner.push(b"r3t and more", &mut out).unwrap_err();
+    assert_eq!(err.rule_name, "secret");
+    assert_eq!(out, b"hello ");
+    assert!(scanner.push(b"x", &mut out).is_err());
+    let _ = ScopeSet::ALL;
+}
+
+#[test]
+fn prose_with_no_candidate_flows_out_in_the_same_push() {
+    let set = tricky_set();
+    let mut scanner = set.scanner(Side::Response, Scope::Assistant);
+    let mut out = Vec::new();
+    // Ends on a space: nothing can be live.
+    let prose = "The quick rown fox jumps over the lazy dog. ";
+    scanner.push(prose.as_bytes(), &mut out).unwrap();
+    assert_eq!(out, prose.as_bytes());
+    assert_eq!(scanner.held(), 0);
+    // Ends inside a word that could begin an email: only that word is held.
+    out.clear();
+    scanner.push(b"Then it sle", &mut out).unwrap();
+    assert_eq!(out, b"Then it ");
+    assert_eq!(scanner.held(), 3);
+}
+
+#[test]
+fn a_key_split_across_two_chunks_is_never_partly_released() {
+    let set = tricky_set();
+    for cut in 1.."sk-abc123def".len() {
+        let text = "key: sk-abc123def.";
+        let split = "key: ".len() + cut;
+        let mut scanner = set.scanner(Side::Response, Scope::Assistant);
+        let mut first = Vec::new();
+        scanner.push(&text.as_bytes()[..split], &mut first).unwrap();
+        assert_eq!(first, b"key: ", "cut {cut}");
+        let mut second = Vec::new();
+        scanner
+            .push(&text.as_bytes()[split..], &mut second)
+            .unwrap();
+        scanner.finish(&mut second).unwrap();
+        assert_eq!(second, b"[x:key].", "cut {cut}");
+    }
+}
+
+#[test]
+fn held_bytes_stay_bounded_on_an_endless_candidate() {
+    // Every letter may start an email local part, so the forward DFA is
+    // never idle; the hold must still not grow.
+    let set = tricky_set();
+    let mut scanner = set.scanner(Side::Response, Scope::Assistant);
+    let mut out = Vec::new();
+    for _ in 0..10_000 {
+        scanner.push(b"aaaaaaaaaa", &mut out).unwrap();
+        assert!(scanner.held() <= set.max_match_len() + 3);
+    }
+    scanner.finish(&mut out).unwrap();
+    assert_eq!(out, vec![b'a'; 100_000]);
+}

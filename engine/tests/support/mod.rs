@@ -1,0 +1,261 @@
+//! Shared by the engine's integration tests: rule sets written as data, and
+//! an oracle that computes the block semantics the slow, obvious way.
+
+#![allow(dead_code)]
+
+use regex_automata::{meta, Anchored, Input, MatchKind};
+use rulegate_engine::{
+    Action, ActionClause, Check, PatternFlags, PatternKind, PatternSpec, RuleSet, RuleSetSpec,
+    RuleSpec, Scope, ScopeSet, Side, Template, TemplatePart,
+};
+
+pub fn regex(source: &str) -> PatternSpec {
+    PatternSpec {
+        kind: PatternKind::Regex(source.into()),
+        flags: PatternFlags::default(),
+    }
+}
+
+pub fn literal(text: &str, nocase: bool, word: bool) -> PatternSpec {
+    PatternSpec {
+        kind: PatternKind::Literal(text.into()),
+        flags: PatternFlags {
+            case_insensitive: nocase,
+            word,
+            ..PatternFlags::default()
+        },
+    }
+}
+
+pub fn mask_all(template: &str) -> Vec<ActionClause> {
+    Side::ALL
+        .into_iter()
+        .map(|side| ActionClause {
+            side,
+            action: Action::Mask {
+                template: Template {
+                    parts: vec![
+                        TemplatePart::Text(format!("[{template}:")),
+                        TemplatePart::RuleName,
+                        TemplatePart::Text("]".into()),
+                    ],
+                },
+            },
+            scopes: ScopeSet::ALL,
+        })
+        .collect()
+}
+
+pub fn rule(name: &str, patterns: Vec<PatternSpec>, checks: Vec<Check>) -> RuleSpec {
+    RuleSpec {
+        name: name.into(),
+        description: None,
+        patterns,
+        checks,
+        actions: mask_all("x"),
+        examples: vec![],
+    }
+}
+
+/// A rule set whose patterns overlap in every way the semantics care about:
+/// same start different lengths, prefixes, word boundaries, checks that
+/// fail on the longest candidate, non-ASCII literals, line anchors.
+pub fn tricky_spec() -> RuleSetSpec {
+    let mut logged = rule("logged", vec![literal("ab", false, false)], vec![]);
+    logged.actions = vec![ActionClause {
+        side: Side::Response,
+        action: Action::Log,
+        scopes: ScopeSet::ALL,
+    }];
+    let mut request_only = rule("request-only", vec![literal("bcd", false, false)], vec![]);
+    request_only
+        .actions
+        .retain(|clause| clause.side == Side::Request);
+    RuleSetSpec {
+        rules: vec![
+            rule(
+                "key",
+                vec![regex(r"sk-[a-z0-9]{4,12}"), regex(r"AKIA[A-Z0-9]{8}")],
+                vec![],
+            ),
+            rule(
+                "card",
+                vec![regex(r"\b(?:\d[ -]?){6,10}\d\b")],
+                vec![Check::Luhn],
+            ),
+            rule(
+                "email",
+                vec![regex(r"[a-z0-9.]{1,8}@[a-z0-9]{1,8}\.[a-z]{2,3}")],
+                vec![],
+            ),
+            rule(
+                "terms",
+                vec![
+                    literal("credit card", true, true),
+                    literal("c++", false, true),
+                ],
+                vec![],
+            ),
+            rule("abcd", vec![literal("abcd", false, false)], vec![]),
+            logged,
+            request_only,
+            rule("b", vec![literal("b", false, false)], vec![]),
+            rule("accent", vec![literal("café", true, false)], vec![]),
+            rule("line", vec![regex(r"(?m)^#{2}[a-z]{1,4}$")], vec![]),
+            rule(
+                "dense",
+                vec![regex(r"[a-z]{3}\d{2,4}")],
+                vec![Check::Entropy { min_bits: 2.3 }],
+            ),
+        ],
+    }
+}
+
+pub fn tricky_set() -> RuleSet {
+    RuleSet::build(tricky_spec()).expect("tricky spec builds")
+}
+
+/// One finding as the oracle sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OracleFinding {
+    pub rule: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The block semantics of `ruleset.rs`, transcribed literally: at each
+/// position, every end of every pattern is enumerated with a separate
+/// single-pattern regex (leftmost-longest within a shrinking span, so the
+/// hay outside the span still provides look-around context).
+pub struct Oracle {
+    spec: RuleSetSpec,
+    patterns: Vec<(usize, meta::Regex, usize)>,
+}
+
+impl Oracle {
+    pub fn new(spec: &RuleSetSpec) -> Oracle {
+        let mut patterns = Vec::new();
+        for (rule_index, rule) in spec.rules.iter().enumerate() {
+            for pattern in &rule.patterns {
+                let info = rulegate_engine::analyze_pattern(pattern).expect("valid pattern");
+                let hir = compile_hir(pattern);
+                let regex = meta::Regex::builder()
+                    .configure(meta::Config::new().match_kind(MatchKind::All))
+                    .build_from_hir(&hir)
+                    .expect("oracle regex builds");
+                patterns.push((rule_index, regex, info.max_len));
+            }
+        }
+        Oracle {
+            spec: spec.clone(),
+            patterns,
+        }
+    }
+
+    pub fn findings(&self, side: Side, scope: Scope, hay: &[u8]) -> Vec<OracleFinding> {
+        let mut found = Vec::new();
+        let mut at = 0;
+        'outer: while at < hay.len() {
+            for start in at..hay.len() {
+                if let Some(best) = self.best_at(side, scope, hay, start) {
+                    at = best.end;
+                    found.push(best);
+                    continue 'outer;
+                }
+            }
+            break;
+        }
+        found
+    }
+
+    fn best_at(&self, side: Side, scope: Scope, hay: &[u8], start: usize) -> Option<OracleFinding> {
+        let mut best: Option<OracleFinding> = None;
+        for (pattern_index, (rule_index, regex, max_len)) in self.patterns.iter().enumerate() {
+            let rule = &self.spec.rules[*rule_index];
+            if rule.action_for(side, scope).is_none() {
+                continue;
+            }
+            let mut limit = hay.len().min(start + max_len);
+            while limit > start {
+                let input = Input::new(hay).range(start..limit).anchored(Anchored::Yes);
+                let Some(m) = regex.search(&input) else { break };
+                let end = m.end();
+                let passes = rule
+                    .checks
+                    .iter()
+                    .all(|check| check_passes(*check, &hay[start..end]));
+                if passes {
+                    let better = match &best {
+                        None => true,
+                        Some(b) => end > b.end,
+                    };
+                    if better {
+                        best = Some(OracleFinding {
+                            rule: *rule_index,
+                            start,
+                            end,
+                        });
+                    }
+                    break;
+                }
+                limit = end - 1;
+            }
+            let _ = pattern_index;
+        }
+        best
+    }
+}
+
+fn check_passes(check: Check, text: &[u8]) -> bool {
+    match check {
+        Check::Luhn => rulegate_engine::luhn(text),
+        Check::Mod97 => rulegate_engine::mod97(text),
+        Check::Entropy { min_bits } => rulegate_engine::shannon_entropy(text) >= min_bits,
+    }
+}
+
+/// The oracle compiles through the engine's own pattern front end (the
+/// ASCII rewrite is part of the meaning of a pattern, not of the matcher).
+fn compile_hir(pattern: &PatternSpec) -> regex_syntax::hir::Hir {
+    rulegate_engine::compile_pattern(pattern)
+        .expect("valid pattern")
+        .0
+}
+
+/// Feeds `text` cut at `cuts` (sorted offsets, may repeat to make empty
+/// chunks) and returns each release and the final flush.
+pub fn stream_with_cuts(
+    set: &RuleSet,
+    side: Side,
+    scope: Scope,
+    text: &[u8],
+    cuts: &[usize],
+) -> (
+    Vec<Vec<u8>>,
+    Result<(), rulegate_engine::Rejection>,
+    Vec<rulegate_engine::Finding>,
+) {
+    let mut scanner = set.scanner(side, scope);
+    let mut releases = Vec::new();
+    let mut last = 0;
+    let bound = set.max_match_len() + 3;
+    for &cut in cuts.iter().chain(std::iter::once(&text.len())) {
+        let mut out = Vec::new();
+        let pushed = scanner.push(&text[last..cut], &mut out);
+        assert!(
+            scanner.held() <= bound,
+            "held {} bytes, bound {bound}",
+            scanner.held()
+        );
+        releases.push(out);
+        last = cut;
+        if let Err(rejection) = pushed {
+            return (releases, Err(rejection), scanner.take_findings());
+        }
+    }
+    let mut out = Vec::new();
+    let finished = scanner.finish(&mut out);
+    releases.push(out);
+    assert_eq!(scanner.held(), 0);
+    (releases, finished, scanner.take_findings())
+}
