@@ -146,6 +146,9 @@ pub(crate) struct Compiled {
     /// The longest any pattern can match, in bytes.
     pub(crate) max_len: usize,
     leftmost: meta::Regex,
+    /// Per pattern with a `(?P<value>…)` group: a regex that recovers the
+    /// group's span inside a match, since checks apply to the value only.
+    value_regex: Vec<Option<meta::Regex>>,
     anchored: DFA,
     pub(crate) forward: DFA,
     spare_caches: Mutex<Vec<Caches>>,
@@ -169,6 +172,7 @@ impl RuleSet {
     /// Compiles every pattern of every rule into one automaton.
     pub fn build(spec: RuleSetSpec) -> Result<RuleSet, BuildError> {
         let mut hirs: Vec<Hir> = Vec::new();
+        let mut value_regex = Vec::new();
         let mut pattern_rule = Vec::new();
         let mut max_len = 0;
         for (index, rule) in spec.rules.iter().enumerate() {
@@ -185,6 +189,11 @@ impl RuleSet {
                         error,
                     })?;
                 max_len = max_len.max(info.max_len);
+                value_regex.push(if rule.checks.is_empty() {
+                    None
+                } else {
+                    value_regex_for(&hir)
+                });
                 hirs.push(hir);
                 pattern_rule.push(RuleId(index as u32));
             }
@@ -223,6 +232,7 @@ impl RuleSet {
                 pattern_rule,
                 max_len,
                 leftmost,
+                value_regex,
                 anchored,
                 forward,
                 spare_caches: Mutex::new(Vec::new()),
@@ -455,9 +465,28 @@ impl Compiled {
             let rule_id = self.pattern_rule[candidate.pattern];
             eligible(rule_id)?;
             let rule = &self.rules[rule_id.index()];
-            let matched = &hay[start..candidate.end];
-            checks::all_pass(&rule.checks, matched).then_some((rule_id, start..candidate.end))
+            let checked = self.checked_span(hay, start, candidate);
+            checks::all_pass(&rule.checks, &hay[checked])
+                .then_some((rule_id, start..candidate.end))
         })
+    }
+
+    /// What a check looks at: the `value` group when the pattern has one,
+    /// otherwise the whole match. The group is recovered on the match's own
+    /// bytes (plus the byte before, for look-behind), so the answer is the
+    /// same in block and streaming mode.
+    fn checked_span(&self, hay: &[u8], start: usize, candidate: Candidate) -> Range<usize> {
+        let whole = start..candidate.end;
+        let Some(regex) = &self.value_regex[candidate.pattern] else {
+            return whole;
+        };
+        let mut caps = regex.create_captures();
+        let input = Input::new(&hay[..candidate.end])
+            .range(start..)
+            .anchored(Anchored::Yes);
+        regex.search_captures(&input, &mut caps);
+        caps.get_group_by_name("value")
+            .map_or(whole, |span| span.start..span.end)
     }
 
     fn candidates_at(
@@ -499,6 +528,21 @@ impl Compiled {
             }
         }
     }
+}
+
+/// A regex for the `value` group of a pattern, anchored to end where the
+/// match ends, or `None` when the pattern has no such group.
+fn value_regex_for(hir: &Hir) -> Option<meta::Regex> {
+    if hir.properties().explicit_captures_len() == 0 {
+        return None;
+    }
+    let anchored_to_end = Hir::concat(vec![hir.clone(), Hir::look(regex_syntax::hir::Look::End)]);
+    let regex = meta::Regex::builder().build_from_hir(&anchored_to_end).ok()?;
+    let has_value_group = regex
+        .group_info()
+        .to_index(regex_automata::PatternID::ZERO, "value")
+        .is_some();
+    has_value_group.then_some(regex)
 }
 
 fn push_matches(

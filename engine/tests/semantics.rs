@@ -175,3 +175,18 @@ fn held_bytes_stay_bounded_on_an_endless_candidate() {
     scanner.finish(&mut out).unwrap();
     assert_eq!(out, vec![b'a'; 100_000]);
 }
+
+#[test]
+fn checks_apply_to_the_value_group_when_there_is_one() {
+    let spec = RuleSetSpec {
+        rules: vec![rule(
+            "assignment",
+            vec![regex(r"password\s?=\s?(?P<value>[A-Za-z0-9]{8,20})")],
+            vec![Check::Entropy { min_bits: 3.0 }],
+        )],
+    };
+    let set = RuleSet::build(spec).unwrap();
+    // The whole match has high entropy either way; only the value decides.
+    assert_eq!(masked(&set, "password = aaaaaaaaaa"), "password = aaaaaaaaaa");
+    assert_eq!(masked(&set, "password = q8Zr2Lk9Xw"), "[x:assignment]");
+}
