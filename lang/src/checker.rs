@@ -1,0 +1,738 @@
+//! From syntax trees to the engine's [`RuleSetSpec`], collecting every
+//! diagnostic rather than stopping at the first.
+//!
+//! Invariants:
+//! - rules keep declaration order: files in the order given (the loader
+//!   sorts them by path), then order within each file;
+//! - a spec and a compiled [`RuleSet`] come out only when no error was
+//!   reported (warnings are fine);
+//! - inline examples are checked with the engine's own matcher, over every
+//!   rule that has no error of its own, so one broken rule does not hide
+//!   another rule's failing example.
+
+use std::collections::HashMap;
+
+use rulegate_engine::{
+    analyze_pattern, Action, ActionClause, BuildError, Check, Example, Expect, PatternError,
+    PatternErrorKind, PatternFlags, PatternKind, PatternSpec, RuleId, RuleSet, RuleSetSpec,
+    RuleSpec, Scope, ScopeSet, Side,
+};
+
+use crate::ast::{self, ClauseKind, Name, Pattern, PatternLit, RuleDecl, Span, Str};
+use crate::diagnostic::{
+    Argument, Diagnostic, FileId, Location, Problem, ACTIONS, CHECKS, PATTERN_FLAGS,
+};
+use crate::suggest::closest;
+use crate::template::parse_template;
+
+/// The most bits per character a match can have while it holds at most
+/// 256 distinct characters.
+const MAX_ENTROPY: f64 = 8.0;
+
+pub(crate) struct Checked {
+    pub spec: Option<RuleSetSpec>,
+    pub rule_set: Option<RuleSet>,
+    /// Where each rule of `spec` is declared (its name).
+    pub locations: Vec<Location>,
+    pub rule_count: usize,
+}
+
+/// A rule that went through the checks, with what example checking needs.
+struct Compiled<'a> {
+    file: FileId,
+    name: &'a Name,
+    spec: RuleSpec,
+    /// No error was reported for this rule.
+    ok: bool,
+    /// The span of each pattern of `spec`, in order.
+    pattern_spans: Vec<Span>,
+    /// The string of each example of `spec`, in order.
+    example_strings: Vec<&'a Str>,
+    first_match: Option<Span>,
+}
+
+pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnostic>) -> Checked {
+    let mut seen: HashMap<&str, (FileId, Span)> = HashMap::new();
+    let mut compiled = Vec::new();
+    let mut rule_count = 0;
+    for (file, tree) in files {
+        for decl in &tree.rules {
+            rule_count += 1;
+            let Some(name) = &decl.name else {
+                // A rule whose header is broken is still checked line by
+                // line, for the syntax and pattern errors it may hold.
+                let mut checker = RuleChecker::new(*file, diagnostics);
+                checker.rule(decl, "");
+                continue;
+            };
+            if let Some((first_file, first_span)) = seen.get(name.text.as_str()) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Problem::DuplicateRule {
+                            name: name.text.clone(),
+                        },
+                        *file,
+                        name.span.clone(),
+                    )
+                    .with_related(*first_file, first_span.clone()),
+                );
+            } else {
+                seen.insert(&name.text, (*file, name.span.clone()));
+            }
+            let mut checker = RuleChecker::new(*file, diagnostics);
+            let result = checker.rule(decl, &name.text);
+            let ok = !checker.failed && decl.broken_lines == 0;
+            compiled.push(Compiled {
+                file: *file,
+                name,
+                spec: result.spec,
+                ok,
+                pattern_spans: result.pattern_spans,
+                example_strings: result.example_strings,
+                first_match: result.first_match,
+            });
+        }
+    }
+
+    let clean = count_errors(diagnostics) == 0;
+    let has_examples = compiled.iter().any(|c| c.ok && !c.spec.examples.is_empty());
+    let mut rule_set = None;
+    if clean || has_examples {
+        let usable: Vec<&Compiled> = compiled.iter().filter(|c| c.ok).collect();
+        let spec = RuleSetSpec {
+            rules: usable.iter().map(|c| c.spec.clone()).collect(),
+        };
+        match RuleSet::build(spec) {
+            Ok(set) => {
+                for (index, rule) in usable.iter().enumerate() {
+                    check_examples(&set, RuleId(index as u32), rule, diagnostics);
+                }
+                rule_set = Some(set);
+            }
+            Err(error) => diagnostics.push(build_failure(error, &usable)),
+        }
+    }
+
+    if count_errors(diagnostics) > 0 {
+        return Checked {
+            spec: None,
+            rule_set: None,
+            locations: Vec::new(),
+            rule_count,
+        };
+    }
+    let locations = compiled
+        .iter()
+        .map(|c| Location {
+            file: c.file,
+            span: c.name.span.clone(),
+        })
+        .collect();
+    Checked {
+        spec: Some(RuleSetSpec {
+            rules: compiled.into_iter().map(|c| c.spec).collect(),
+        }),
+        rule_set,
+        locations,
+        rule_count,
+    }
+}
+
+fn count_errors(diagnostics: &[Diagnostic]) -> usize {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity() == crate::Severity::Error)
+        .count()
+}
+
+fn build_failure(error: BuildError, rules: &[&Compiled]) -> Diagnostic {
+    // Every pattern passed `analyze_pattern`, so only the automaton as a
+    // whole can fail here; the other arms guard against the engine and the
+    // checker drifting apart.
+    let located = match &error {
+        BuildError::Pattern { rule, pattern, .. } => {
+            rules.iter().find(|c| &c.spec.name == rule).and_then(|c| {
+                c.pattern_spans
+                    .get(*pattern)
+                    .map(|span| (c.file, span.clone()))
+            })
+        }
+        BuildError::NoPattern { rule } => rules
+            .iter()
+            .find(|c| &c.spec.name == rule)
+            .map(|c| (c.file, c.name.span.clone())),
+        BuildError::Automaton(_) => None,
+    };
+    let problem = Problem::RuleSetFailed {
+        reason: error.to_string(),
+    };
+    match located {
+        Some((file, span)) => Diagnostic::new(problem, file, span),
+        None => Diagnostic {
+            problem,
+            primary: None,
+            related: Vec::new(),
+        },
+    }
+}
+
+fn check_examples(set: &RuleSet, id: RuleId, rule: &Compiled, diagnostics: &mut Vec<Diagnostic>) {
+    for (example, string) in rule.spec.examples.iter().zip(&rule.example_strings) {
+        let found = set.rule_matches(id, example.text.as_bytes());
+        match (example.expect, found) {
+            (Expect::Hit, false) => {
+                let mut diagnostic = Diagnostic::new(
+                    Problem::ExampleNotFound {
+                        rule: rule.spec.name.clone(),
+                        rejected_by: rejecting_check(&rule.spec, &example.text),
+                    },
+                    rule.file,
+                    string.span.clone(),
+                );
+                if let Some(span) = &rule.first_match {
+                    diagnostic = diagnostic.with_related(rule.file, span.clone());
+                }
+                diagnostics.push(diagnostic);
+            }
+            (Expect::Miss, true) => {
+                let matched = first_finding(&rule.spec, &example.text)
+                    .map_or(string.span.clone(), |range| string.map.span(range));
+                let mut diagnostic = Diagnostic::new(
+                    Problem::ExampleFound {
+                        rule: rule.spec.name.clone(),
+                    },
+                    rule.file,
+                    matched,
+                );
+                if let Some(span) = &rule.first_match {
+                    diagnostic = diagnostic.with_related(rule.file, span.clone());
+                }
+                diagnostics.push(diagnostic);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `rule` on its own, logging everywhere: what a failing example needs to
+/// say where (or why not) it matched.
+fn alone(rule: &RuleSpec, keep_checks: bool) -> Option<RuleSet> {
+    let mut rule = rule.clone();
+    if !keep_checks {
+        rule.checks.clear();
+    }
+    rule.actions = vec![ActionClause {
+        side: Side::Request,
+        action: Action::Log,
+        scopes: ScopeSet::ALL,
+    }];
+    RuleSet::build(RuleSetSpec { rules: vec![rule] }).ok()
+}
+
+fn first_finding(rule: &RuleSpec, text: &str) -> Option<std::ops::Range<usize>> {
+    let set = alone(rule, true)?;
+    let finding = set
+        .findings(Side::Request, Scope::User, text.as_bytes())
+        .into_iter()
+        .next()?;
+    Some(finding.start..finding.end)
+}
+
+/// When the patterns alone find something in a `hit` example, the check
+/// that turned the first such match down.
+fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
+    if rule.checks.is_empty() {
+        return None;
+    }
+    let set = alone(rule, false)?;
+    let finding = set
+        .findings(Side::Request, Scope::User, text.as_bytes())
+        .into_iter()
+        .next()?;
+    let matched = text.as_bytes().get(finding.start..finding.end)?;
+    rule.checks.iter().find_map(|check| {
+        let passes = match check {
+            Check::Luhn => rulegate_engine::luhn(matched),
+            Check::Mod97 => rulegate_engine::mod97(matched),
+            Check::Entropy { min_bits } => rulegate_engine::shannon_entropy(matched) >= *min_bits,
+        };
+        (!passes).then(|| match check {
+            Check::Luhn => "luhn".to_string(),
+            Check::Mod97 => "mod97".to_string(),
+            Check::Entropy { min_bits } => format!("entropy >= {min_bits}"),
+        })
+    })
+}
+
+struct RuleResult<'a> {
+    spec: RuleSpec,
+    pattern_spans: Vec<Span>,
+    example_strings: Vec<&'a Str>,
+    first_match: Option<Span>,
+}
+
+/// Checks the clauses of one rule.
+struct RuleChecker<'d> {
+    file: FileId,
+    diagnostics: &'d mut Vec<Diagnostic>,
+    failed: bool,
+}
+
+impl<'d> RuleChecker<'d> {
+    fn new(file: FileId, diagnostics: &'d mut Vec<Diagnostic>) -> Self {
+        RuleChecker {
+            file,
+            diagnostics,
+            failed: false,
+        }
+    }
+
+    fn push(&mut self, diagnostic: Diagnostic) {
+        if diagnostic.severity() == crate::Severity::Error {
+            self.failed = true;
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn report(&mut self, problem: Problem, span: Span) {
+        self.push(Diagnostic::new(problem, self.file, span));
+    }
+
+    fn rule<'a>(&mut self, decl: &'a RuleDecl, name: &str) -> RuleResult<'a> {
+        let mut spec = RuleSpec {
+            name: name.into(),
+            description: None,
+            patterns: Vec::new(),
+            checks: Vec::new(),
+            actions: Vec::new(),
+            examples: Vec::new(),
+        };
+        let mut pattern_spans = Vec::new();
+        let mut example_strings = Vec::new();
+        let mut description: Option<&Span> = None;
+        let mut first_match = None;
+        let mut action_clauses = 0;
+        // Valid action clauses with their spans, for the reachability check.
+        let mut actions: Vec<(ActionClause, Span)> = Vec::new();
+        for clause in &decl.clauses {
+            match &clause.kind {
+                ClauseKind::Description(text) => {
+                    if let Some(first) = description {
+                        let diagnostic = Diagnostic::new(
+                            Problem::DuplicateClause {
+                                keyword: "description",
+                            },
+                            self.file,
+                            clause.span.clone(),
+                        )
+                        .with_related(self.file, first.clone());
+                        self.push(diagnostic);
+                    } else {
+                        description = Some(&clause.span);
+                        spec.description = Some(text.value.clone());
+                    }
+                }
+                ClauseKind::Match { patterns, flags } => {
+                    first_match.get_or_insert_with(|| clause.span.clone());
+                    let shared = self.pattern_flags(flags);
+                    for pattern in patterns {
+                        if let Some(compiled) = self.pattern(pattern, shared) {
+                            spec.patterns.push(compiled);
+                            pattern_spans.push(pattern.span.clone());
+                        }
+                    }
+                }
+                ClauseKind::Where {
+                    check,
+                    compare,
+                    threshold,
+                } => {
+                    if let Some(check) = self.check(check, compare.as_ref(), threshold.as_ref()) {
+                        spec.checks.push(check);
+                    }
+                }
+                ClauseKind::Action {
+                    side,
+                    action,
+                    argument,
+                    scopes,
+                } => {
+                    action_clauses += 1;
+                    if let Some(clause_spec) = self.action(side, action, argument.as_ref(), scopes)
+                    {
+                        actions.push((clause_spec, clause.span.clone()));
+                    }
+                }
+                ClauseKind::Example { expect, text } => {
+                    let expect = if expect.text == "hit" {
+                        Expect::Hit
+                    } else {
+                        Expect::Miss
+                    };
+                    spec.examples.push(Example {
+                        expect,
+                        text: text.value.clone(),
+                    });
+                    example_strings.push(text);
+                }
+            }
+        }
+        self.unreachable_actions(&actions);
+        spec.actions = actions.into_iter().map(|(clause, _)| clause).collect();
+
+        // With a broken line the missing clause may be the broken one.
+        if decl.broken_lines == 0 && !name.is_empty() {
+            let name_span = decl
+                .name
+                .as_ref()
+                .map_or(decl.head.clone(), |n| n.span.clone());
+            if first_match.is_none() {
+                self.report(Problem::NoPattern { rule: name.into() }, name_span.clone());
+            }
+            if action_clauses == 0 {
+                self.report(Problem::NoAction { rule: name.into() }, name_span);
+            }
+        }
+        RuleResult {
+            spec,
+            pattern_spans,
+            example_strings,
+            first_match,
+        }
+    }
+
+    /// `nocase` and `word` after the patterns of a `match` line.
+    fn pattern_flags(&mut self, flags: &[Name]) -> PatternFlags {
+        let mut shared = PatternFlags::default();
+        for flag in flags {
+            match flag.text.as_str() {
+                "nocase" => shared.case_insensitive = true,
+                "word" => shared.word = true,
+                other => self.report(
+                    Problem::UnknownFlag {
+                        flag: other.into(),
+                        regex: false,
+                        suggestion: closest(other, &PATTERN_FLAGS),
+                    },
+                    flag.span.clone(),
+                ),
+            }
+        }
+        shared
+    }
+
+    fn pattern(&mut self, pattern: &Pattern, shared: PatternFlags) -> Option<PatternSpec> {
+        let mut flags = shared;
+        let kind = match &pattern.lit {
+            PatternLit::Literal(text) => PatternKind::Literal(text.value.clone()),
+            PatternLit::Regex {
+                source,
+                flags: regex_flags,
+                ..
+            } => {
+                let mut ok = true;
+                for (index, letter) in regex_flags.text.char_indices() {
+                    match letter {
+                        'i' => flags.case_insensitive = true,
+                        'm' => flags.multi_line = true,
+                        's' => flags.dot_matches_new_line = true,
+                        'x' => flags.ignore_whitespace = true,
+                        other => {
+                            ok = false;
+                            let at = regex_flags.span.start + index;
+                            self.report(
+                                Problem::UnknownFlag {
+                                    flag: other.into(),
+                                    regex: true,
+                                    suggestion: None,
+                                },
+                                at..at + other.len_utf8(),
+                            );
+                        }
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                PatternKind::Regex(source.clone())
+            }
+        };
+        let spec = PatternSpec { kind, flags };
+        match analyze_pattern(&spec) {
+            Ok(_) => Some(spec),
+            Err(error) => {
+                self.pattern_error(pattern, error);
+                None
+            }
+        }
+    }
+
+    fn pattern_error(&mut self, pattern: &Pattern, error: PatternError) {
+        let span = match (&pattern.lit, &error.span) {
+            (PatternLit::Regex { map, .. }, Some(range)) => map.span(range.clone()),
+            _ => pattern.span.clone(),
+        };
+        let problem = match error.kind {
+            PatternErrorKind::Syntax => {
+                let help = if error.message.contains("look-around") {
+                    Some("rulegate regexes have no look-around; match the surrounding text, or use `word` or `\\b` for boundaries")
+                } else if error.message.contains("backreference") {
+                    Some("rulegate regexes have no backreferences; spell out the alternatives instead")
+                } else {
+                    None
+                };
+                Problem::InvalidRegex {
+                    reason: error.message,
+                    help,
+                }
+            }
+            PatternErrorKind::MatchesEmpty => Problem::MatchesEmpty,
+            PatternErrorKind::MatchesNothing => Problem::MatchesNothing,
+            PatternErrorKind::Unbounded => {
+                // Operators hold no `\/`, so the decoded text is what the
+                // user wrote.
+                let operator = match (&pattern.lit, &error.span) {
+                    (PatternLit::Regex { source, .. }, Some(range)) => {
+                        source.get(range.clone()).unwrap_or("+").to_string()
+                    }
+                    _ => "+".into(),
+                };
+                Problem::Unbounded {
+                    replacement: bounded(&operator),
+                    operator,
+                }
+            }
+        };
+        // A zero-width span (an error at the very end of a regex) is shown
+        // on the closing slash.
+        let span = if span.is_empty() {
+            span.start..span.start + 1
+        } else {
+            span
+        };
+        self.report(problem, span);
+    }
+
+    fn check(
+        &mut self,
+        name: &Name,
+        compare: Option<&Name>,
+        threshold: Option<&Name>,
+    ) -> Option<Check> {
+        match name.text.as_str() {
+            "luhn" | "mod97" => {
+                if let (Some(compare), Some(threshold)) = (compare, threshold) {
+                    self.report(
+                        Problem::BadArgument(Argument::UnexpectedThreshold {
+                            check: name.text.clone(),
+                        }),
+                        compare.span.start..threshold.span.end,
+                    );
+                    return None;
+                }
+                Some(if name.text == "luhn" {
+                    Check::Luhn
+                } else {
+                    Check::Mod97
+                })
+            }
+            "entropy" => {
+                let (Some(compare), Some(threshold)) = (compare, threshold) else {
+                    self.report(
+                        Problem::BadArgument(Argument::MissingThreshold),
+                        name.span.clone(),
+                    );
+                    return None;
+                };
+                if compare.text != ">=" {
+                    self.report(
+                        Problem::BadArgument(Argument::WrongComparison {
+                            compare: compare.text.clone(),
+                        }),
+                        compare.span.clone(),
+                    );
+                    return None;
+                }
+                let min_bits: f64 = match threshold.text.parse() {
+                    Ok(value) if (0.0..=MAX_ENTROPY).contains(&value) => value,
+                    _ => {
+                        self.report(
+                            Problem::BadArgument(Argument::ThresholdOutOfRange),
+                            threshold.span.clone(),
+                        );
+                        return None;
+                    }
+                };
+                Some(Check::Entropy { min_bits })
+            }
+            other => {
+                self.report(
+                    Problem::UnknownCheck {
+                        name: other.into(),
+                        suggestion: closest(other, &CHECKS),
+                    },
+                    name.span.clone(),
+                );
+                None
+            }
+        }
+    }
+
+    fn action(
+        &mut self,
+        side: &Name,
+        action: &Name,
+        argument: Option<&Str>,
+        scopes: &[Name],
+    ) -> Option<ActionClause> {
+        let side_value = if side.text == "request" {
+            Side::Request
+        } else {
+            Side::Response
+        };
+        let mut ok = true;
+        let mut scope_set = ScopeSet::EMPTY;
+        for scope in scopes {
+            match Scope::from_name(&scope.text) {
+                Some(value) => scope_set.insert(value),
+                None => {
+                    ok = false;
+                    let names: Vec<&str> = Scope::ALL.iter().map(|s| s.name()).collect();
+                    self.report(
+                        Problem::UnknownScope {
+                            name: scope.text.clone(),
+                            suggestion: closest(&scope.text, &names),
+                        },
+                        scope.span.clone(),
+                    );
+                }
+            }
+        }
+        if scopes.is_empty() {
+            scope_set = ScopeSet::ALL;
+        }
+        let value = match action.text.as_str() {
+            "reject" | "mask" => {
+                let name: &'static str = if action.text == "reject" {
+                    "reject"
+                } else {
+                    "mask"
+                };
+                let Some(argument) = argument else {
+                    self.report(
+                        Problem::BadArgument(Argument::MissingText { action: name }),
+                        action.span.clone(),
+                    );
+                    return None;
+                };
+                if name == "reject" {
+                    Action::Reject {
+                        message: argument.value.clone(),
+                    }
+                } else {
+                    match parse_template(argument) {
+                        Ok(template) => Action::Mask { template },
+                        Err(problems) => {
+                            for (problem, span) in problems {
+                                self.report(problem, span);
+                            }
+                            return None;
+                        }
+                    }
+                }
+            }
+            "log" => {
+                if let Some(argument) = argument {
+                    self.report(
+                        Problem::BadArgument(Argument::UnexpectedText),
+                        argument.span.clone(),
+                    );
+                    return None;
+                }
+                Action::Log
+            }
+            other => {
+                self.report(
+                    Problem::UnknownAction {
+                        name: other.into(),
+                        suggestion: closest(other, &ACTIONS),
+                    },
+                    action.span.clone(),
+                );
+                return None;
+            }
+        };
+        ok.then_some(ActionClause {
+            side: side_value,
+            action: value,
+            scopes: scope_set,
+        })
+    }
+
+    /// Warns about a clause whose every scope an earlier clause on the same
+    /// side already decides (the engine takes the first that names it).
+    fn unreachable_actions(&mut self, actions: &[(ActionClause, Span)]) {
+        for (index, (clause, span)) in actions.iter().enumerate() {
+            let earlier: Vec<&Span> = actions[..index]
+                .iter()
+                .filter(|(e, _)| {
+                    e.side == clause.side && clause.scopes.iter().any(|s| e.scopes.contains(s))
+                })
+                .map(|(_, span)| span)
+                .collect();
+            let covered = clause.scopes.iter().all(|scope| {
+                actions[..index]
+                    .iter()
+                    .any(|(e, _)| e.side == clause.side && e.scopes.contains(scope))
+            });
+            if covered && !earlier.is_empty() {
+                let mut diagnostic = Diagnostic::new(
+                    Problem::UnreachableAction {
+                        side: clause.side.name(),
+                        earlier: earlier.len(),
+                    },
+                    self.file,
+                    span.clone(),
+                );
+                for span in earlier {
+                    diagnostic = diagnostic.with_related(self.file, span.clone());
+                }
+                self.push(diagnostic);
+            }
+        }
+    }
+}
+
+/// A bounded form of an unbounded repetition operator: `+` → `{1,200}`,
+/// `*` → `{0,200}`, `{20,}` → `{20,200}`; a lazy `?` is kept.
+fn bounded(operator: &str) -> String {
+    let (greedy, lazy) = match operator.strip_suffix('?') {
+        Some(greedy) => (greedy, "?"),
+        None => (operator, ""),
+    };
+    let min: usize = match greedy {
+        "+" => 1,
+        "*" => 0,
+        _ => greedy
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or(1),
+    };
+    let max = (min * 10).max(200);
+    format!("{{{min},{max}}}{lazy}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_suggested_for_each_operator() {
+        assert_eq!(bounded("+"), "{1,200}");
+        assert_eq!(bounded("*?"), "{0,200}?");
+        assert_eq!(bounded("{20,}"), "{20,200}");
+        assert_eq!(bounded("{40,}"), "{40,400}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Finding and reading `.rules` files.
+//!
+//! Invariant: the files come out sorted by path and without duplicates,
+//! whatever order the paths were given in, because that order is the rules'
+//! declaration order and breaks ties between overlapping matches.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why the given paths could not be read. A file that is read but is not
+/// valid UTF-8 is not a load error: it gets a diagnostic.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("`{}` does not exist", path.display())]
+    NotFound { path: PathBuf },
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl LoadError {
+    fn io(path: &Path, source: io::Error) -> LoadError {
+        if source.kind() == io::ErrorKind::NotFound {
+            LoadError::NotFound { path: path.into() }
+        } else {
+            LoadError::Io {
+                path: path.into(),
+                source,
+            }
+        }
+    }
+}
+
+/// Every file to check: files as given, directories searched recursively
+/// for `*.rules` (symbolic links to directories are not followed, so a
+/// link cycle cannot loop).
+pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = fs::metadata(path).map_err(|e| LoadError::io(path, e))?;
+        if metadata.is_dir() {
+            walk(path, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let entries = fs::read_dir(dir).map_err(|e| LoadError::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LoadError::io(dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| LoadError::io(&path, e))?;
+        if kind.is_dir() {
+            walk(&path, files)?;
+        } else if path.extension().is_some_and(|ext| ext == "rules") {
+            // A link to a file counts; a link to a directory does not.
+            let is_file = kind.is_file() || fs::metadata(&path).is_ok_and(|m| m.is_file());
+            if is_file {
+                files.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    fs::read(path).map_err(|e| LoadError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_are_searched_in_path_order() {
+        let dir = std::env::temp_dir().join(format!("rulegate-load-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("b")).unwrap();
+        fs::write(dir.join("b/z.rules"), "").unwrap();
+        fs::write(dir.join("c.rules"), "").unwrap();
+        fs::write(dir.join("a.rules"), "").unwrap();
+        fs::write(dir.join("notes.txt"), "").unwrap();
+        let files = collect(&[dir.clone(), dir.join("a.rules")]).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.strip_prefix(&dir).unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.rules", "b/z.rules", "c.rules"]);
+        assert!(matches!(
+            collect(&[dir.join("missing")]),
+            Err(LoadError::NotFound { .. })
+        ));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
