@@ -29,6 +29,10 @@ use crate::template::parse_template;
 /// 256 distinct characters.
 const MAX_ENTROPY: f64 = 8.0;
 
+/// Above this maximum match length (bytes) a pattern gets a warning: the
+/// streaming masker may hold back that much of a response.
+const LONG_MATCH: usize = 8 * 1024;
+
 pub(crate) struct Checked {
     pub spec: Option<RuleSetSpec>,
     pub rule_set: Option<RuleSet>,
@@ -161,10 +165,22 @@ fn build_failure(error: BuildError, rules: &[&Compiled]) -> Diagnostic {
             .iter()
             .find(|c| &c.spec.name == rule)
             .map(|c| (c.file, c.name.span.clone())),
-        BuildError::Automaton(_) => None,
+        // Blame the first rule that is too large on its own, if one is.
+        BuildError::Automaton(_) => rules
+            .iter()
+            .find(|c| {
+                let alone = RuleSetSpec {
+                    rules: vec![c.spec.clone()],
+                };
+                RuleSet::build(alone).is_err()
+            })
+            .map(|c| (c.file, c.name.span.clone())),
     };
     let problem = Problem::RuleSetFailed {
-        reason: error.to_string(),
+        reason: match error {
+            BuildError::Automaton(reason) => reason,
+            other => other.to_string(),
+        },
     };
     match located {
         Some((file, span)) => Diagnostic::new(problem, file, span),
@@ -459,7 +475,17 @@ impl<'d> RuleChecker<'d> {
         };
         let spec = PatternSpec { kind, flags };
         match analyze_pattern(&spec) {
-            Ok(_) => Some(spec),
+            Ok(info) => {
+                if info.max_len > LONG_MATCH {
+                    self.report(
+                        Problem::LongPattern {
+                            max_len: info.max_len,
+                        },
+                        pattern.span.clone(),
+                    );
+                }
+                Some(spec)
+            }
             Err(error) => {
                 self.pattern_error(pattern, error);
                 None

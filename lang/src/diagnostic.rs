@@ -241,6 +241,8 @@ pub(crate) enum Problem {
     NotUtf8 { byte: u8, offset: usize },
     /// the rule set is valid rule by rule but cannot be compiled as a whole
     RuleSetFailed { reason: String },
+    /// `match /[a-z]{1,100000}/` (streaming may hold back that much)
+    LongPattern { max_len: usize },
     /// `request mask "x"` after `request reject "y"` (never applies)
     UnreachableAction { side: &'static str, earlier: usize },
 }
@@ -296,6 +298,7 @@ fn code(problem: &Problem) -> &'static str {
         Problem::NotUtf8 { .. } => "E0026",
         Problem::RuleSetFailed { .. } => "E0027",
         Problem::UnreachableAction { .. } => "W0001",
+        Problem::LongPattern { .. } => "W0002",
     }
 }
 
@@ -788,10 +791,20 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
             )
         }
         Problem::RuleSetFailed { reason } => {
-            help.push("split the rules, or shorten the longest counted repetitions".into());
+            help.push("shorten the longest counted repetitions, e.g. `.{1000}{1000}`".into());
             (
-                format!("the rule set does not compile: {reason}"),
-                String::new(),
+                format!("the rules are too large to compile: {reason}"),
+                "too large on its own".into(),
+            )
+        }
+        Problem::LongPattern { max_len } => {
+            notes.push(format!("a match can be {max_len} bytes long; streaming holds back up to that much of a response before releasing it"));
+            help.push(
+                "lower the upper bounds of the repetitions if matches are never that long".into(),
+            );
+            (
+                "pattern allows very long matches".into(),
+                format!("up to {max_len} bytes"),
             )
         }
         Problem::UnreachableAction { side, earlier } => {

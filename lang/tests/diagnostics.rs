@@ -1,0 +1,74 @@
+//! Snapshot of what `rulec check` shows for each case under
+//! `tests/diagnostics/`: one `.rules` file, or one directory of them, per
+//! case. Each snapshot holds the source and the rendered diagnostics
+//! (no colour, paths relative to `lang/tests/`).
+
+use std::fs;
+use std::path::Path;
+
+fn sources(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let case = path.file_name().unwrap().to_string_lossy().into_owned();
+    if path.is_dir() {
+        let mut files: Vec<_> = fs::read_dir(path)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|file| {
+                let name = format!(
+                    "diagnostics/{case}/{}",
+                    file.file_name().unwrap().to_string_lossy()
+                );
+                (name, fs::read(&file).unwrap())
+            })
+            .collect()
+    } else {
+        vec![(format!("diagnostics/{case}"), fs::read(path).unwrap())]
+    }
+}
+
+#[test]
+fn rendered() {
+    insta::glob!("diagnostics/*", |path| {
+        let sources = sources(path);
+        let mut shown = String::new();
+        for (name, bytes) in &sources {
+            shown.push_str(&format!("──── {name}\n{}", String::from_utf8_lossy(bytes)));
+        }
+        let loaded = rulegate_lang::check_sources(sources);
+        let mut rendered = Vec::new();
+        rulegate_lang::render_human(&loaded, &mut rendered, false).unwrap();
+        shown.push_str("──── rulec check\n");
+        shown.push_str(&String::from_utf8(rendered).unwrap());
+        insta::assert_snapshot!(shown);
+    });
+}
+
+/// The code in each case's name is the code it produces, so the table in
+/// `docs/language.md` and the snapshots cannot drift apart.
+#[test]
+fn each_case_produces_the_code_in_its_name() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+    let mut seen = Vec::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(code) = name.split('-').next().filter(|c| c.len() == 5) else {
+            continue;
+        };
+        let loaded = rulegate_lang::check_sources(sources(&path));
+        let codes: Vec<&str> = loaded.diagnostics().iter().map(|d| d.code()).collect();
+        assert!(codes.contains(&code), "{name}: {codes:?}");
+        seen.push(code.to_string());
+    }
+    seen.sort();
+    seen.dedup();
+    let expected: Vec<String> = (1..=27)
+        .map(|n| format!("E{n:04}"))
+        .chain((1..=2).map(|n| format!("W{n:04}")))
+        .collect();
+    assert_eq!(seen, expected, "every code has a case");
+}
