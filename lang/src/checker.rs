@@ -254,25 +254,19 @@ fn first_finding(rule: &RuleSpec, text: &str) -> Option<std::ops::Range<usize>> 
     Some(finding.start..finding.end)
 }
 
-/// When the patterns alone find something in a `hit` example, the check
-/// that turned the first such match down.
+/// When the patterns alone find something in a `hit` example, the first
+/// check that turns it down. Each check is tried on its own through the
+/// engine, so what it looks at (the whole match or its `value` group) is
+/// the engine's business, not restated here.
 fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
-    if rule.checks.is_empty() {
+    if rule.checks.is_empty() || !alone(rule, false)?.rule_matches(RuleId(0), text.as_bytes()) {
         return None;
     }
-    let set = alone(rule, false)?;
-    let finding = set
-        .findings(Side::Request, Scope::User, text.as_bytes())
-        .into_iter()
-        .next()?;
-    let matched = text.as_bytes().get(finding.start..finding.end)?;
     rule.checks.iter().find_map(|check| {
-        let passes = match check {
-            Check::Luhn => rulegate_engine::luhn(matched),
-            Check::Mod97 => rulegate_engine::mod97(matched),
-            Check::Entropy { min_bits } => rulegate_engine::shannon_entropy(matched) >= *min_bits,
-        };
-        (!passes).then(|| match check {
+        let mut only = rule.clone();
+        only.checks = vec![*check];
+        let set = alone(&only, true)?;
+        (!set.rule_matches(RuleId(0), text.as_bytes())).then(|| match check {
             Check::Luhn => "luhn".to_string(),
             Check::Mod97 => "mod97".to_string(),
             Check::Entropy { min_bits } => format!("entropy >= {min_bits}"),
