@@ -147,6 +147,11 @@ impl Scanner {
         self.total - self.resolved
     }
 
+    /// The rule set this scanner applies (to name the rules of findings).
+    pub fn rule_set(&self) -> &RuleSet {
+        &self.set
+    }
+
     /// Bytes received so far.
     pub fn position(&self) -> usize {
         self.total
