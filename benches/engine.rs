@@ -66,7 +66,10 @@ fn print_latency_figures(name: &str, set: &RuleSet, text: &[u8]) {
 fn bench_engine(c: &mut Criterion) {
     let text = corpus(1, CORPUS_BYTES);
     let text = text.as_bytes();
-    let sets = [("shipped", shipped_rule_set()), ("generated-200", generated_rule_set(200))];
+    let sets = [
+        ("shipped", shipped_rule_set()),
+        ("generated-200", generated_rule_set(200)),
+    ];
     for (name, set) in &sets {
         print_latency_figures(name, set, text);
     }
@@ -78,9 +81,11 @@ fn bench_engine(c: &mut Criterion) {
             b.iter(|| black_box(set.findings(Side::Response, Scope::Assistant, text)).len())
         });
         for chunk in [16, 4096] {
-            group.bench_with_input(BenchmarkId::new(format!("stream-{chunk}"), name), set, |b, set| {
-                b.iter(|| stream(set, black_box(text), chunk))
-            });
+            group.bench_with_input(
+                BenchmarkId::new(format!("stream-{chunk}"), name),
+                set,
+                |b, set| b.iter(|| stream(set, black_box(text), chunk)),
+            );
         }
     }
     let naive = naive_baseline(&sets[0].1);

@@ -1,0 +1,189 @@
+//! `rulec scan` as a user runs it: masked text, chunk sizes that must not
+//! change the output, JSON findings, rejections and their exit status.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const RULES: &str = r#"
+rule key {
+  match /AKIA[A-Z2-7]{16}/
+  request reject "AWS key in prompt" in user
+  request mask "[key]"
+  response mask "[redacted:{rule}]"
+}
+rule email {
+  match /\b[a-z.]{1,20}@[a-z]{1,20}\.(?:com|org)\b/
+  response mask "[email]"
+}
+rule codename {
+  match "project falcon" nocase word
+  response log
+}
+"#;
+
+const INPUT: &str = "Keys: AKIAHBRPOIGF3CBFNOBM, mail jane.doe@example.com.\n\
+Project Falcon ships; café ☕ and 日本語 survive. Split AKIA at the end: AKIAHBRPOIGF3CBFNOBN";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("scan-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("test.rules"), RULES).unwrap();
+    std::fs::write(dir.join("input.txt"), INPUT).unwrap();
+    dir
+}
+
+fn rulec(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rulec"))
+        .current_dir(dir)
+        .arg("scan")
+        .args(["--rules", "test.rules"])
+        .args(args)
+        .output()
+        .expect("rulec runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn masks_the_response_side_by_default() {
+    let dir = scratch("default");
+    let output = rulec(&dir, &["input.txt"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "Keys: [redacted:key], mail [email].\n\
+         Project Falcon ships; café ☕ and 日本語 survive. Split AKIA at the end: [redacted:key]"
+    );
+}
+
+#[test]
+fn every_chunk_size_gives_the_same_output() {
+    let dir = scratch("chunks");
+    let reference = rulec(&dir, &["input.txt"]).stdout;
+    for size in ["1", "2", "3", "7", "16", "4096"] {
+        let output = rulec(&dir, &["--chunk-size", size, "input.txt"]);
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(text(&output.stdout), text(&reference), "chunk size {size}");
+    }
+    let output = rulec(&dir, &["--chunk-size", "0", "input.txt"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a zero chunk size is a usage error"
+    );
+}
+
+#[test]
+fn json_lists_findings_with_offsets_lines_and_columns() {
+    let dir = scratch("json");
+    let output = rulec(
+        &dir,
+        &["--format", "json", "--chunk-size", "5", "input.txt"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let findings: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let summary: Vec<(String, u64, u64, u64, u64, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["start"].as_u64().unwrap(),
+                f["end"].as_u64().unwrap(),
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+                f["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let second_line = INPUT.find('\n').unwrap() as u64 + 1;
+    let falcon = INPUT.find("Project Falcon").unwrap() as u64;
+    let last_key = INPUT.rfind("AKIA").unwrap() as u64;
+    assert_eq!(
+        summary,
+        vec![
+            ("key".into(), 6, 26, 1, 7, "mask".into()),
+            ("email".into(), 33, 53, 1, 34, "mask".into()),
+            (
+                "codename".into(),
+                falcon,
+                falcon + 14,
+                2,
+                falcon - second_line + 1,
+                "log".into()
+            ),
+            (
+                "key".into(),
+                last_key,
+                last_key + 20,
+                2,
+                last_key - second_line + 1,
+                "mask".into()
+            ),
+        ]
+    );
+    assert!(findings.iter().all(|f| f["file"] == "input.txt"));
+}
+
+#[test]
+fn a_request_side_reject_exits_3_and_names_the_rule() {
+    let dir = scratch("reject");
+    let output = rulec(&dir, &["--side", "request", "input.txt"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(text(&output.stderr), "rejected by key: AWS key in prompt\n");
+    assert_eq!(
+        text(&output.stdout),
+        "Keys: ",
+        "only what precedes the key is released"
+    );
+    // In a tool result the same key is masked, not rejected.
+    let output = rulec(
+        &dir,
+        &["--side", "request", "--scope", "tool-result", "input.txt"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).starts_with("Keys: [key], mail jane.doe@example.com."));
+}
+
+#[test]
+fn reads_standard_input_and_reports_missing_files() {
+    let dir = scratch("stdin");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rulec"))
+        .current_dir(&dir)
+        .args(["scan", "--rules", "test.rules", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"write to jane@example.org")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(text(&output.stdout), "write to [email]");
+    let output = rulec(&dir, &["missing.txt"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("missing.txt"));
+}
+
+#[test]
+fn broken_rules_are_reported_and_nothing_is_scanned() {
+    let dir = scratch("broken");
+    std::fs::write(
+        dir.join("test.rules"),
+        "rule bad {\n  match /a+/\n  response log\n}\n",
+    )
+    .unwrap();
+    let output = rulec(&dir, &["input.txt"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("error["));
+    assert!(output.stdout.is_empty());
+}
