@@ -1,0 +1,82 @@
+//! The shipped packs through both engine modes on realistic text: for any
+//! slice of the seeded corpus and any cutting, streaming equals block on
+//! every side and scope the proxy uses.
+
+use proptest::prelude::*;
+use rulegate_engine::{RuleSet, Scope, Side, Verdict};
+
+fn shipped() -> &'static RuleSet {
+    static SET: std::sync::OnceLock<RuleSet> = std::sync::OnceLock::new();
+    SET.get_or_init(rulegate_benches::shipped_rule_set)
+}
+
+fn block(set: &RuleSet, side: Side, scope: Scope, text: &str) -> (String, Option<String>) {
+    match set.apply(side, scope, text).verdict {
+        Verdict::Clean => (text.to_string(), None),
+        Verdict::Masked(out) => (out, None),
+        Verdict::Rejected(r) => (String::new(), Some(r.rule_name)),
+    }
+}
+
+fn streamed(
+    set: &RuleSet,
+    side: Side,
+    scope: Scope,
+    text: &[u8],
+    sizes: &[usize],
+) -> (String, Option<String>) {
+    let mut scanner = set.scanner(side, scope);
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut sizes = sizes.iter().cycle();
+    while at < text.len() {
+        let end = (at + sizes.next().copied().unwrap_or(1)).min(text.len());
+        if let Err(r) = scanner.push(&text[at..end], &mut out) {
+            return (String::new(), Some(r.rule_name));
+        }
+        at = end;
+    }
+    if let Err(r) = scanner.finish(&mut out) {
+        return (String::new(), Some(r.rule_name));
+    }
+    (String::from_utf8(out).expect("valid UTF-8 out"), None)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn streaming_equals_block_on_the_corpus(
+        seed in any::<u64>(),
+        sizes in prop::collection::vec(1usize..97, 1..8),
+    ) {
+        let set = shipped();
+        let text = rulegate_benches::corpus(seed, 12 * 1024);
+        for (side, scope) in [
+            (Side::Response, Scope::Assistant),
+            (Side::Request, Scope::ToolResult),
+            (Side::Request, Scope::System),
+        ] {
+            let want = block(set, side, scope, &text);
+            let got = streamed(set, side, scope, text.as_bytes(), &sizes);
+            prop_assert_eq!(got, want);
+        }
+    }
+}
+
+#[test]
+fn planted_values_are_masked_in_responses() {
+    let set = shipped();
+    let text = rulegate_benches::corpus(3, 256 * 1024);
+    let (masked, rejected) = block(set, Side::Response, Scope::Assistant, &text);
+    assert_eq!(rejected, None);
+    assert!(masked.contains("[redacted:"));
+    for planted in ["ghp_", "AKIA", "4111 1111 1111 1111"] {
+        let before = text.matches(planted).count();
+        let after = masked.matches(planted).count();
+        assert!(
+            before > 0 && after < before,
+            "{planted}: {before} → {after}"
+        );
+    }
+}
