@@ -34,7 +34,7 @@ pub fn luhn(text: &[u8]) -> bool {
         sum += digit;
         count += 1;
     }
-    count >= 2 && sum % 10 == 0
+    count >= 2 && sum.is_multiple_of(10)
 }
 
 /// The ISO 7064 mod-97-10 check of an IBAN: spaces are ignored, the first

@@ -138,11 +138,12 @@ fn unbounded_span(pattern: &PatternSpec) -> Option<Range<usize>> {
 fn first_unbounded(node: &Ast) -> Option<Range<usize>> {
     match node {
         Ast::Repetition(rep) => {
-            let unbounded = match &rep.op.kind {
-                ast::RepetitionKind::ZeroOrMore | ast::RepetitionKind::OneOrMore => true,
-                ast::RepetitionKind::Range(ast::RepetitionRange::AtLeast(_)) => true,
-                _ => false,
-            };
+            let unbounded = matches!(
+                &rep.op.kind,
+                ast::RepetitionKind::ZeroOrMore
+                    | ast::RepetitionKind::OneOrMore
+                    | ast::RepetitionKind::Range(ast::RepetitionRange::AtLeast(_))
+            );
             if unbounded {
                 Some(rep.op.span.start.offset..rep.op.span.end.offset)
             } else {

@@ -466,8 +466,7 @@ impl Compiled {
             eligible(rule_id)?;
             let rule = &self.rules[rule_id.index()];
             let checked = self.checked_span(hay, start, candidate);
-            checks::all_pass(&rule.checks, &hay[checked])
-                .then_some((rule_id, start..candidate.end))
+            checks::all_pass(&rule.checks, &hay[checked]).then_some((rule_id, start..candidate.end))
         })
     }
 
@@ -537,7 +536,9 @@ fn value_regex_for(hir: &Hir) -> Option<meta::Regex> {
         return None;
     }
     let anchored_to_end = Hir::concat(vec![hir.clone(), Hir::look(regex_syntax::hir::Look::End)]);
-    let regex = meta::Regex::builder().build_from_hir(&anchored_to_end).ok()?;
+    let regex = meta::Regex::builder()
+        .build_from_hir(&anchored_to_end)
+        .ok()?;
     let has_value_group = regex
         .group_info()
         .to_index(regex_automata::PatternID::ZERO, "value")

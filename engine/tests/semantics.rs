@@ -187,6 +187,9 @@ fn checks_apply_to_the_value_group_when_there_is_one() {
     };
     let set = RuleSet::build(spec).unwrap();
     // The whole match has high entropy either way; only the value decides.
-    assert_eq!(masked(&set, "password = aaaaaaaaaa"), "password = aaaaaaaaaa");
+    assert_eq!(
+        masked(&set, "password = aaaaaaaaaa"),
+        "password = aaaaaaaaaa"
+    );
     assert_eq!(masked(&set, "password = q8Zr2Lk9Xw"), "[x:assignment]");
 }

@@ -154,23 +154,22 @@ impl Oracle {
 
     pub fn findings(&self, side: Side, scope: Scope, hay: &[u8]) -> Vec<OracleFinding> {
         let mut found = Vec::new();
-        let mut at = 0;
-        'outer: while at < hay.len() {
-            for start in at..hay.len() {
-                if let Some(best) = self.best_at(side, scope, hay, start) {
-                    at = best.end;
+        let mut start = 0;
+        while start < hay.len() {
+            match self.best_at(side, scope, hay, start) {
+                Some(best) => {
+                    start = best.end;
                     found.push(best);
-                    continue 'outer;
                 }
+                None => start += 1,
             }
-            break;
         }
         found
     }
 
     fn best_at(&self, side: Side, scope: Scope, hay: &[u8], start: usize) -> Option<OracleFinding> {
         let mut best: Option<OracleFinding> = None;
-        for (pattern_index, (rule_index, regex, max_len)) in self.patterns.iter().enumerate() {
+        for (rule_index, regex, max_len) in &self.patterns {
             let rule = &self.spec.rules[*rule_index];
             if rule.action_for(side, scope).is_none() {
                 continue;
@@ -200,7 +199,6 @@ impl Oracle {
                 }
                 limit = end - 1;
             }
-            let _ = pattern_index;
         }
         best
     }
