@@ -17,7 +17,12 @@
 //! Lazy DFAs because the dense DFA of the whole unanchored set can blow up
 //! with counted repetitions (`[A-Za-z0-9]{80,120}` in dozens of secrets);
 //! each scanner keeps its own caches, so a cache clear never invalidates
-//! another stream's state.
+//! another stream's state. Measured on the shipped packs (28 rules, 30
+//! patterns): checking and compiling them, inline examples included, takes
+//! 18 ms; a scanner's caches grow lazily and reached their 16 MiB cap
+//! (16.3 MiB in all) after streaming the 16 MiB bench corpus, 750 KiB with
+//! 200 generated rules. The cap is the price of not thrashing: the notes in
+//! `shared/notes` measured 16 MB/s with the default 2 MiB.
 //!
 //! # Semantics (the oracle every mode must reproduce)
 //!
@@ -159,6 +164,12 @@ pub(crate) struct Caches {
     leftmost: meta::Cache,
     anchored: DfaCache,
     pub(crate) forward: DfaCache,
+}
+
+impl Caches {
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.leftmost.memory_usage() + self.anchored.memory_usage() + self.forward.memory_usage()
+    }
 }
 
 /// A candidate match: where it ends and which pattern made it.

@@ -152,6 +152,12 @@ impl Scanner {
         &self.set
     }
 
+    /// Heap bytes this scanner holds: its DFA caches (which grow lazily up
+    /// to a fixed capacity) and its held bytes.
+    pub fn memory_usage(&self) -> usize {
+        self.caches.as_ref().map_or(0, Caches::memory_usage) + self.buf.capacity()
+    }
+
     /// Bytes received so far.
     pub fn position(&self) -> usize {
         self.total
