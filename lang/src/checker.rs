@@ -4,11 +4,12 @@
 //! Invariants:
 //! - rules keep declaration order: files in the order given (the loader
 //!   sorts them by path), then order within each file;
-//! - a spec and a compiled [`RuleSet`] come out only when no error was
-//!   reported (warnings are fine);
-//! - inline examples are checked with the engine's own matcher, over every
-//!   rule that has no error of its own, so one broken rule does not hide
-//!   another rule's failing example.
+//! - a spec comes out only when no error was reported (warnings are fine),
+//!   counting the syntax errors already in the list it is given;
+//! - every rule with no error of its own is compiled by the engine, alone,
+//!   and its inline examples run on that: one broken rule does not hide
+//!   another rule's failing example, and the cost stays linear in the
+//!   number of rules.
 
 use std::collections::HashMap;
 
@@ -35,7 +36,6 @@ const LONG_MATCH: usize = 8 * 1024;
 
 pub(crate) struct Checked {
     pub spec: Option<RuleSetSpec>,
-    pub rule_set: Option<RuleSet>,
     /// Where each rule of `spec` is declared (its name).
     pub locations: Vec<Location>,
     pub rule_count: usize,
@@ -98,29 +98,45 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
         }
     }
 
-    let clean = count_errors(diagnostics) == 0;
-    let has_examples = compiled.iter().any(|c| c.ok && !c.spec.examples.is_empty());
-    let mut rule_set = None;
-    if clean || has_examples {
-        let usable: Vec<&Compiled> = compiled.iter().filter(|c| c.ok).collect();
-        let spec = RuleSetSpec {
-            rules: usable.iter().map(|c| c.spec.clone()).collect(),
-        };
-        match RuleSet::build(spec) {
-            Ok(set) => {
-                for (index, rule) in usable.iter().enumerate() {
-                    check_examples(&set, RuleId(index as u32), rule, diagnostics);
-                }
-                rule_set = Some(set);
-            }
-            Err(error) => diagnostics.push(build_failure(error, &usable)),
-        }
-    }
+    // Each rule is compiled on its own: that is all its examples need
+    // (an example asks whether this rule alone finds something), it blames
+    // a rule too large to compile by name, and it keeps checking linear in
+    // the number of rules. The whole set is compiled by `Loaded::compile`.
+    // Rules are independent here, so the work is spread over threads; the
+    // diagnostics are sorted by position afterwards, so the output does not
+    // depend on the split.
+    let usable: Vec<&Compiled> = compiled.iter().filter(|c| c.ok).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let per_thread = usable.len().div_ceil(threads).max(1);
+    let found: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = usable
+            .chunks(per_thread)
+            .map(|rules| {
+                scope.spawn(move || {
+                    let mut found = Vec::new();
+                    for rule in rules {
+                        compile_alone(rule, &mut found);
+                    }
+                    found
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    diagnostics.extend(found.into_iter().flatten());
 
     if count_errors(diagnostics) > 0 {
         return Checked {
             spec: None,
-            rule_set: None,
             locations: Vec::new(),
             rule_count,
         };
@@ -136,7 +152,6 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
         spec: Some(RuleSetSpec {
             rules: compiled.into_iter().map(|c| c.spec).collect(),
         }),
-        rule_set,
         locations,
         rule_count,
     }
@@ -149,32 +164,22 @@ fn count_errors(diagnostics: &[Diagnostic]) -> usize {
         .count()
 }
 
-fn build_failure(error: BuildError, rules: &[&Compiled]) -> Diagnostic {
-    // Every pattern passed `analyze_pattern`, so only the automaton as a
-    // whole can fail here; the other arms guard against the engine and the
-    // checker drifting apart.
-    let located = match &error {
-        BuildError::Pattern { rule, pattern, .. } => {
-            rules.iter().find(|c| &c.spec.name == rule).and_then(|c| {
-                c.pattern_spans
-                    .get(*pattern)
-                    .map(|span| (c.file, span.clone()))
-            })
-        }
-        BuildError::NoPattern { rule } => rules
-            .iter()
-            .find(|c| &c.spec.name == rule)
-            .map(|c| (c.file, c.name.span.clone())),
-        // Blame the first rule that is too large on its own, if one is.
-        BuildError::Automaton(_) => rules
-            .iter()
-            .find(|c| {
-                let alone = RuleSetSpec {
-                    rules: vec![c.spec.clone()],
-                };
-                RuleSet::build(alone).is_err()
-            })
-            .map(|c| (c.file, c.name.span.clone())),
+fn compile_alone(rule: &Compiled, diagnostics: &mut Vec<Diagnostic>) {
+    let alone = RuleSetSpec {
+        rules: vec![rule.spec.clone()],
+    };
+    match RuleSet::build(alone) {
+        Ok(set) => check_examples(&set, RuleId(0), rule, diagnostics),
+        Err(error) => diagnostics.push(build_failure(error, rule)),
+    }
+}
+
+fn build_failure(error: BuildError, rule: &Compiled) -> Diagnostic {
+    // Every pattern passed `analyze_pattern`, so this is about size; the
+    // other arms guard against the engine and the checker drifting apart.
+    let span = match &error {
+        BuildError::Pattern { pattern, .. } => rule.pattern_spans.get(*pattern).cloned(),
+        BuildError::NoPattern { .. } | BuildError::Automaton(_) => None,
     };
     let problem = Problem::RuleSetFailed {
         reason: match error {
@@ -182,14 +187,7 @@ fn build_failure(error: BuildError, rules: &[&Compiled]) -> Diagnostic {
             other => other.to_string(),
         },
     };
-    match located {
-        Some((file, span)) => Diagnostic::new(problem, file, span),
-        None => Diagnostic {
-            problem,
-            primary: None,
-            related: Vec::new(),
-        },
-    }
+    Diagnostic::new(problem, rule.file, span.unwrap_or(rule.name.span.clone()))
 }
 
 fn check_examples(set: &RuleSet, id: RuleId, rule: &Compiled, diagnostics: &mut Vec<Diagnostic>) {
@@ -489,7 +487,24 @@ impl<'d> RuleChecker<'d> {
 
     fn pattern_error(&mut self, pattern: &Pattern, error: PatternError) {
         let span = match (&pattern.lit, &error.span) {
-            (PatternLit::Regex { map, .. }, Some(range)) => map.span(range.clone()),
+            (PatternLit::Regex { map, source, .. }, Some(range)) => {
+                // A zero-width error is shown on the character after it (the
+                // closing slash at the very end).
+                let end = if range.is_empty() {
+                    source
+                        .get(range.start..)
+                        .and_then(|rest| rest.chars().next())
+                        .map_or(range.end, |ch| range.start + ch.len_utf8())
+                } else {
+                    range.end
+                };
+                let span = map.span(range.start..end);
+                if span.is_empty() {
+                    span.start..span.start + 1
+                } else {
+                    span
+                }
+            }
             _ => pattern.span.clone(),
         };
         let problem = match error.kind {
@@ -522,13 +537,6 @@ impl<'d> RuleChecker<'d> {
                     operator,
                 }
             }
-        };
-        // A zero-width span (an error at the very end of a regex) is shown
-        // on the closing slash.
-        let span = if span.is_empty() {
-            span.start..span.start + 1
-        } else {
-            span
         };
         self.report(problem, span);
     }

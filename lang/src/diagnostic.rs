@@ -239,7 +239,7 @@ pub(crate) enum Problem {
     DuplicateClause { keyword: &'static str },
     /// a file whose bytes are not UTF-8
     NotUtf8 { byte: u8, offset: usize },
-    /// the rule set is valid rule by rule but cannot be compiled as a whole
+    /// `match /.{1000}{1000}/` (the automaton would be too large)
     RuleSetFailed { reason: String },
     /// `match /[a-z]{1,100000}/` (streaming may hold back that much)
     LongPattern { max_len: usize },
@@ -793,8 +793,8 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
         Problem::RuleSetFailed { reason } => {
             help.push("shorten the longest counted repetitions, e.g. `.{1000}{1000}`".into());
             (
-                format!("the rules are too large to compile: {reason}"),
-                "too large on its own".into(),
+                format!("rule too large to compile: {reason}"),
+                "too large to compile".into(),
             )
         }
         Problem::LongPattern { max_len } => {

@@ -5,10 +5,9 @@
 //! # use std::path::PathBuf;
 //! let loaded = rulegate_lang::load(&[PathBuf::from("rules/")])?;
 //! rulegate_lang::render_human(&loaded, &mut std::io::stderr(), false)?;
-//! if let Some(set) = loaded.rule_set() {
-//!     // every rule compiled, every inline example passed
-//!     # let _ = set;
-//! }
+//! // Fails when any diagnostic is an error.
+//! let rule_set = loaded.compile()?;
+//! # let _ = rule_set;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -16,11 +15,13 @@
 //! - checking never panics and never stops at the first problem: every
 //!   file is parsed, every line of every rule is checked, and all
 //!   diagnostics are kept, sorted by file and position;
-//! - [`Loaded::spec`] and [`Loaded::rule_set`] are `Some` exactly when
-//!   there is no error (warnings allowed); the rule set is then the one
-//!   whose matcher passed every inline example;
+//! - [`Loaded::spec`] is `Some` exactly when there is no error (warnings
+//!   allowed); every rule of it has then compiled on its own and passed its
+//!   inline examples, and [`Loaded::compile`] builds the whole set;
 //! - rules are in declaration order: files sorted by path, then in order
 //!   within each file.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod ast;
 mod checker;
@@ -32,12 +33,22 @@ mod suggest;
 mod template;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use rulegate_engine::{RuleSet, RuleSetSpec};
+use rulegate_engine::{BuildError, RuleSet, RuleSetSpec};
 
 pub use diagnostic::{Diagnostic, FileId, Location, Severity, Wording};
 pub use load::LoadError;
 pub use render::{render_human, render_json};
+
+/// Why [`Loaded::compile`] gave no rule set.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("the rules have {0} error(s)")]
+    HasErrors(usize),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
 
 /// A file that was checked. Text that is not UTF-8 is kept with the bad
 /// bytes replaced by U+FFFD, so that its diagnostic can show the line.
@@ -63,7 +74,8 @@ pub struct Loaded {
     files: Vec<SourceFile>,
     diagnostics: Vec<Diagnostic>,
     spec: Option<RuleSetSpec>,
-    rule_set: Option<RuleSet>,
+    /// Built by the first call to [`Loaded::rule_set`].
+    rule_set: OnceLock<Option<RuleSet>>,
     locations: Vec<Location>,
     rule_count: usize,
 }
@@ -83,13 +95,32 @@ impl Loaded {
         self.spec.as_ref()
     }
 
-    /// The compiled rules; `None` on any error.
-    pub fn rule_set(&self) -> Option<&RuleSet> {
-        self.rule_set.as_ref()
+    /// Compiles every rule into the engine's one automaton. This is the
+    /// expensive step, so `rulec check` does not take it: each rule was
+    /// already compiled on its own to run its examples. A failure here
+    /// (only the size of the whole set can cause one) comes with the
+    /// engine's reason.
+    pub fn compile(&self) -> Result<RuleSet, CompileError> {
+        match &self.spec {
+            Some(spec) => Ok(RuleSet::build(spec.clone())?),
+            None => Err(CompileError::HasErrors(self.error_count())),
+        }
     }
 
+    /// The compiled rules, built on the first call and kept; `None` on any
+    /// error, or when the whole set does not compile ([`Loaded::compile`]
+    /// says why).
+    pub fn rule_set(&self) -> Option<&RuleSet> {
+        self.rule_set.get_or_init(|| self.compile().ok()).as_ref()
+    }
+
+    /// [`Loaded::rule_set`], by value.
     pub fn into_rule_set(self) -> Option<RuleSet> {
-        self.rule_set
+        let Loaded { rule_set, spec, .. } = self;
+        match rule_set.into_inner() {
+            Some(built) => built,
+            None => spec.and_then(|spec| RuleSet::build(spec).ok()),
+        }
     }
 
     /// Where rule `index` of [`Loaded::spec`] is declared (its name).
@@ -196,7 +227,7 @@ where
         files,
         diagnostics,
         spec: checked.spec,
-        rule_set: checked.rule_set,
+        rule_set: OnceLock::new(),
         locations: checked.locations,
         rule_count: checked.rule_count,
     }
