@@ -39,9 +39,12 @@ fn main() -> ExitCode {
         eprintln!("error: cannot write diagnostics: {error}");
         return ExitCode::from(2);
     }
-    let Some(set) = loaded.rule_set() else {
-        eprintln!("error: refusing to start with broken rules");
-        return ExitCode::from(1);
+    let set = match loaded.compile() {
+        Ok(set) => set,
+        Err(error) => {
+            eprintln!("error: refusing to start: {error}");
+            return ExitCode::from(1);
+        }
     };
     eprintln!(
         "rules compiled: {} rules, {} patterns, longest match {} bytes",

@@ -82,10 +82,14 @@ pub(crate) fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let Some(set) = loaded.rule_set() else {
-        let mut stderr = io::stderr().lock();
-        let _ = rulegate_lang::render_human(&loaded, &mut stderr, false);
-        return ExitCode::from(EXIT_ERRORS);
+    let set = match loaded.compile() {
+        Ok(set) => set,
+        Err(error) => {
+            let mut stderr = io::stderr().lock();
+            let _ = rulegate_lang::render_human(&loaded, &mut stderr, false);
+            let _ = writeln!(stderr, "error: {error}");
+            return ExitCode::from(EXIT_ERRORS);
+        }
     };
     let side = match args.side {
         SideArg::Request => Side::Request,
@@ -111,7 +115,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     };
     let mut stdout = io::stdout().lock();
     let mut stderr = io::stderr();
-    match scan(set, &options, &mut stdout, &mut stderr) {
+    match scan(&set, &options, &mut stdout, &mut stderr) {
         Ok(ScanOutcome::Clean) => ExitCode::from(EXIT_OK),
         Ok(ScanOutcome::Rejected) => ExitCode::from(EXIT_REJECTED),
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_OK),
