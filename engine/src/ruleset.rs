@@ -164,6 +164,7 @@ pub(crate) struct Caches {
     leftmost: meta::Cache,
     anchored: DfaCache,
     pub(crate) forward: DfaCache,
+    candidates: Vec<Candidate>,
 }
 
 impl Caches {
@@ -320,19 +321,9 @@ impl RuleSet {
             .position(|f| f.disposition == Disposition::Reject)
         {
             findings.truncate(index + 1);
-            let finding = findings[index];
-            let rule = self.rule(finding.rule);
-            let message = match rule.action_for(side, scope) {
-                Some(Action::Reject { message }) => message.clone(),
-                _ => String::new(),
-            };
+            let rejection = self.inner.rejection(side, scope, findings[index]);
             return Applied {
-                verdict: Verdict::Rejected(Rejection {
-                    rule: finding.rule,
-                    rule_name: rule.name.clone(),
-                    message,
-                    finding,
-                }),
+                verdict: Verdict::Rejected(rejection),
                 findings,
             };
         }
@@ -384,6 +375,7 @@ impl Compiled {
             leftmost: self.leftmost.create_cache(),
             anchored: DfaCache::new(&self.anchored),
             forward: DfaCache::new(&self.forward),
+            candidates: Vec::new(),
         }
     }
 
@@ -407,6 +399,21 @@ impl Compiled {
 
     pub(crate) fn rule(&self, id: RuleId) -> &RuleSpec {
         &self.rules[id.index()]
+    }
+
+    /// The rejection a rejecting finding stands for.
+    pub(crate) fn rejection(&self, side: Side, scope: Scope, finding: Finding) -> Rejection {
+        let rule = self.rule(finding.rule);
+        let message = match rule.action_for(side, scope) {
+            Some(Action::Reject { message }) => message.clone(),
+            _ => String::new(),
+        };
+        Rejection {
+            rule: finding.rule,
+            rule_name: rule.name.clone(),
+            message,
+            finding,
+        }
     }
 
     /// Appends what a finding becomes in the output: the mask, or the
@@ -468,17 +475,21 @@ impl Compiled {
         eoi: bool,
         eligible: &dyn Fn(RuleId) -> Option<&'a Action>,
     ) -> Option<(RuleId, Range<usize>)> {
-        let mut candidates = Vec::new();
+        // The buffer lives in the caches so that a search allocates once.
+        let mut candidates = std::mem::take(&mut caches.candidates);
+        candidates.clear();
         self.candidates_at(caches, hay, start, eoi, &mut candidates);
         // Longest first; at equal length the earlier pattern, hence rule.
         candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));
-        candidates.into_iter().find_map(|candidate| {
+        let best = candidates.iter().find_map(|&candidate| {
             let rule_id = self.pattern_rule[candidate.pattern];
             eligible(rule_id)?;
             let rule = &self.rules[rule_id.index()];
             let checked = self.checked_span(hay, start, candidate);
             checks::all_pass(&rule.checks, &hay[checked]).then_some((rule_id, start..candidate.end))
-        })
+        });
+        caches.candidates = candidates;
+        best
     }
 
     /// What a check looks at: the `value` group when the pattern has one,

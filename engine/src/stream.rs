@@ -217,17 +217,7 @@ impl Scanner {
                 };
                 self.findings.push(finding);
                 if disposition == Disposition::Reject {
-                    let rule_spec = inner.rule(rule);
-                    let message = match eligible(rule) {
-                        Some(Action::Reject { message }) => message.clone(),
-                        _ => String::new(),
-                    };
-                    let rejection = Rejection {
-                        rule,
-                        rule_name: rule_spec.name.clone(),
-                        message,
-                        finding,
-                    };
+                    let rejection = inner.rejection(side, scope, finding);
                     self.rejection = Some(rejection.clone());
                     self.resolved = finding.start;
                     return Err(rejection);
