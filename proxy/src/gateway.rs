@@ -1,0 +1,655 @@
+//! The HTTP front end: accepts client connections, relays every request to
+//! the upstream, and inspects the Messages API routes on the way.
+//!
+//! Invariants:
+//! - An inspected request (`POST /v1/messages`, `POST
+//!   /v1/messages/count_tokens`) is forwarded only after its whole body was
+//!   read and inspected; anything that could not be inspected (bad JSON,
+//!   over the size limit, a compressed upstream reply) is refused: the
+//!   gateway fails closed.
+//! - Every other request and response streams through untouched, except for
+//!   hop-by-hop headers, `host` (set from the upstream) and
+//!   `accept-encoding` (so replies arrive readable).
+//! - Logs name methods, paths, statuses, timings and rules; never a body, a
+//!   header value or a matched text.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::GracefulShutdown;
+use rulegate_engine::RuleSet;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::messages::{self, Fired, Outcome};
+use crate::sse::SseRedactor;
+
+/// The body type of every request and response the gateway produces.
+pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("TLS set-up failed: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// The shared state of a running gateway.
+pub struct Gateway {
+    rules: RuleSet,
+    config: Config,
+    client: UpstreamClient,
+    next_id: AtomicU64,
+}
+
+impl Gateway {
+    pub fn new(rules: RuleSet, config: Config) -> Result<Gateway, GatewayError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for certificate in &config.extra_roots {
+            roots.add(certificate.clone())?;
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        // ALPN offers h2 and http/1.1; hyper speaks what the server picks.
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Ok(Gateway {
+            rules,
+            config,
+            client,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Answers one client request.
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
+        let mut log = AccessLog {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            method: request.method().clone(),
+            path: request.uri().path().to_owned(),
+            status: 0,
+            started: Instant::now(),
+            fired: Vec::new(),
+            note: None,
+        };
+        let response = self.route(request, &mut log).await;
+        match response {
+            Routed::Done(response) => {
+                log.status = response.status().as_u16();
+                log.emit();
+                response
+            }
+            Routed::Stream(response) => response,
+        }
+    }
+
+    async fn route(&self, request: Request<Incoming>, log: &mut AccessLog) -> Routed {
+        let path = request.uri().path();
+        if path == "/healthz" && matches!(*request.method(), Method::GET | Method::HEAD) {
+            return Routed::Done(json_response(
+                StatusCode::OK,
+                Bytes::from_static(b"{\"status\":\"ok\"}"),
+            ));
+        }
+        let inspected = request.method() == Method::POST
+            && matches!(path, "/v1/messages" | "/v1/messages/count_tokens");
+        let (parts, body) = request.into_parts();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        let uri = match self.config.upstream.uri_for(&path_and_query) {
+            Ok(uri) => uri,
+            Err(_) => {
+                return Routed::Done(error_response(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "rulegate: the request path cannot be relayed",
+                ))
+            }
+        };
+        let mut headers = parts.headers;
+        strip_hop_by_hop(&mut headers);
+        headers.remove(header::HOST);
+        headers.remove(header::ACCEPT_ENCODING);
+
+        let upstream_body = if inspected {
+            let declared = headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let bytes = match read_limited(body, declared, self.config.max_body_bytes).await {
+                Ok(bytes) => bytes,
+                Err(BodyError::TooLarge) => {
+                    return Routed::Done(error_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "request_too_large",
+                        &format!(
+                            "rulegate: the request body is larger than the gateway's limit of {} bytes",
+                            self.config.max_body_bytes
+                        ),
+                    ))
+                }
+                Err(BodyError::Read(error)) => {
+                    log.note = Some(format!("client body: {error}"));
+                    return Routed::Done(error_response(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        "rulegate: the request body could not be read",
+                    ))
+                }
+            };
+            let inspection = match messages::inspect_request(&self.rules, &bytes) {
+                Ok(inspection) => inspection,
+                Err(error) => {
+                    return Routed::Done(error_response(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        &format!("rulegate: the request was not forwarded: {error}"),
+                    ))
+                }
+            };
+            audit(log.id, "request", &inspection.fired);
+            log.fired.extend(inspection.fired.iter().map(fired_label));
+            let forwarded = match inspection.outcome {
+                Outcome::Unchanged => bytes,
+                Outcome::Masked(masked) => Bytes::from(masked),
+                Outcome::Rejected {
+                    rejection,
+                    location,
+                } => {
+                    return Routed::Done(error_response(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        &format!(
+                            "rulegate: request rejected by rule `{}` (in {location}): {}",
+                            rejection.rule_name, rejection.message
+                        ),
+                    ))
+                }
+            };
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
+            full(forwarded)
+        } else {
+            body.boxed()
+        };
+
+        let mut upstream_request = Request::new(upstream_body);
+        *upstream_request.method_mut() = parts.method;
+        *upstream_request.uri_mut() = uri;
+        *upstream_request.headers_mut() = headers;
+
+        let timeout = self.config.upstream_timeout;
+        let response = match tokio::time::timeout(timeout, self.client.request(upstream_request))
+            .await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                log.note = Some(format!("upstream error: {}", error_chain(&error)));
+                return Routed::Done(error_response(
+                    StatusCode::BAD_GATEWAY,
+                    "api_error",
+                    "rulegate: the upstream API could not be reached",
+                ));
+            }
+            Err(_) => {
+                return Routed::Done(error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "api_error",
+                    &format!(
+                        "rulegate: the upstream API did not answer within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                ))
+            }
+        };
+
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        if !inspected || !parts.status.is_success() {
+            // Error replies carry no model text; other routes are relayed.
+            return Routed::Done(Response::from_parts(parts, body.boxed()));
+        }
+        let encoded = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+        if encoded {
+            return Routed::Done(error_response(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                "rulegate: the upstream reply is compressed and could not be inspected",
+            ));
+        }
+        let media_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match media_type.as_str() {
+            "text/event-stream" => {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                log.status = parts.status.as_u16();
+                let body = SseBody {
+                    upstream: body,
+                    redactor: SseRedactor::new(self.rules.clone()),
+                    ended: false,
+                    log: Some(log.take()),
+                };
+                Routed::Stream(Response::from_parts(parts, body.boxed()))
+            }
+            "application/json" => {
+                let bytes = match body.collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(_) => {
+                        return Routed::Done(error_response(
+                            StatusCode::BAD_GATEWAY,
+                            "api_error",
+                            "rulegate: the upstream reply broke off",
+                        ))
+                    }
+                };
+                let inspection = match messages::inspect_response(&self.rules, &bytes) {
+                    Ok(inspection) => inspection,
+                    Err(error) => {
+                        return Routed::Done(error_response(
+                            StatusCode::BAD_GATEWAY,
+                            "api_error",
+                            &format!("rulegate: the upstream reply could not be inspected: {error}"),
+                        ))
+                    }
+                };
+                audit(log.id, "response", &inspection.fired);
+                log.fired.extend(inspection.fired.iter().map(fired_label));
+                let body = match inspection.outcome {
+                    Outcome::Unchanged => bytes,
+                    Outcome::Masked(masked) => Bytes::from(masked),
+                    Outcome::Rejected {
+                        rejection,
+                        location,
+                    } => {
+                        return Routed::Done(error_response(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request_error",
+                            &format!(
+                                "rulegate: the response was stopped by rule `{}` (in {location}): {}",
+                                rejection.rule_name, rejection.message
+                            ),
+                        ))
+                    }
+                };
+                parts
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+                Routed::Done(Response::from_parts(parts, full(body)))
+            }
+            _ => Routed::Done(error_response(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                "rulegate: the upstream reply has a content type the gateway cannot inspect",
+            )),
+        }
+    }
+}
+
+enum Routed {
+    /// A response whose access line can be written now.
+    Done(Response<ProxyBody>),
+    /// A streamed response; its body writes the access line at its end.
+    Stream(Response<ProxyBody>),
+}
+
+/// Serves connections from `listener` until `shutdown` resolves, then
+/// stops accepting and waits for in-flight requests (and streams) to end.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let builder = hyper::server::conn::http1::Builder::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off
+                        // rather than spin.
+                        tracing::warn!("accept failed: {error}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let gateway = gateway.clone();
+                let service = hyper::service::service_fn(move |request| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(gateway.handle(request).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!("connection ended: {error}");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+#[derive(Debug)]
+enum BodyError {
+    TooLarge,
+    Read(hyper::Error),
+}
+
+/// Reads a whole body, giving up as soon as it is known to exceed `limit`
+/// (from its declared length, before reading anything).
+async fn read_limited(
+    mut body: Incoming,
+    declared: Option<u64>,
+    limit: u64,
+) -> Result<Bytes, BodyError> {
+    if declared.is_some_and(|length| length > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    let capacity = declared.unwrap_or(0).min(limit) as usize;
+    let mut buf = BytesMut::with_capacity(capacity);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Read)?;
+        if let Ok(data) = frame.into_data() {
+            if (buf.len() + data.len()) as u64 > limit {
+                return Err(BodyError::TooLarge);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+fn full(bytes: Bytes) -> ProxyBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// An error in the Anthropic API's shape, so SDKs report it as such.
+pub fn error_response(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
+    let body = format!(
+        r#"{{"type":"error","error":{{"type":{},"message":{}}}}}"#,
+        crate::json::encode_string(kind),
+        crate::json::encode_string(message)
+    );
+    json_response(status, Bytes::from(body))
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn fired_label(fired: &Fired) -> String {
+    format!("{}:{}", fired.rule, fired.disposition.name())
+}
+
+fn audit(id: u64, side: &str, fired: &[Fired]) {
+    for f in fired {
+        tracing::info!(
+            target: "rulegate::audit",
+            request = id,
+            rule = %f.rule,
+            action = f.disposition.name(),
+            side,
+            scope = f.scope.name(),
+            location = %f.location,
+        );
+    }
+}
+
+/// The one line logged per request.
+struct AccessLog {
+    id: u64,
+    method: Method,
+    path: String,
+    status: u16,
+    started: Instant,
+    /// `rule:action` of every rule that fired, in order.
+    fired: Vec<String>,
+    note: Option<String>,
+}
+
+impl AccessLog {
+    fn take(&mut self) -> AccessLog {
+        AccessLog {
+            id: self.id,
+            method: self.method.clone(),
+            path: std::mem::take(&mut self.path),
+            status: self.status,
+            started: self.started,
+            fired: std::mem::take(&mut self.fired),
+            note: self.note.take(),
+        }
+    }
+
+    fn emit(&self) {
+        let mut rules: Vec<&str> = self.fired.iter().map(String::as_str).collect();
+        rules.dedup();
+        tracing::info!(
+            target: "rulegate::access",
+            request = self.id,
+            method = %self.method,
+            path = %self.path,
+            status = self.status,
+            latency_ms = format!("{:.1}", self.started.elapsed().as_secs_f64() * 1000.0),
+            rules = %rules.join(","),
+            note = self.note.as_deref().unwrap_or(""),
+        );
+    }
+}
+
+/// A streamed reply run through the response rules. Dropping it (the client
+/// went away) drops the upstream body, which ends the upstream request.
+struct SseBody {
+    upstream: Incoming,
+    redactor: SseRedactor,
+    ended: bool,
+    log: Option<AccessLog>,
+}
+
+impl SseBody {
+    fn finish_log(&mut self, note: Option<&str>) {
+        if let Some(mut log) = self.log.take() {
+            for finding in self.redactor.findings() {
+                tracing::info!(
+                    target: "rulegate::audit",
+                    request = log.id,
+                    rule = %finding.rule,
+                    action = finding.disposition.name(),
+                    side = "response",
+                    scope = "assistant",
+                    location = %format!("content[{}]", finding.block),
+                );
+                log.fired
+                    .push(format!("{}:{}", finding.rule, finding.disposition.name()));
+            }
+            if let Some(failed) = self.redactor.failed() {
+                log.note = Some(failed.to_owned());
+            } else if let Some(note) = note {
+                log.note = Some(note.to_owned());
+            }
+            log.emit();
+        }
+    }
+}
+
+impl Drop for SseBody {
+    fn drop(&mut self) {
+        self.finish_log(Some("client went away before the stream ended"));
+    }
+}
+
+impl Body for SseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            let mut out = Vec::new();
+            match Pin::new(&mut this.upstream).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => this.redactor.push(&data, &mut out),
+                    // Trailers carry no text.
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                Poll::Ready(Some(Err(error))) => {
+                    this.ended = true;
+                    this.finish_log(Some("upstream stream broke off"));
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Poll::Ready(None) => {
+                    this.redactor.finish(&mut out);
+                    this.ended = true;
+                    this.finish_log(None);
+                }
+            }
+            if this.redactor.failed().is_some() && !this.ended {
+                // Fail closed: the error event is the last thing sent, and
+                // dropping the upstream body ends the upstream request.
+                this.ended = true;
+                this.finish_log(None);
+            }
+            if !out.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_connection_listed_ones_go() {
+        let mut headers = HeaderMap::new();
+        headers.insert("connection", HeaderValue::from_static("keep-alive, x-private"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        headers.insert("x-api-key", HeaderValue::from_static("k"));
+        headers.insert("anthropic-beta", HeaderValue::from_static("b"));
+        strip_hop_by_hop(&mut headers);
+        let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["anthropic-beta", "x-api-key"]);
+    }
+}

@@ -1,0 +1,490 @@
+//! A strict JSON reader that remembers where every string sits in the
+//! original bytes, and a splicer that rewrites only those strings.
+//!
+//! The gateway must forward a clean request byte-identical and change a
+//! masked one only inside the masked strings, so it never re-serializes a
+//! document: it parses once into [`Value`], decides, and splices
+//! replacements into the original bytes ([`splice`]).
+//!
+//! Invariants:
+//! - [`parse`] accepts exactly RFC 8259 JSON text in UTF-8 (no trailing
+//!   commas, comments, NaN, leading zeros or control characters in strings),
+//!   nested at most [`MAX_DEPTH`] deep; anything else is an error, so the
+//!   caller can fail closed.
+//! - A [`JsonString`]'s span covers its quotes, so a replacement encoded by
+//!   [`encode_string`] is again one valid JSON string.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// Deeper documents are refused rather than risk the stack; real API
+/// requests nest a few levels (tool inputs perhaps a few dozen).
+pub const MAX_DEPTH: usize = 256;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Bool(bool),
+    Number(&'a str),
+    String(JsonString<'a>),
+    Array(Vec<Value<'a>>),
+    Object(Vec<(JsonString<'a>, Value<'a>)>),
+}
+
+/// A string as it appears in the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonString<'a> {
+    /// Byte range of the string in the document, quotes included.
+    pub span: Range<usize>,
+    /// The text between the quotes, escapes not yet decoded.
+    raw: &'a str,
+}
+
+impl<'a> JsonString<'a> {
+    /// The decoded text. A lone UTF-16 surrogate escape (which JavaScript
+    /// can produce) decodes to U+FFFD: the text is only scanned, and a
+    /// string is re-encoded only when a rule rewrites it anyway.
+    pub fn text(&self) -> Cow<'a, str> {
+        if !self.raw.contains('\\') {
+            return Cow::Borrowed(self.raw);
+        }
+        Cow::Owned(decode_escapes(self.raw))
+    }
+
+    /// Whether the decoded text equals `s` (object keys are compared often,
+    /// so skip the allocation when there is no escape).
+    pub fn is(&self, s: &str) -> bool {
+        if self.raw.contains('\\') {
+            decode_escapes(self.raw) == s
+        } else {
+            self.raw == s
+        }
+    }
+}
+
+impl<'a> Value<'a> {
+    /// The member `key` of an object (the first, if repeated).
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        match self {
+            Value::Object(members) => members.iter().find(|(k, _)| k.is(key)).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_string(&self) -> Option<&JsonString<'a>> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a string equal to `s`.
+    pub fn is_str(&self, s: &str) -> bool {
+        self.as_string().is_some_and(|j| j.is(s))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} at byte {offset}")]
+pub struct JsonError {
+    pub offset: usize,
+    pub reason: &'static str,
+}
+
+/// Parses one JSON document.
+pub fn parse(bytes: &[u8]) -> Result<Value<'_>, JsonError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| JsonError {
+        offset: e.valid_up_to(),
+        reason: "invalid UTF-8",
+    })?;
+    let mut parser = Parser { text, bytes, pos: 0 };
+    parser.skip_whitespace();
+    let value = parser.value(0)?;
+    parser.skip_whitespace();
+    if parser.pos != bytes.len() {
+        return Err(parser.error("unexpected data after the JSON value"));
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, reason: &'static str) -> JsonError {
+        JsonError {
+            offset: self.pos,
+            reason,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn expect_literal(&mut self, literal: &'static str) -> Result<(), JsonError> {
+        if self.text[self.pos..].starts_with(literal) {
+            self.pos += literal.len();
+            Ok(())
+        } else {
+            Err(self.error("invalid literal"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
+        match self.peek() {
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b't') => self.expect_literal("true").map(|()| Value::Bool(true)),
+            Some(b'f') => self.expect_literal("false").map(|()| Value::Bool(false)),
+            Some(b'n') => self.expect_literal("null").map(|()| Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected a JSON value")),
+            None => Err(self.error("unexpected end of input")),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.pos += 1;
+        let mut members = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(members));
+        }
+        loop {
+            self.skip_whitespace();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a string key"));
+            }
+            let key = self.string()?;
+            self.skip_whitespace();
+            if self.peek() != Some(b':') {
+                return Err(self.error("expected `:`"));
+            }
+            self.pos += 1;
+            self.skip_whitespace();
+            let value = self.value(depth)?;
+            members.push((key, value));
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(members));
+                }
+                _ => return Err(self.error("expected `,` or `}`")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.skip_whitespace();
+            items.push(self.value(depth)?);
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(self.error("expected `,` or `]`")),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<JsonString<'a>, JsonError> {
+        let start = self.pos;
+        self.pos += 1;
+        loop {
+            let rest = &self.bytes[self.pos..];
+            let Some(offset) = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            else {
+                return Err(self.error("unterminated string"));
+            };
+            self.pos += offset;
+            match self.bytes[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(JsonString {
+                        span: start..self.pos,
+                        raw: &self.text[start + 1..self.pos - 1],
+                    });
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1;
+                        }
+                        Some(b'u') => {
+                            let hex = self.bytes.get(self.pos + 1..self.pos + 5);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return Err(self.error("invalid \\u escape"));
+                            }
+                            self.pos += 5;
+                        }
+                        _ => return Err(self.error("invalid escape")),
+                    }
+                }
+                _ => return Err(self.error("control character in string")),
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<Value<'a>, JsonError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                return Err(self.error("invalid number"));
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                return Err(self.error("invalid number"));
+            }
+            self.digits();
+        }
+        Ok(Value::Number(&self.text[start..self.pos]))
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+    }
+}
+
+/// Decodes a string body the parser has already validated.
+fn decode_escapes(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let unit = hex4(&mut chars);
+                if (0xD800..0xDC00).contains(&unit) {
+                    // A high surrogate counts only when a low one follows.
+                    let mut lookahead = chars.clone();
+                    if lookahead.next() == Some('\\') && lookahead.next() == Some('u') {
+                        let low = hex4(&mut lookahead);
+                        if (0xDC00..0xE000).contains(&low) {
+                            let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                            out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+                            chars = lookahead;
+                            continue;
+                        }
+                    }
+                }
+                out.push(char::from_u32(unit).unwrap_or('\u{FFFD}'));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> u32 {
+    let mut unit = 0;
+    for _ in 0..4 {
+        let digit = chars.next().and_then(|c| c.to_digit(16)).unwrap_or(0);
+        unit = unit * 16 + digit;
+    }
+    unit
+}
+
+/// `text` as a JSON string literal, quotes included.
+pub fn encode_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a str always serializes")
+}
+
+/// One replacement of a byte range of the original document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub span: Range<usize>,
+    pub replacement: String,
+}
+
+/// The document with every edit applied. Edits must not overlap; they may
+/// come in any order.
+pub fn splice(original: &[u8], edits: &mut [Edit]) -> Vec<u8> {
+    edits.sort_by_key(|edit| edit.span.start);
+    let growth: usize = edits.iter().map(|e| e.replacement.len()).sum();
+    let mut out = Vec::with_capacity(original.len() + growth);
+    let mut copied = 0;
+    for edit in edits.iter() {
+        debug_assert!(edit.span.start >= copied, "edits overlap");
+        out.extend_from_slice(&original[copied..edit.span.start]);
+        out.extend_from_slice(edit.replacement.as_bytes());
+        copied = edit.span.end;
+    }
+    out.extend_from_slice(&original[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings<'a>(value: &Value<'a>, out: &mut Vec<JsonString<'a>>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            Value::Object(members) => {
+                for (k, v) in members {
+                    out.push(k.clone());
+                    strings(v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn accepts_what_serde_json_accepts() {
+        let docs = [
+            r#"{"a":[1,-2.5e+3,0,true,false,null,"x\"y\\z\/\b\f\n\r\t\u00e9\ud83d\ude00"],"b":{}}"#,
+            " [ ] ",
+            "\"\"",
+            "-0.0E-0",
+            r#"{"k":"é 漢字 \u2028"}"#,
+        ];
+        for doc in docs {
+            let ours = parse(doc.as_bytes()).unwrap_or_else(|e| panic!("{doc}: {e}"));
+            let theirs: serde_json::Value = serde_json::from_str(doc).unwrap();
+            let mut ours_strings = Vec::new();
+            strings(&ours, &mut ours_strings);
+            let mut theirs_strings = Vec::new();
+            collect_serde(&theirs, &mut theirs_strings);
+            let decoded: Vec<String> = ours_strings.iter().map(|s| s.text().into_owned()).collect();
+            assert_eq!(decoded, theirs_strings, "{doc}");
+            for s in &ours_strings {
+                let literal = &doc[s.span.clone()];
+                let back: String = serde_json::from_str(literal).unwrap();
+                assert_eq!(back, s.text(), "span of {literal}");
+            }
+        }
+    }
+
+    fn collect_serde(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect_serde(v, out)),
+            serde_json::Value::Object(map) => {
+                // serde_json's map is sorted; the test docs keep keys sorted.
+                for (k, v) in map {
+                    out.push(k.clone());
+                    collect_serde(v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn rejects_what_json_forbids() {
+        let bad = [
+            "",
+            "{",
+            "[1,]",
+            r#"{"a":1,}"#,
+            "01",
+            "1.",
+            "-",
+            "+1",
+            "NaN",
+            "'a'",
+            "\"a\u{1}\"",
+            r#""\x""#,
+            r#""\u12""#,
+            "[1] x",
+            "{\"a\" 1}",
+            "tru",
+            "/* c */ 1",
+        ];
+        for doc in bad {
+            assert!(parse(doc.as_bytes()).is_err(), "accepted {doc:?}");
+            assert!(serde_json::from_str::<serde_json::Value>(doc).is_err());
+        }
+        assert!(parse(b"\"\xff\"").is_err());
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert_eq!(parse(deep.as_bytes()).unwrap_err().reason, "nested too deeply");
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn lone_surrogates_decode_to_replacement() {
+        let v = parse(br#""a\ud800b\udc00""#).unwrap();
+        assert_eq!(v.as_string().unwrap().text(), "a\u{FFFD}b\u{FFFD}");
+    }
+
+    #[test]
+    fn splice_changes_only_the_edited_strings() {
+        let doc = br#"{"a": "keep", "b" : "secret\n", "c":[ "x" ]}"#;
+        let value = parse(doc).unwrap();
+        let b = value.get("b").unwrap().as_string().unwrap();
+        let mut edits = vec![Edit {
+            span: b.span.clone(),
+            replacement: encode_string("[masked] \"q\""),
+        }];
+        let out = splice(doc, &mut edits);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"a": "keep", "b" : "[masked] \"q\"", "c":[ "x" ]}"#
+        );
+        assert!(parse(&out).is_ok());
+    }
+}
