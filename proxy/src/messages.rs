@@ -370,3 +370,192 @@ impl<'r> Walk<'r> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Masks `SECRETn` with the name of the scope it was found in, so a
+    /// test sees which scope the walker gave each string.
+    const SCOPED: &str = r#"
+rule marker {
+  match /SECRET[0-9]/
+  request mask "[system]" in system
+  request mask "[user]" in user
+  request mask "[assistant]" in assistant
+  request mask "[tool_result]" in tool_result
+  request mask "[tool_input]" in tool_input
+  response mask "[response]"
+}
+rule stop {
+  match /FORBIDDEN/
+  request reject "that word is not allowed" in user
+  request log
+  response reject "not in replies either"
+}
+"#;
+
+    fn rules() -> RuleSet {
+        rulegate_lang::check_sources([("t.rules".to_owned(), SCOPED.as_bytes().to_vec())])
+            .compile()
+            .expect("test rules compile")
+    }
+
+    fn masked(body: &str) -> String {
+        match inspect_request(&rules(), body.as_bytes()).unwrap().outcome {
+            Outcome::Masked(bytes) => String::from_utf8(bytes).unwrap(),
+            other => panic!("expected a masked body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_clean_body_is_unchanged() {
+        let body = r#"{"model":"m","system":"be nice","messages":[{"role":"user","content":"hi"}]}"#;
+        let inspection = inspect_request(&rules(), body.as_bytes()).unwrap();
+        assert_eq!(inspection.outcome, Outcome::Unchanged);
+        assert!(inspection.fired.is_empty());
+    }
+
+    #[test]
+    fn every_scope_is_tagged() {
+        let body = r#"{
+  "model": "claude",
+  "system": [{"type": "text", "text": "sys SECRET1", "cache_control": {"type": "ephemeral"}}],
+  "tools": [{"name": "Read", "description": "tool doc SECRET2", "input_schema": {"type": "object"}}],
+  "messages": [
+    {"role": "user", "content": "plain SECRET3"},
+    {"role": "assistant", "content": [
+      {"type": "text", "text": "answer SECRET4"},
+      {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "echo SECRET5", "args": ["SECRET6", 3, {"deep": "SECRET7"}]}}
+    ]},
+    {"role": "user", "content": [
+      {"type": "tool_result", "tool_use_id": "toolu_1", "content": "out SECRET8"},
+      {"type": "tool_result", "tool_use_id": "toolu_2", "content": [{"type": "text", "text": "blk SECRET9"}]},
+      {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "doc SECRET1"}, "title": "t SECRET2"},
+      {"type": "brand_new_block", "payload": {"note": "new SECRET3"}}
+    ]},
+    {"role": "system", "content": "reminder SECRET4"}
+  ],
+  "metadata": {"user_id": "SECRET5"}
+}"#;
+        let out = masked(body);
+        for (original, scope) in [
+            ("sys SECRET1", "sys [system]"),
+            ("tool doc SECRET2", "tool doc [system]"),
+            ("plain SECRET3", "plain [user]"),
+            ("answer SECRET4", "answer [assistant]"),
+            ("echo SECRET5", "echo [tool_input]"),
+            ("\"SECRET6\"", "\"[tool_input]\""),
+            ("\"deep\": \"SECRET7\"", "\"deep\": \"[tool_input]\""),
+            ("out SECRET8", "out [tool_result]"),
+            ("blk SECRET9", "blk [tool_result]"),
+            ("doc SECRET1", "doc [user]"),
+            ("t SECRET2", "t [user]"),
+            ("new SECRET3", "new [user]"),
+            ("reminder SECRET4", "reminder [system]"),
+        ] {
+            assert!(out.contains(scope), "{original} should become {scope} in\n{out}");
+        }
+        // Not seen by the model: metadata.
+        assert!(out.contains(r#""user_id": "SECRET5""#));
+        // Only the masked strings changed: undo the masks and get the input.
+        let undone = out
+            .replace("[system]", "SECRETx")
+            .replace("[user]", "SECRETx")
+            .replace("[assistant]", "SECRETx")
+            .replace("[tool_result]", "SECRETx")
+            .replace("[tool_input]", "SECRETx");
+        let normalized: String = body
+            .chars()
+            .collect::<String>()
+            .split("SECRET")
+            .enumerate()
+            .map(|(i, part)| if i == 0 { part.to_owned() } else { format!("SECRETx{}", &part[1..]) })
+            .collect::<String>()
+            .replace(r#""user_id": "SECRETx""#, r#""user_id": "SECRET5""#);
+        assert_eq!(undone, normalized);
+    }
+
+    #[test]
+    fn media_and_signed_blocks_are_skipped() {
+        let body = r#"{"messages":[
+  {"role":"user","content":[
+    {"type":"image","source":{"type":"base64","media_type":"image/png","data":"SECRET1FORBIDDEN"}},
+    {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"SECRET2"}},
+    {"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"SECRET3"}}]}
+  ]},
+  {"role":"assistant","content":[
+    {"type":"thinking","thinking":"SECRET4 FORBIDDEN","signature":"SECRET5"},
+    {"type":"redacted_thinking","data":"SECRET6"},
+    {"type":"future_block","signature":"SECRET7","encrypted_content":"SECRET8","text":"SECRET9"}
+  ]}
+]}"#;
+        let out = masked(body);
+        for kept in ["SECRET1", "SECRET2", "SECRET3", "SECRET4", "SECRET5", "SECRET6", "SECRET7", "SECRET8"] {
+            assert!(out.contains(kept), "{kept} should be left alone");
+        }
+        assert!(out.contains(r#""text":"[assistant]""#));
+    }
+
+    #[test]
+    fn a_reject_names_the_rule_and_where() {
+        let body = r#"{"messages":[{"role":"user","content":"ok"},{"role":"user","content":[{"type":"text","text":"a FORBIDDEN word"}]}]}"#;
+        let inspection = inspect_request(&rules(), body.as_bytes()).unwrap();
+        match inspection.outcome {
+            Outcome::Rejected { rejection, location } => {
+                assert_eq!(rejection.rule_name, "stop");
+                assert_eq!(rejection.message, "that word is not allowed");
+                assert_eq!(location, "messages[1].content[0].text");
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn log_findings_are_reported_without_changing_the_body() {
+        let body = r#"{"messages":[{"role":"assistant","content":"FORBIDDEN in history"}]}"#;
+        let inspection = inspect_request(&rules(), body.as_bytes()).unwrap();
+        assert_eq!(inspection.outcome, Outcome::Unchanged);
+        assert_eq!(
+            inspection.fired,
+            [Fired {
+                rule: "stop".to_owned(),
+                disposition: Disposition::Log,
+                scope: Scope::Assistant,
+                location: "messages[0].content".to_owned(),
+            }]
+        );
+    }
+
+    #[test]
+    fn escapes_are_decoded_before_scanning_and_reencoded_when_masked() {
+        let out = masked(r#"{"messages":[{"role":"user","content":"a\nSECRET\u0031 \"q\" \u00e9"}]}"#);
+        assert_eq!(out, r#"{"messages":[{"role":"user","content":"a\n[user] \"q\" é"}]}"#);
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors() {
+        let set = rules();
+        assert!(matches!(inspect_request(&set, b"{\"messages\": [}"), Err(InspectError::Json(_))));
+        assert_eq!(inspect_request(&set, b"[1]"), Err(InspectError::NotAnObject));
+        assert!(matches!(inspect_request(&set, b""), Err(InspectError::Json(_))));
+    }
+
+    #[test]
+    fn responses_mask_text_blocks_and_reject() {
+        let set = rules();
+        let body = r#"{"type":"message","content":[{"type":"text","text":"x SECRET1"},{"type":"tool_use","id":"t","name":"n","input":{"a":"SECRET2"}}]}"#;
+        match inspect_response(&set, body.as_bytes()).unwrap().outcome {
+            Outcome::Masked(bytes) => assert_eq!(
+                String::from_utf8(bytes).unwrap(),
+                body.replace("x SECRET1", "x [response]")
+            ),
+            other => panic!("{other:?}"),
+        }
+        let rejected = r#"{"content":[{"type":"text","text":"FORBIDDEN"}]}"#;
+        assert!(matches!(
+            inspect_response(&set, rejected.as_bytes()).unwrap().outcome,
+            Outcome::Rejected { .. }
+        ));
+    }
+}
