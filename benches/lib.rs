@@ -10,6 +10,9 @@ use std::path::PathBuf;
 
 use rulegate_engine::RuleSet;
 
+mod claude_code;
+pub use claude_code::claude_code_request;
+
 /// The packs shipped in `rules/`, compiled as the gateway compiles them.
 pub fn shipped_rule_set() -> RuleSet {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
