@@ -1,0 +1,166 @@
+//! The `proxy` binary as a user starts it: diagnostics, refusal to start on
+//! broken rules, the start-up line, flags from the environment, and a clean
+//! exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn proxy() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_proxy"));
+    command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("RULEGATE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn shipped_rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rulegate-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Reads the child's stderr until the start-up line; returns the address
+/// and everything read so far.
+fn wait_for_listening(child: &mut Child) -> (String, String) {
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr);
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let mut line = String::new();
+        if lines.read_line(&mut line).unwrap() == 0 {
+            panic!("proxy exited before listening:\n{seen}");
+        }
+        seen.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let address = rest.split(',').next().unwrap().trim().to_owned();
+            // Keep draining stderr so the child never blocks on a full pipe.
+            std::thread::spawn(move || {
+                let mut sink = String::new();
+                let _ = lines.read_to_string(&mut sink);
+            });
+            return (address, seen);
+        }
+    }
+    panic!("no start-up line within 30 s:\n{seen}");
+}
+
+fn get(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn broken_rules_print_rulec_diagnostics_and_stop_the_start() {
+    let dir = temp_dir("broken");
+    std::fs::write(
+        dir.join("bad.rules"),
+        "rule leak {\n  match /sk-[a-z]+/\n  request mask \"[x]\"\n}\n",
+    )
+    .unwrap();
+    let output = proxy()
+        .args(["--rules"])
+        .arg(&dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let loaded = rulegate_lang::load(&[dir.clone()]).unwrap();
+    let mut expected = Vec::new();
+    rulegate_lang::render_human(&loaded, &mut expected, false).unwrap();
+    let expected = String::from_utf8(expected).unwrap();
+    assert!(expected.contains("E0010"), "{expected}");
+    assert!(stderr.starts_with(&expected), "got:\n{stderr}\nexpected:\n{expected}");
+    assert!(stderr.contains("refusing to start"));
+    assert!(!stderr.contains("listening on"));
+}
+
+#[test]
+fn starts_serves_healthz_and_stops_on_sigterm() {
+    let mut child = proxy()
+        .args(["--rules"])
+        .arg(shipped_rules())
+        .args(["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, log) = wait_for_listening(&mut child);
+    assert!(log.contains("upstream http://127.0.0.1:9"), "{log}");
+    let rule_count = rulegate_lang::load(&[shipped_rules()]).unwrap().rule_count();
+    assert!(log.contains(&format!("{rule_count} rules")), "{log}");
+    let reply = get(&address, "/healthz");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.ends_with("{\"status\":\"ok\"}"), "{reply}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(TcpStream::connect(&address).is_err());
+}
+
+#[test]
+fn every_flag_can_come_from_the_environment() {
+    let mut child = proxy()
+        .env("RULEGATE_RULES", shipped_rules())
+        .env("RULEGATE_LISTEN", "127.0.0.1:0")
+        .env("RULEGATE_UPSTREAM", "http://127.0.0.1:9/prefix")
+        .env("RULEGATE_MAX_BODY_BYTES", "10")
+        .env("RULEGATE_UPSTREAM_TIMEOUT", "0.5")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, log) = wait_for_listening(&mut child);
+    assert!(log.contains("upstream http://127.0.0.1:9/prefix"), "{log}");
+    // The 10-byte limit is in force.
+    let mut stream = TcpStream::connect(&address).unwrap();
+    let body = r#"{"messages":[{"role":"user","content":"hello"}]}"#;
+    write!(
+        stream,
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_bad_upstream_url_is_a_usage_error() {
+    let output = proxy()
+        .args(["--upstream", "ftp://example.com", "--rules"])
+        .arg(shipped_rules())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("http:// or https://"), "{stderr}");
+}
