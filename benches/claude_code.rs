@@ -87,14 +87,24 @@ pub fn claude_code_request(seed: u64, target_bytes: usize) -> Vec<u8> {
     let mut size = 0;
     let mut turn = 0;
     while size < target_bytes || turn == 0 {
-        let id = format!("toolu_01{}", rng.string_from(b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789", 22));
+        let id = format!(
+            "toolu_01{}",
+            rng.string_from(
+                b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789",
+                22
+            )
+        );
         let (tool, input, output) = if turn % 2 == 0 {
             let path = format!("/home/dev/rulegate/src/module_{turn}.rs");
             let output = lines(&mut rng, SOURCE_LINES, 120);
             ("Read", json!({"file_path": path}), output)
         } else {
             let output = lines(&mut rng, SHELL_LINES, 60);
-            ("Bash", json!({"command": "cargo test -p rulegate-engine 2>&1 | tail -40", "description": "Run the engine tests"}), output)
+            (
+                "Bash",
+                json!({"command": "cargo test -p rulegate-engine 2>&1 | tail -40", "description": "Run the engine tests"}),
+                output,
+            )
         };
         size += output.len() + 400;
         messages.push(json!({

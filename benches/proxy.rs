@@ -41,7 +41,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("server runtime");
-    let text: String = (0..STREAM_DELTAS).map(|i| format!("word{:03} ", i % 1000)).collect();
+    let text: String = (0..STREAM_DELTAS)
+        .map(|i| format!("word{:03} ", i % 1000))
+        .collect();
     let script = Script {
         blocks: vec![Block::Text(text)],
         delta_size: 8,
@@ -128,7 +130,10 @@ fn main() {
             rulegate_proxy::messages::inspect_request(&rules, &big).expect("valid request");
         inspect.push(started.elapsed());
         assert!(
-            matches!(inspection.outcome, rulegate_proxy::messages::Outcome::Unchanged),
+            matches!(
+                inspection.outcome,
+                rulegate_proxy::messages::Outcome::Unchanged
+            ),
             "the generated request holds no secret"
         );
     }
@@ -160,7 +165,11 @@ async fn timed(sender: &mut SendRequest<Full<Bytes>>, body: &Bytes) -> (Duration
     sender.ready().await.expect("connection ready");
     let started = Instant::now();
     let response = sender.send_request(request).await.expect("response");
-    assert!(response.status().is_success(), "status {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "status {}",
+        response.status()
+    );
     let mut body = response.into_body();
     let mut first = None;
     while let Some(frame) = body.frame().await {

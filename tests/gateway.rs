@@ -23,7 +23,9 @@ const GITHUB_TOKEN: &str = "ghp_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh";
 
 fn shipped() -> RuleSet {
     static RULES: OnceLock<RuleSet> = OnceLock::new();
-    RULES.get_or_init(rulegate_benches::shipped_rule_set).clone()
+    RULES
+        .get_or_init(rulegate_benches::shipped_rule_set)
+        .clone()
 }
 
 /// A running gateway; dropping it stops it.
@@ -38,7 +40,11 @@ impl Proxy {
         Proxy::start_with(shipped(), upstream, configure).await
     }
 
-    async fn start_with(rules: RuleSet, upstream: &str, configure: impl FnOnce(&mut Config)) -> Proxy {
+    async fn start_with(
+        rules: RuleSet,
+        upstream: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> Proxy {
         let upstream: Upstream = upstream.parse().expect("upstream URL");
         let mut config = Config::new(upstream);
         configure(&mut config);
@@ -128,7 +134,9 @@ fn error_of(reply: &Reply_) -> (String, String) {
 }
 
 async fn mock(script: Script) -> MockUpstream {
-    MockUpstream::start(anthropic_responder(script)).await.unwrap()
+    MockUpstream::start(anthropic_responder(script))
+        .await
+        .unwrap()
 }
 
 fn script(blocks: Vec<Block>, delta_size: usize, frame_size: usize) -> Script {
@@ -145,7 +153,11 @@ fn script(blocks: Vec<Block>, delta_size: usize, frame_size: usize) -> Script {
 async fn stream_through(script: Script) -> (Vec<u8>, Vec<Recorded>) {
     let upstream = mock(script).await;
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await;
+    let reply = send(
+        proxy.addr,
+        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.headers["content-type"], "text/event-stream");
     (reply.body.to_vec(), upstream.requests())
@@ -155,7 +167,9 @@ async fn stream_through(script: Script) -> (Vec<u8>, Vec<Recorded>) {
 
 #[tokio::test]
 async fn an_email_split_across_deltas_is_redacted() {
-    let blocks = vec![Block::Text("Sure: write to jane.doe@example.com and cc ops@acme.io.".into())];
+    let blocks = vec![Block::Text(
+        "Sure: write to jane.doe@example.com and cc ops@acme.io.".into(),
+    )];
     let (body, _) = stream_through(script(blocks, 3, usize::MAX)).await;
     assert_eq!(
         assembled_text(&body),
@@ -197,7 +211,15 @@ async fn several_blocks_tool_use_pings_and_usage_pass_in_order() {
     let (body, _) = stream_through(script(blocks, 6, 11)).await;
     let texts = assembled_text(&body);
     // Blocks 0 (thinking) and 2 (tool_use) have no text.
-    assert_eq!(texts, ["", "The token is [redacted:github-token].", "", "Done, nothing else."]);
+    assert_eq!(
+        texts,
+        [
+            "",
+            "The token is [redacted:github-token].",
+            "",
+            "Done, nothing else."
+        ]
+    );
     // Every event that is not a text delta is passed through, in order.
     let names = |bytes: &[u8]| -> Vec<(String, String)> {
         rulegate_mock_upstream::parse_sse(bytes)
@@ -233,20 +255,35 @@ async fn a_clean_stream_reaches_the_client_unchanged() {
     script.delta_size = usize::MAX;
     let original = anthropic_sse(&script);
     let (body, _) = stream_through(script).await;
-    assert_eq!(String::from_utf8(body).unwrap(), String::from_utf8(original).unwrap());
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        String::from_utf8(original).unwrap()
+    );
 }
 
 #[tokio::test]
 async fn a_response_side_reject_ends_the_stream_with_an_error_event() {
     let rules = rulegate_lang::check_sources([(
         "r.rules".to_owned(),
-        b"rule codename {\n  match /Project Nightjar/\n  response reject \"codename\"\n}\n".to_vec(),
+        b"rule codename {\n  match /Project Nightjar/\n  response reject \"codename\"\n}\n"
+            .to_vec(),
     )])
     .compile()
     .unwrap();
-    let upstream = mock(script(vec![Block::Text("It is Project Nightjar, launching soon.".into())], 4, 9)).await;
+    let upstream = mock(script(
+        vec![Block::Text(
+            "It is Project Nightjar, launching soon.".into(),
+        )],
+        4,
+        9,
+    ))
+    .await;
     let proxy = Proxy::start_with(rules, &upstream.url(), |_| {}).await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await;
+    let reply = send(
+        proxy.addr,
+        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+    )
+    .await;
     let events = rulegate_mock_upstream::parse_sse(&reply.body);
     let (name, data) = events.last().unwrap();
     assert_eq!(name, "error");
@@ -267,7 +304,10 @@ async fn a_client_that_goes_away_mid_stream_drops_the_upstream_request() {
         .unwrap();
     let connection = tokio::spawn(connection);
     let response = sender
-        .send_request(post("/v1/messages", messages_body(serde_json::json!("hi"), true)))
+        .send_request(post(
+            "/v1/messages",
+            messages_body(serde_json::json!("hi"), true),
+        ))
         .await
         .unwrap();
     let mut body = response.into_body();
@@ -292,7 +332,11 @@ async fn graceful_shutdown_lets_a_running_stream_finish() {
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
     let addr = proxy.addr;
     let client = tokio::spawn(async move {
-        send(addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await
+        send(
+            addr,
+            post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+        )
+        .await
     });
     // Let the stream start, then ask the gateway to stop.
     while upstream.requests().is_empty() {
@@ -301,7 +345,10 @@ async fn graceful_shutdown_lets_a_running_stream_finish() {
     proxy.shutdown().await;
     let reply = client.await.unwrap();
     assert_eq!(reply.body, expected);
-    assert!(TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still accepting after shutdown"
+    );
 }
 
 // ---------------------------------------------------------------- requests
@@ -310,7 +357,10 @@ async fn graceful_shutdown_lets_a_running_stream_finish() {
 async fn a_secret_the_user_typed_is_rejected_and_nothing_goes_upstream() {
     let upstream = mock(Script::default()).await;
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let body = messages_body(serde_json::json!(format!("use {GITHUB_TOKEN} to push")), false);
+    let body = messages_body(
+        serde_json::json!(format!("use {GITHUB_TOKEN} to push")),
+        false,
+    );
     let reply = send(proxy.addr, post("/v1/messages", body)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let (kind, message) = error_of(&reply);
@@ -359,7 +409,10 @@ async fn a_claude_code_request_without_secrets_is_forwarded_byte_identical() {
     let forwarded = upstream.requests().pop().unwrap();
     assert_eq!(forwarded.path_and_query, "/v1/messages?beta=true");
     assert!(forwarded.body == body, "the forwarded body differs");
-    assert_eq!(forwarded.header("content-length"), Some(body.len().to_string().as_str()));
+    assert_eq!(
+        forwarded.header("content-length"),
+        Some(body.len().to_string().as_str())
+    );
 }
 
 #[tokio::test]
@@ -421,9 +474,18 @@ async fn each_scope_gets_its_own_action() {
     let forwarded = upstream.requests().pop().unwrap().json().unwrap();
     assert_eq!(forwarded["system"], "s <system>");
     assert_eq!(forwarded["messages"][0]["content"], "u <user>");
-    assert_eq!(forwarded["messages"][1]["content"][0]["text"], "a <assistant>");
-    assert_eq!(forwarded["messages"][1]["content"][1]["input"]["command"], "i <tool_input>");
-    assert_eq!(forwarded["messages"][2]["content"][0]["content"], "r <tool_result>");
+    assert_eq!(
+        forwarded["messages"][1]["content"][0]["text"],
+        "a <assistant>"
+    );
+    assert_eq!(
+        forwarded["messages"][1]["content"][1]["input"]["command"],
+        "i <tool_input>"
+    );
+    assert_eq!(
+        forwarded["messages"][2]["content"][0]["content"],
+        "r <tool_result>"
+    );
     assert_eq!(forwarded["messages"][3]["content"], "late <system>");
 }
 
@@ -436,11 +498,24 @@ async fn a_non_streaming_reply_is_masked_in_place() {
     ))
     .await;
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), false))).await;
+    let reply = send(
+        proxy.addr,
+        post(
+            "/v1/messages",
+            messages_body(serde_json::json!("hi"), false),
+        ),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
     let value: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-    assert_eq!(value["content"][0]["text"], "Your token: [redacted:github-token]");
-    assert_eq!(reply.headers["content-length"], reply.body.len().to_string());
+    assert_eq!(
+        value["content"][0]["text"],
+        "Your token: [redacted:github-token]"
+    );
+    assert_eq!(
+        reply.headers["content-length"],
+        reply.body.len().to_string()
+    );
 }
 
 // ---------------------------------------------------------------- relay
@@ -456,7 +531,10 @@ async fn headers_and_query_are_forwarded_and_hop_by_hop_ones_are_not() {
         .header("x-api-key", "sk-test-not-a-real-key")
         .header("authorization", "Bearer oauth-token")
         .header("anthropic-version", "2023-06-01")
-        .header("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14")
+        .header(
+            "anthropic-beta",
+            "claude-code-20250219,interleaved-thinking-2025-05-14",
+        )
         .header("content-type", "application/json")
         .header("x-custom-trace", "abc123")
         .header("user-agent", "claude-cli/2.0.0 (external, cli)")
@@ -465,7 +543,10 @@ async fn headers_and_query_are_forwarded_and_hop_by_hop_ones_are_not() {
         .header("x-drop-me", "1")
         .header("te", "trailers")
         .header("keep-alive", "timeout=5")
-        .body(Full::new(Bytes::from(messages_body(serde_json::json!("hi"), false))))
+        .body(Full::new(Bytes::from(messages_body(
+            serde_json::json!("hi"),
+            false,
+        ))))
         .unwrap();
     let reply = send(proxy.addr, request).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -475,7 +556,10 @@ async fn headers_and_query_are_forwarded_and_hop_by_hop_ones_are_not() {
         ("x-api-key", "sk-test-not-a-real-key"),
         ("authorization", "Bearer oauth-token"),
         ("anthropic-version", "2023-06-01"),
-        ("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14"),
+        (
+            "anthropic-beta",
+            "claude-code-20250219,interleaved-thinking-2025-05-14",
+        ),
         ("content-type", "application/json"),
         ("x-custom-trace", "abc123"),
         ("user-agent", "claude-cli/2.0.0 (external, cli)"),
@@ -485,7 +569,10 @@ async fn headers_and_query_are_forwarded_and_hop_by_hop_ones_are_not() {
     for gone in ["accept-encoding", "x-drop-me", "te", "keep-alive"] {
         assert_eq!(got.header(gone), None, "{gone} was forwarded");
     }
-    assert_eq!(got.header("host"), Some(upstream.addr().to_string().as_str()));
+    assert_eq!(
+        got.header("host"),
+        Some(upstream.addr().to_string().as_str())
+    );
 }
 
 #[tokio::test]
@@ -533,7 +620,10 @@ async fn healthz_answers_locally() {
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
     let reply = send(
         proxy.addr,
-        Request::builder().uri("/healthz").body(Full::new(Bytes::new())).unwrap(),
+        Request::builder()
+            .uri("/healthz")
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -547,7 +637,14 @@ async fn healthz_answers_locally() {
 async fn malformed_json_is_refused_and_not_forwarded() {
     let upstream = mock(Script::default()).await;
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(proxy.addr, post("/v1/messages", r#"{"messages": [{"role": "user", "content": "hi"}"#)).await;
+    let reply = send(
+        proxy.addr,
+        post(
+            "/v1/messages",
+            r#"{"messages": [{"role": "user", "content": "hi"}"#,
+        ),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(error_of(&reply).0, "invalid_request_error");
     assert!(upstream.requests().is_empty());
@@ -557,7 +654,14 @@ async fn malformed_json_is_refused_and_not_forwarded() {
 async fn a_body_over_the_limit_gets_413_without_being_read() {
     let upstream = mock(Script::default()).await;
     let proxy = Proxy::start(&upstream.url(), |config| config.max_body_bytes = 1000).await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("x".repeat(2000)), false))).await;
+    let reply = send(
+        proxy.addr,
+        post(
+            "/v1/messages",
+            messages_body(serde_json::json!("x".repeat(2000)), false),
+        ),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_of(&reply).0, "request_too_large");
 
@@ -612,19 +716,29 @@ async fn an_unreachable_upstream_gets_502() {
         listener.local_addr().unwrap().port()
     };
     let proxy = Proxy::start(&format!("http://127.0.0.1:{port}"), |_| {}).await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await;
+    let reply = send(
+        proxy.addr,
+        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
     assert_eq!(error_of(&reply).0, "api_error");
 }
 
 #[tokio::test]
 async fn a_silent_upstream_gets_504() {
-    let upstream = MockUpstream::start(Arc::new(|_: &Recorded| Reply::Hang)).await.unwrap();
+    let upstream = MockUpstream::start(Arc::new(|_: &Recorded| Reply::Hang))
+        .await
+        .unwrap();
     let proxy = Proxy::start(&upstream.url(), |config| {
         config.upstream_timeout = Duration::from_millis(300);
     })
     .await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await;
+    let reply = send(
+        proxy.addr,
+        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(error_of(&reply).0, "api_error");
 }
@@ -643,7 +757,11 @@ async fn a_compressed_reply_on_an_inspected_route_is_refused() {
     .await
     .unwrap();
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await;
+    let reply = send(
+        proxy.addr,
+        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
 }
 
@@ -658,7 +776,11 @@ async fn upstream_errors_are_passed_through() {
     .await
     .unwrap();
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await;
+    let reply = send(
+        proxy.addr,
+        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+    )
+    .await;
     assert_eq!(reply.status.as_u16(), 529);
     assert_eq!(error_of(&reply).0, "overloaded_error");
 }
@@ -674,14 +796,25 @@ async fn the_tls_upstream_path_works_with_a_trusted_certificate_only() {
     let pem = upstream.certificate_pem().unwrap();
     let roots = rulegate_proxy::config::read_pem_certificates(pem.as_bytes()).unwrap();
     let proxy = Proxy::start(&upstream.url(), |config| config.extra_roots = roots).await;
-    let reply = send(proxy.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await;
+    let reply = send(
+        proxy.addr,
+        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(assembled_text(&reply.body), ["token [redacted:github-token] here"]);
+    assert_eq!(
+        assembled_text(&reply.body),
+        ["token [redacted:github-token] here"]
+    );
     // ALPN picked HTTP/2 with the mock, which offers it.
     assert_eq!(upstream.requests()[0].version, http::Version::HTTP_2);
 
     // The same upstream without trusting its certificate: 502.
     let untrusting = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(untrusting.addr, post("/v1/messages", messages_body(serde_json::json!("hi"), true))).await;
+    let reply = send(
+        untrusting.addr,
+        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
 }

@@ -161,23 +161,21 @@ impl Gateway {
                 .and_then(|v| v.parse::<u64>().ok());
             let bytes = match read_limited(body, declared, self.config.max_body_bytes).await {
                 Ok(bytes) => bytes,
-                Err(BodyError::TooLarge) => {
-                    return Routed::Done(error_response(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request_too_large",
-                        &format!(
-                            "rulegate: the request body is larger than the gateway's limit of {} bytes",
-                            self.config.max_body_bytes
-                        ),
-                    ))
-                }
+                Err(BodyError::TooLarge) => return Routed::Done(error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request_too_large",
+                    &format!(
+                        "rulegate: the request body is larger than the gateway's limit of {} bytes",
+                        self.config.max_body_bytes
+                    ),
+                )),
                 Err(BodyError::Read(error)) => {
                     log.note = Some(format!("client body: {error}"));
                     return Routed::Done(error_response(
                         StatusCode::BAD_REQUEST,
                         "invalid_request_error",
                         "rulegate: the request body could not be read",
-                    ))
+                    ));
                 }
             };
             let inspection = match messages::inspect_request(&self.rules, &bytes) {
@@ -221,29 +219,28 @@ impl Gateway {
         *upstream_request.headers_mut() = headers;
 
         let timeout = self.config.upstream_timeout;
-        let response = match tokio::time::timeout(timeout, self.client.request(upstream_request))
-            .await
-        {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => {
-                log.note = Some(format!("upstream error: {}", error_chain(&error)));
-                return Routed::Done(error_response(
-                    StatusCode::BAD_GATEWAY,
-                    "api_error",
-                    "rulegate: the upstream API could not be reached",
-                ));
-            }
-            Err(_) => {
-                return Routed::Done(error_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "api_error",
-                    &format!(
-                        "rulegate: the upstream API did not answer within {} s",
-                        timeout.as_secs_f64()
-                    ),
-                ))
-            }
-        };
+        let response =
+            match tokio::time::timeout(timeout, self.client.request(upstream_request)).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) => {
+                    log.note = Some(format!("upstream error: {}", error_chain(&error)));
+                    return Routed::Done(error_response(
+                        StatusCode::BAD_GATEWAY,
+                        "api_error",
+                        "rulegate: the upstream API could not be reached",
+                    ));
+                }
+                Err(_) => {
+                    return Routed::Done(error_response(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "api_error",
+                        &format!(
+                            "rulegate: the upstream API did not answer within {} s",
+                            timeout.as_secs_f64()
+                        ),
+                    ))
+                }
+            };
 
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
@@ -298,7 +295,9 @@ impl Gateway {
                         return Routed::Done(error_response(
                             StatusCode::BAD_GATEWAY,
                             "api_error",
-                            &format!("rulegate: the upstream reply could not be inspected: {error}"),
+                            &format!(
+                                "rulegate: the upstream reply could not be inspected: {error}"
+                            ),
                         ))
                     }
                 };
@@ -310,16 +309,14 @@ impl Gateway {
                     Outcome::Rejected {
                         rejection,
                         location,
-                    } => {
-                        return Routed::Done(error_response(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_request_error",
-                            &format!(
-                                "rulegate: the response was stopped by rule `{}` (in {location}): {}",
-                                rejection.rule_name, rejection.message
-                            ),
-                        ))
-                    }
+                    } => return Routed::Done(error_response(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        &format!(
+                            "rulegate: the response was stopped by rule `{}` (in {location}): {}",
+                            rejection.rule_name, rejection.message
+                        ),
+                    )),
                 };
                 parts
                     .headers
@@ -641,7 +638,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_and_connection_listed_ones_go() {
         let mut headers = HeaderMap::new();
-        headers.insert("connection", HeaderValue::from_static("keep-alive, x-private"));
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         headers.insert("x-private", HeaderValue::from_static("1"));
         headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));

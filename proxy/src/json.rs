@@ -97,7 +97,11 @@ pub fn parse(bytes: &[u8]) -> Result<Value<'_>, JsonError> {
         offset: e.valid_up_to(),
         reason: "invalid UTF-8",
     })?;
-    let mut parser = Parser { text, bytes, pos: 0 };
+    let mut parser = Parser {
+        text,
+        bytes,
+        pos: 0,
+    };
     parser.skip_whitespace();
     let value = parser.value(0)?;
     parser.skip_whitespace();
@@ -222,7 +226,9 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         loop {
             let rest = &self.bytes[self.pos..];
-            let Some(offset) = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            let Some(offset) = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
             else {
                 return Err(self.error("unterminated string"));
             };
@@ -460,7 +466,10 @@ mod tests {
     #[test]
     fn depth_is_bounded() {
         let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
-        assert_eq!(parse(deep.as_bytes()).unwrap_err().reason, "nested too deeply");
+        assert_eq!(
+            parse(deep.as_bytes()).unwrap_err().reason,
+            "nested too deeply"
+        );
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(parse(ok.as_bytes()).is_ok());
     }

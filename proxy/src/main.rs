@@ -17,16 +17,35 @@ use rulegate_proxy::{Config, Gateway, Upstream};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "proxy", version, about = "rulegate gateway for the Anthropic Messages API")]
+#[command(
+    name = "proxy",
+    version,
+    about = "rulegate gateway for the Anthropic Messages API"
+)]
 struct Args {
     /// Directory (or files) of `.rules` to enforce
-    #[arg(long, env = "RULEGATE_RULES", default_value = "rules", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "RULEGATE_RULES",
+        default_value = "rules",
+        value_name = "DIR"
+    )]
     rules: Vec<PathBuf>,
     /// Address to listen on (port 0 picks a free port)
-    #[arg(long, env = "RULEGATE_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "RULEGATE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     listen: SocketAddr,
     /// Where requests are relayed to
-    #[arg(long, env = "RULEGATE_UPSTREAM", default_value = "https://api.anthropic.com", value_name = "URL")]
+    #[arg(
+        long,
+        env = "RULEGATE_UPSTREAM",
+        default_value = "https://api.anthropic.com",
+        value_name = "URL"
+    )]
     upstream: Upstream,
     /// Largest inspected request body; larger ones get 413
     #[arg(long, env = "RULEGATE_MAX_BODY_BYTES", default_value_t = Config::DEFAULT_MAX_BODY_BYTES, value_name = "N")]
@@ -88,7 +107,10 @@ fn main() -> ExitCode {
         }
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

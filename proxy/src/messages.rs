@@ -283,7 +283,10 @@ impl<'r> Walk<'r> {
     }
 
     fn block(&mut self, block: &Value<'_>, scope: Scope) {
-        let kind = block.get("type").and_then(Value::as_string).map(|t| t.text());
+        let kind = block
+            .get("type")
+            .and_then(Value::as_string)
+            .map(|t| t.text());
         match kind.as_deref() {
             Some("text") => {
                 self.field(block, "text", scope);
@@ -318,7 +321,10 @@ impl<'r> Walk<'r> {
     }
 
     fn document_source(&mut self, source: &Value<'_>, scope: Scope) {
-        let kind = source.get("type").and_then(Value::as_string).map(|t| t.text());
+        let kind = source
+            .get("type")
+            .and_then(Value::as_string)
+            .map(|t| t.text());
         match kind.as_deref() {
             Some("text") => self.field(source, "data", scope),
             Some("content") => {
@@ -349,7 +355,10 @@ impl<'r> Walk<'r> {
             }
             Value::Object(members) => {
                 if skip == Skip::Structural {
-                    let kind = value.get("type").and_then(Value::as_string).map(|t| t.text());
+                    let kind = value
+                        .get("type")
+                        .and_then(Value::as_string)
+                        .map(|t| t.text());
                     if let Some(kind) = kind.as_deref() {
                         if SKIPPED_BLOCKS.contains(&kind) || kind == "base64" {
                             return;
@@ -410,7 +419,8 @@ rule stop {
 
     #[test]
     fn a_clean_body_is_unchanged() {
-        let body = r#"{"model":"m","system":"be nice","messages":[{"role":"user","content":"hi"}]}"#;
+        let body =
+            r#"{"model":"m","system":"be nice","messages":[{"role":"user","content":"hi"}]}"#;
         let inspection = inspect_request(&rules(), body.as_bytes()).unwrap();
         assert_eq!(inspection.outcome, Outcome::Unchanged);
         assert!(inspection.fired.is_empty());
@@ -454,7 +464,10 @@ rule stop {
             ("new SECRET3", "new [user]"),
             ("reminder SECRET4", "reminder [system]"),
         ] {
-            assert!(out.contains(scope), "{original} should become {scope} in\n{out}");
+            assert!(
+                out.contains(scope),
+                "{original} should become {scope} in\n{out}"
+            );
         }
         // Not seen by the model: metadata.
         assert!(out.contains(r#""user_id": "SECRET5""#));
@@ -470,7 +483,13 @@ rule stop {
             .collect::<String>()
             .split("SECRET")
             .enumerate()
-            .map(|(i, part)| if i == 0 { part.to_owned() } else { format!("SECRETx{}", &part[1..]) })
+            .map(|(i, part)| {
+                if i == 0 {
+                    part.to_owned()
+                } else {
+                    format!("SECRETx{}", &part[1..])
+                }
+            })
             .collect::<String>()
             .replace(r#""user_id": "SECRETx""#, r#""user_id": "SECRET5""#);
         assert_eq!(undone, normalized);
@@ -491,7 +510,9 @@ rule stop {
   ]}
 ]}"#;
         let out = masked(body);
-        for kept in ["SECRET1", "SECRET2", "SECRET3", "SECRET4", "SECRET5", "SECRET6", "SECRET7", "SECRET8"] {
+        for kept in [
+            "SECRET1", "SECRET2", "SECRET3", "SECRET4", "SECRET5", "SECRET6", "SECRET7", "SECRET8",
+        ] {
             assert!(out.contains(kept), "{kept} should be left alone");
         }
         assert!(out.contains(r#""text":"[assistant]""#));
@@ -502,7 +523,10 @@ rule stop {
         let body = r#"{"messages":[{"role":"user","content":"ok"},{"role":"user","content":[{"type":"text","text":"a FORBIDDEN word"}]}]}"#;
         let inspection = inspect_request(&rules(), body.as_bytes()).unwrap();
         match inspection.outcome {
-            Outcome::Rejected { rejection, location } => {
+            Outcome::Rejected {
+                rejection,
+                location,
+            } => {
                 assert_eq!(rejection.rule_name, "stop");
                 assert_eq!(rejection.message, "that word is not allowed");
                 assert_eq!(location, "messages[1].content[0].text");
@@ -529,16 +553,29 @@ rule stop {
 
     #[test]
     fn escapes_are_decoded_before_scanning_and_reencoded_when_masked() {
-        let out = masked(r#"{"messages":[{"role":"user","content":"a\nSECRET\u0031 \"q\" \u00e9"}]}"#);
-        assert_eq!(out, r#"{"messages":[{"role":"user","content":"a\n[user] \"q\" é"}]}"#);
+        let out =
+            masked(r#"{"messages":[{"role":"user","content":"a\nSECRET\u0031 \"q\" \u00e9"}]}"#);
+        assert_eq!(
+            out,
+            r#"{"messages":[{"role":"user","content":"a\n[user] \"q\" é"}]}"#
+        );
     }
 
     #[test]
     fn malformed_bodies_are_errors() {
         let set = rules();
-        assert!(matches!(inspect_request(&set, b"{\"messages\": [}"), Err(InspectError::Json(_))));
-        assert_eq!(inspect_request(&set, b"[1]"), Err(InspectError::NotAnObject));
-        assert!(matches!(inspect_request(&set, b""), Err(InspectError::Json(_))));
+        assert!(matches!(
+            inspect_request(&set, b"{\"messages\": [}"),
+            Err(InspectError::Json(_))
+        ));
+        assert_eq!(
+            inspect_request(&set, b"[1]"),
+            Err(InspectError::NotAnObject)
+        );
+        assert!(matches!(
+            inspect_request(&set, b""),
+            Err(InspectError::Json(_))
+        ));
     }
 
     #[test]

@@ -387,7 +387,8 @@ mod tests {
     use super::*;
 
     fn rules(source: &str) -> RuleSet {
-        let loaded = rulegate_lang::check_sources([("t.rules".to_owned(), source.as_bytes().to_vec())]);
+        let loaded =
+            rulegate_lang::check_sources([("t.rules".to_owned(), source.as_bytes().to_vec())]);
         let mut diagnostics = Vec::new();
         rulegate_lang::render_human(&loaded, &mut diagnostics, false).unwrap();
         loaded
@@ -410,7 +411,10 @@ rule key {
     /// deltas of `delta` chars, plus a tool_use block and pings.
     fn stream(blocks: &[&str], delta: usize, newline: &str) -> Vec<u8> {
         let mut events = vec![
-            ("message_start", r#"{"type":"message_start","message":{"id":"m","content":[]}}"#.to_owned()),
+            (
+                "message_start",
+                r#"{"type":"message_start","message":{"id":"m","content":[]}}"#.to_owned(),
+            ),
             ("ping", r#"{"type": "ping"}"#.to_owned()),
         ];
         for (index, text) in blocks.iter().enumerate() {
@@ -430,7 +434,10 @@ rule key {
                 ));
                 events.push(("ping", r#"{"type": "ping"}"#.to_owned()));
             }
-            events.push(("content_block_stop", format!(r#"{{"type":"content_block_stop","index":{index}}}"#)));
+            events.push((
+                "content_block_stop",
+                format!(r#"{{"type":"content_block_stop","index":{index}}}"#),
+            ));
         }
         let tool = blocks.len();
         events.push((
@@ -441,11 +448,16 @@ rule key {
             "content_block_delta",
             format!(r#"{{"type":"content_block_delta","index":{tool},"delta":{{"type":"input_json_delta","partial_json":"{{\"a\": \"x@y.com\"}}"}}}}"#),
         ));
-        events.push(("content_block_stop", format!(r#"{{"type":"content_block_stop","index":{tool}}}"#)));
+        events.push((
+            "content_block_stop",
+            format!(r#"{{"type":"content_block_stop","index":{tool}}}"#),
+        ));
         events.push(("message_stop", r#"{"type":"message_stop"}"#.to_owned()));
         let mut out = String::new();
         for (name, data) in events {
-            out.push_str(&format!("event: {name}{newline}data: {data}{newline}{newline}"));
+            out.push_str(&format!(
+                "event: {name}{newline}data: {data}{newline}{newline}"
+            ));
         }
         out.into_bytes()
     }
@@ -463,7 +475,10 @@ rule key {
             let value: serde_json::Value = serde_json::from_slice(&data).expect("valid JSON data");
             if name == "content_block_delta" && value["delta"]["type"] == "text_delta" {
                 let index = value["index"].as_u64().unwrap();
-                texts.entry(index).or_default().push_str(value["delta"]["text"].as_str().unwrap());
+                texts
+                    .entry(index)
+                    .or_default()
+                    .push_str(value["delta"]["text"].as_str().unwrap());
             }
             names.push(name);
         }
@@ -515,7 +530,11 @@ rule key {
     #[test]
     fn an_email_split_across_deltas_is_masked_and_other_events_pass() {
         let set = rules(EMAIL_AND_KEY);
-        let input = stream(&["write to jane.doe@example.com today", "second block"], 3, "\n");
+        let input = stream(
+            &["write to jane.doe@example.com today", "second block"],
+            3,
+            "\n",
+        );
         let out = redact(&set, &input, &[]);
         let (texts, names) = assemble(&out);
         assert_eq!(texts, ["write to [email] today", "second block"]);
@@ -523,7 +542,11 @@ rule key {
         assert!(String::from_utf8_lossy(&out).contains(r#"x@y.com"#));
         let (_, original_names) = assemble(&input);
         let without_deltas = |names: &[String]| -> Vec<String> {
-            names.iter().filter(|n| *n != "content_block_delta").cloned().collect()
+            names
+                .iter()
+                .filter(|n| *n != "content_block_delta")
+                .cloned()
+                .collect()
         };
         assert_eq!(without_deltas(&names), without_deltas(&original_names));
     }
@@ -551,7 +574,10 @@ rule key {
         let last = events.pop().unwrap();
         assert_eq!(last.name.as_deref(), Some("error"));
         let data = String::from_utf8(last.data.unwrap()).unwrap();
-        assert!(data.starts_with(r#"{"type":"error","error":{"type":"invalid_request_error""#), "{data}");
+        assert!(
+            data.starts_with(r#"{"type":"error","error":{"type":"invalid_request_error""#),
+            "{data}"
+        );
         assert!(data.contains("rule `key`"));
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("sk-abcd1234"));

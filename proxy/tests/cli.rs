@@ -58,7 +58,11 @@ fn wait_for_listening(child: &mut Child) -> (String, String) {
 
 fn get(address: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut reply = String::new();
     stream.read_to_string(&mut reply).unwrap();
     reply
@@ -80,12 +84,15 @@ fn broken_rules_print_rulec_diagnostics_and_stop_the_start() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    let loaded = rulegate_lang::load(&[dir.clone()]).unwrap();
+    let loaded = rulegate_lang::load(std::slice::from_ref(&dir)).unwrap();
     let mut expected = Vec::new();
     rulegate_lang::render_human(&loaded, &mut expected, false).unwrap();
     let expected = String::from_utf8(expected).unwrap();
     assert!(expected.contains("E0010"), "{expected}");
-    assert!(stderr.starts_with(&expected), "got:\n{stderr}\nexpected:\n{expected}");
+    assert!(
+        stderr.starts_with(&expected),
+        "got:\n{stderr}\nexpected:\n{expected}"
+    );
     assert!(stderr.contains("refusing to start"));
     assert!(!stderr.contains("listening on"));
 }
@@ -95,13 +102,20 @@ fn starts_serves_healthz_and_stops_on_sigterm() {
     let mut child = proxy()
         .args(["--rules"])
         .arg(shipped_rules())
-        .args(["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let (address, log) = wait_for_listening(&mut child);
     assert!(log.contains("upstream http://127.0.0.1:9"), "{log}");
-    let rule_count = rulegate_lang::load(&[shipped_rules()]).unwrap().rule_count();
+    let rule_count = rulegate_lang::load(&[shipped_rules()])
+        .unwrap()
+        .rule_count();
     assert!(log.contains(&format!("{rule_count} rules")), "{log}");
     let reply = get(&address, "/healthz");
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
@@ -118,7 +132,10 @@ fn starts_serves_healthz_and_stops_on_sigterm() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(TcpStream::connect(&address).is_err());
