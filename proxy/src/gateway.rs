@@ -161,14 +161,16 @@ impl Gateway {
                 .and_then(|v| v.parse::<u64>().ok());
             let bytes = match read_limited(body, declared, self.config.max_body_bytes).await {
                 Ok(bytes) => bytes,
-                Err(BodyError::TooLarge) => return Routed::Done(error_response(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "request_too_large",
-                    &format!(
+                Err(BodyError::TooLarge) => {
+                    return Routed::Done(error_response(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "request_too_large",
+                        &format!(
                         "rulegate: the request body is larger than the gateway's limit of {} bytes",
                         self.config.max_body_bytes
                     ),
-                )),
+                    ))
+                }
                 Err(BodyError::Read(error)) => {
                     log.note = Some(format!("client body: {error}"));
                     return Routed::Done(error_response(
@@ -309,14 +311,16 @@ impl Gateway {
                     Outcome::Rejected {
                         rejection,
                         location,
-                    } => return Routed::Done(error_response(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request_error",
-                        &format!(
+                    } => {
+                        return Routed::Done(error_response(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request_error",
+                            &format!(
                             "rulegate: the response was stopped by rule `{}` (in {location}): {}",
                             rejection.rule_name, rejection.message
                         ),
-                    )),
+                        ))
+                    }
                 };
                 parts
                     .headers
