@@ -38,7 +38,7 @@ pub struct Script {
     pub delta_size: usize,
     /// Bytes per body frame; `usize::MAX` = one frame per event.
     pub frame_size: usize,
-    /// Slept before each frame.
+    /// Slept between frames (not before the first).
     pub delay: Duration,
     /// A `ping` after every N deltas; 0 = only the one after message_start.
     pub ping_every: usize,

@@ -66,7 +66,7 @@ impl Recorded {
 pub enum Reply {
     /// Status, headers, and a body written as the given frames (each frame
     /// one hyper body frame, i.e. one chunk of chunked transfer encoding,
-    /// flushed before the next), with `delay` slept before each frame. An
+    /// flushed before the next), with `delay` slept between frames. An
     /// invalid header name or value turns the reply into a 500 naming it.
     Chunks {
         status: u16,
@@ -107,7 +107,7 @@ impl Reply {
     }
 
     /// A `text/event-stream` reply: `bytes` cut into frames of `frame_size`
-    /// bytes (the last may be shorter; 0 counts as 1), with `delay` before
+    /// bytes (the last may be shorter; 0 counts as 1), with `delay` between
     /// each. `usize::MAX` means one frame per event: a cut after every blank
     /// line ("\n\n").
     pub fn sse(bytes: &[u8], frame_size: usize, delay: Duration) -> Reply {

@@ -31,6 +31,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::{Recorded, Reply, Responder};
 
+/// How many recorded requests are kept (the oldest go first).
+const KEPT_REQUESTS: usize = 256;
+
 /// A running mock; see the crate docs.
 pub struct MockUpstream {
     addr: SocketAddr,
@@ -215,7 +218,15 @@ async fn handle(
         body,
         version: parts.version,
     };
-    lock(&shared.requests).push(recorded.clone());
+    {
+        let mut requests = lock(&shared.requests);
+        // A long benchmark run must not grow without bound (1 MiB bodies,
+        // thousands of requests); tests look at far fewer.
+        if requests.len() == KEPT_REQUESTS {
+            requests.remove(0);
+        }
+        requests.push(recorded.clone());
+    }
     let reply = (shared.responder)(&recorded);
     let Reply::Chunks {
         mut status,
@@ -254,7 +265,7 @@ async fn handle(
     Ok(response)
 }
 
-/// A reply body that yields the given frames, sleeping `delay` before each.
+/// A reply body that yields the given frames, sleeping `delay` between them.
 ///
 /// States: frames left → (sleep | yield) → frame → ... → end (`finished`).
 /// Dropped before `finished` means the connection went away mid-reply.
@@ -265,6 +276,9 @@ struct Frames {
     /// With no delay, return Pending once between frames so hyper flushes
     /// each frame as its own write instead of coalescing them.
     yield_next: bool,
+    /// The first frame went out (the delay is a pause between frames, so
+    /// the time to first byte is not a timer's).
+    started: bool,
     finished: bool,
     shared: Arc<Shared>,
 }
@@ -277,6 +291,7 @@ impl Frames {
             delay,
             sleep: None,
             yield_next: false,
+            started: false,
             shared,
         }
     }
@@ -301,7 +316,7 @@ impl Body for Frames {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-        } else {
+        } else if this.started {
             let delay = this.delay;
             let sleep = this
                 .sleep
@@ -310,6 +325,7 @@ impl Body for Frames {
             this.sleep = None;
         }
         this.yield_next = true;
+        this.started = true;
         Poll::Ready(this.frames.pop_front().map(|frame| Ok(Frame::data(frame))))
     }
 

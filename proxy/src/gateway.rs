@@ -49,14 +49,22 @@ type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 pub enum GatewayError {
     #[error("TLS set-up failed: {0}")]
     Tls(#[from] rustls::Error),
+    #[error(transparent)]
+    Io(#[from] io::Error),
 }
+
+/// Request ids for the logs, unique across every gateway of the process.
+static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Bodies at least this large are inspected on the blocking pool, so one
+/// big request does not stall the other streams of its thread.
+const INLINE_INSPECTION_LIMIT: usize = 64 * 1024;
 
 /// The shared state of a running gateway.
 pub struct Gateway {
     rules: RuleSet,
     config: Config,
     client: UpstreamClient,
-    next_id: AtomicU64,
 }
 
 impl Gateway {
@@ -89,7 +97,6 @@ impl Gateway {
             rules,
             config,
             client,
-            next_id: AtomicU64::new(1),
         })
     }
 
@@ -104,7 +111,7 @@ impl Gateway {
     /// Answers one client request.
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
         let mut log = AccessLog {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            id: NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed),
             method: request.method().clone(),
             path: request.uri().path().to_owned(),
             status: 0,
@@ -180,7 +187,24 @@ impl Gateway {
                     ));
                 }
             };
-            let inspection = match messages::inspect_request(&self.rules, &bytes) {
+            let inspected = if bytes.len() < INLINE_INSPECTION_LIMIT {
+                messages::inspect_request(&self.rules, &bytes)
+            } else {
+                let (rules, body) = (self.rules.clone(), bytes.clone());
+                match tokio::task::spawn_blocking(move || messages::inspect_request(&rules, &body))
+                    .await
+                {
+                    Ok(inspected) => inspected,
+                    Err(_) => {
+                        return Routed::Done(error_response(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "api_error",
+                            "rulegate: the request could not be inspected",
+                        ))
+                    }
+                }
+            };
+            let inspection = match inspected {
                 Ok(inspection) => inspection,
                 Err(error) => {
                     return Routed::Done(error_response(

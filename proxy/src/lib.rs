@@ -13,6 +13,8 @@ pub mod gateway;
 pub mod json;
 pub mod messages;
 pub mod sse;
+pub mod workers;
 
 pub use config::{Config, Upstream};
 pub use gateway::{serve, Gateway, GatewayError};
+pub use workers::Workers;

@@ -8,12 +8,11 @@ use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use rulegate_proxy::config::read_pem_certificates;
-use rulegate_proxy::{Config, Gateway, Upstream};
+use rulegate_proxy::{Config, Upstream, Workers};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -56,6 +55,9 @@ struct Args {
     /// PEM file of extra CA certificates to trust for the upstream
     #[arg(long, env = "RULEGATE_UPSTREAM_CA", value_name = "FILE")]
     upstream_ca: Option<PathBuf>,
+    /// Serving threads (default: one per core)
+    #[arg(long, env = "RULEGATE_WORKERS", value_name = "N")]
+    workers: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -107,17 +109,10 @@ fn main() -> ExitCode {
         }
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(run(args.listen, rules, config)) {
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    match run(args.listen, workers, rules, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -126,22 +121,34 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(
+fn run(
     listen: SocketAddr,
+    workers: usize,
     rules: rulegate_engine::RuleSet,
     config: Config,
 ) -> Result<(), String> {
     let rule_count = rules.rules().len();
     let upstream = config.upstream.to_string();
-    let gateway = Gateway::new(rules, config).map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!("listening on http://{address}, upstream {upstream}, {rule_count} rules");
-    rulegate_proxy::serve(listener, Arc::new(gateway), shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let workers = Workers::start(listener, workers, rules, config).map_err(|e| e.to_string())?;
+    tracing::info!(
+        "listening on http://{}, upstream {upstream}, {rule_count} rules",
+        workers.address()
+    );
+    // The main thread only waits for signals; the workers serve.
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the signal handler: {e}"))?;
+    signals.block_on(async move {
+        shutdown_signal().await;
+        workers.stop();
+        tokio::task::spawn_blocking(move || workers.join())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    })?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,0 +1,101 @@
+//! Thread-per-core serving: `N` threads, each with its own single-threaded
+//! tokio runtime, its own [`Gateway`] (and so its own upstream connection
+//! pool), all accepting from one listening socket.
+//!
+//! Why not tokio's work-stealing runtime: a relayed request crosses several
+//! tasks (client connection, handler, upstream connection), and on an idle
+//! machine each hand-off between worker threads costs a thread wake-up.
+//! Measured on the 2-vCPU machine, the gateway added about 300 µs to the
+//! time to first byte with the multi-threaded runtime and about 100 µs with
+//! one runtime per thread. Each connection now lives on one thread from
+//! accept to close, and the cores still share the load.
+//!
+//! Invariant: [`Workers::stop`] makes every thread stop accepting; each
+//! thread returns once its in-flight requests and streams have finished.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rulegate_engine::RuleSet;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::gateway::{serve, Gateway, GatewayError};
+
+/// A running gateway on its own threads.
+pub struct Workers {
+    address: SocketAddr,
+    threads: Vec<JoinHandle<io::Result<()>>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Workers {
+    /// Starts `count` serving threads (at least one) on `listener`.
+    pub fn start(
+        listener: TcpListener,
+        count: usize,
+        rules: RuleSet,
+        config: Config,
+    ) -> Result<Workers, GatewayError> {
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let mut threads = Vec::new();
+        for index in 0..count.max(1) {
+            // Build every gateway up front so a bad TLS set-up fails here,
+            // not in a thread.
+            let gateway = Gateway::new(rules.clone(), config.clone())?;
+            let listener = listener.try_clone()?;
+            let mut stopped = stopped.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("rulegate-{index}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        let shutdown = async move {
+                            while !*stopped.borrow_and_update() {
+                                if stopped.changed().await.is_err() {
+                                    break;
+                                }
+                            }
+                        };
+                        serve(listener, Arc::new(gateway), shutdown).await
+                    })
+                })?;
+            threads.push(thread);
+        }
+        Ok(Workers {
+            address,
+            threads,
+            stop,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting on every thread; in-flight requests go on.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Waits for every thread to finish (after [`Workers::stop`]).
+    pub fn join(self) -> io::Result<()> {
+        let mut result = Ok(());
+        for thread in self.threads {
+            let outcome = thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("a gateway thread panicked")));
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    }
+}
