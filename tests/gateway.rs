@@ -818,3 +818,40 @@ async fn the_tls_upstream_path_works_with_a_trusted_certificate_only() {
     .await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
 }
+
+#[tokio::test]
+async fn worker_threads_serve_and_stop_gracefully() {
+    let mut script = script(
+        vec![Block::Text(format!("slow {GITHUB_TOKEN} ").repeat(20))],
+        7,
+        usize::MAX,
+    );
+    script.delay = Duration::from_millis(5);
+    let upstream = mock(script).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config::new(upstream.url().parse().unwrap());
+    let workers = rulegate_proxy::Workers::start(listener, 2, shipped(), config).unwrap();
+    let addr = workers.address();
+    let client = tokio::spawn(async move {
+        send(
+            addr,
+            post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
+        )
+        .await
+    });
+    while upstream.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    workers.stop();
+    let joined = tokio::task::spawn_blocking(move || workers.join());
+    let reply = client.await.unwrap();
+    joined.await.unwrap().unwrap();
+    assert_eq!(
+        assembled_text(&reply.body),
+        ["slow [redacted:github-token] ".repeat(20)]
+    );
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still accepting after stop"
+    );
+}
