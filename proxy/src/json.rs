@@ -543,7 +543,7 @@ mod tests {
         }
 
         /// After random byte edits, we accept exactly what serde_json
-        /// accepts (lone surrogate escapes aside, which we read as U+FFFD).
+        /// accepts (but for lone surrogate escapes and out-of-range numbers).
         #[test]
         fn accepts_exactly_what_serde_json_accepts(
             value in json_value(),
@@ -561,7 +561,10 @@ mod tests {
             }
             let theirs = serde_json::from_slice::<serde_json::Value>(&doc);
             if let Err(e) = &theirs {
-                if e.to_string().contains("surrogate") {
+                // We read lone surrogates as U+FFFD, and never evaluate
+                // numbers, so a huge exponent is fine by us.
+                let message = e.to_string();
+                if message.contains("surrogate") || message.contains("out of range") {
                     return Ok(());
                 }
             }
