@@ -33,7 +33,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
-use rulegate_engine::RuleSet;
+use rulegate_engine::{Disposition, RuleSet};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -214,7 +214,7 @@ impl Gateway {
                     ))
                 }
             };
-            audit(log.id, "request", &inspection.fired);
+            audit_request(log.id, "request", &inspection.fired);
             log.fired.extend(inspection.fired.iter().map(fired_label));
             let forwarded = match inspection.outcome {
                 Outcome::Unchanged => bytes,
@@ -327,7 +327,7 @@ impl Gateway {
                         ))
                     }
                 };
-                audit(log.id, "response", &inspection.fired);
+                audit_request(log.id, "response", &inspection.fired);
                 log.fired.extend(inspection.fired.iter().map(fired_label));
                 let body = match inspection.outcome {
                     Outcome::Unchanged => bytes,
@@ -510,18 +510,30 @@ fn fired_label(fired: &Fired) -> String {
     format!("{}:{}", fired.rule, fired.disposition.name())
 }
 
-fn audit(id: u64, side: &str, fired: &[Fired]) {
+fn audit_request(id: u64, side: &str, fired: &[Fired]) {
     for f in fired {
-        tracing::info!(
-            target: "rulegate::audit",
-            request = id,
-            rule = %f.rule,
-            action = f.disposition.name(),
+        audit(
+            id,
             side,
-            scope = f.scope.name(),
-            location = %f.location,
+            &f.rule,
+            f.disposition,
+            f.scope.name(),
+            &f.location,
         );
     }
+}
+
+/// One decision: which rule did what, where; never the matched text.
+fn audit(id: u64, side: &str, rule: &str, action: Disposition, scope: &str, location: &str) {
+    tracing::info!(
+        target: "rulegate::audit",
+        request = id,
+        rule = %rule,
+        action = %action.name(),
+        side = %side,
+        scope = %scope,
+        location = %location,
+    );
 }
 
 /// The one line logged per request.
@@ -550,17 +562,21 @@ impl AccessLog {
     }
 
     fn emit(&self) {
-        let mut rules: Vec<&str> = self.fired.iter().map(String::as_str).collect();
-        rules.dedup();
+        let mut rules: Vec<&str> = Vec::new();
+        for fired in &self.fired {
+            if !rules.contains(&fired.as_str()) {
+                rules.push(fired);
+            }
+        }
         tracing::info!(
             target: "rulegate::access",
             request = self.id,
             method = %self.method,
             path = %self.path,
             status = self.status,
-            latency_ms = format!("{:.1}", self.started.elapsed().as_secs_f64() * 1000.0),
+            latency_ms = %format_args!("{:.1}", self.started.elapsed().as_secs_f64() * 1000.0),
             rules = %rules.join(","),
-            note = self.note.as_deref().unwrap_or(""),
+            note = %self.note.as_deref().unwrap_or("-"),
         );
     }
 }
@@ -578,14 +594,13 @@ impl SseBody {
     fn finish_log(&mut self, note: Option<&str>) {
         if let Some(mut log) = self.log.take() {
             for finding in self.redactor.findings() {
-                tracing::info!(
-                    target: "rulegate::audit",
-                    request = log.id,
-                    rule = %finding.rule,
-                    action = finding.disposition.name(),
-                    side = "response",
-                    scope = "assistant",
-                    location = %format!("content[{}]", finding.block),
+                audit(
+                    log.id,
+                    "response",
+                    &finding.rule,
+                    finding.disposition,
+                    "assistant",
+                    &format!("content[{}]", finding.block),
                 );
                 log.fired
                     .push(format!("{}:{}", finding.rule, finding.disposition.name()));

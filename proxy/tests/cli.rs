@@ -30,9 +30,9 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Reads the child's stderr until the start-up line; returns the address
-/// and everything read so far.
-fn wait_for_listening(child: &mut Child) -> (String, String) {
+/// Reads the child's stderr until the start-up line; returns the address,
+/// everything read so far, and a thread collecting the rest.
+fn wait_for_listening(child: &mut Child) -> (String, String, std::thread::JoinHandle<String>) {
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr);
     let mut seen = String::new();
@@ -46,11 +46,12 @@ fn wait_for_listening(child: &mut Child) -> (String, String) {
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let address = rest.split(',').next().unwrap().trim().to_owned();
             // Keep draining stderr so the child never blocks on a full pipe.
-            std::thread::spawn(move || {
-                let mut sink = String::new();
-                let _ = lines.read_to_string(&mut sink);
+            let rest = std::thread::spawn(move || {
+                let mut rest = String::new();
+                let _ = lines.read_to_string(&mut rest);
+                rest
             });
-            return (address, seen);
+            return (address, seen, rest);
         }
     }
     panic!("no start-up line within 30 s:\n{seen}");
@@ -111,7 +112,7 @@ fn starts_serves_healthz_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (address, log) = wait_for_listening(&mut child);
+    let (address, log, _) = wait_for_listening(&mut child);
     assert!(log.contains("upstream http://127.0.0.1:9"), "{log}");
     let rule_count = rulegate_lang::load(&[shipped_rules()])
         .unwrap()
@@ -121,23 +122,7 @@ fn starts_serves_healthz_and_stops_on_sigterm() {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.ends_with("{\"status\":\"ok\"}"), "{reply}");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 10 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    sigterm(&mut child);
     assert!(TcpStream::connect(&address).is_err());
 }
 
@@ -152,7 +137,7 @@ fn every_flag_can_come_from_the_environment() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (address, log) = wait_for_listening(&mut child);
+    let (address, log, _) = wait_for_listening(&mut child);
     assert!(log.contains("upstream http://127.0.0.1:9/prefix"), "{log}");
     // The 10-byte limit is in force.
     let mut stream = TcpStream::connect(&address).unwrap();
@@ -180,4 +165,100 @@ fn a_bad_upstream_url_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("http:// or https://"), "{stderr}");
+}
+
+fn sigterm(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The logs name rules, actions and locations, and never a body, a header
+/// value or a matched text.
+#[test]
+fn logs_say_what_fired_and_never_what_matched() {
+    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
+    const TOKEN: &str = "ghp_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh";
+    const API_KEY: &str = "sk-ant-header-value-that-must-not-be-logged";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let upstream = runtime
+        .block_on(MockUpstream::start(anthropic_responder(Script::text(
+            "Write to jane.doe@example.com today.",
+        ))))
+        .unwrap();
+    let mut child = proxy()
+        .args(["--rules"])
+        .arg(shipped_rules())
+        .args(["--listen", "127.0.0.1:0", "--upstream", &upstream.url()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, _, rest) = wait_for_listening(&mut child);
+    let body = format!(
+        r#"{{"model":"m","max_tokens":9,"stream":true,"messages":[{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"t","content":"GITHUB_TOKEN={TOKEN}"}}]}}]}}"#
+    );
+    let mut stream = TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {API_KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("[redacted:email]"), "{reply}");
+    sigterm(&mut child);
+    let log = rest.join().unwrap();
+    let forwarded = upstream.requests().pop().unwrap();
+    assert!(!String::from_utf8_lossy(&forwarded.body).contains(TOKEN));
+
+    let access: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("rulegate::access"))
+        .collect();
+    assert_eq!(access.len(), 1, "{log}");
+    for expected in [
+        "method=POST",
+        "path=/v1/messages",
+        "status=200",
+        "latency_ms=",
+        "github-token:mask",
+        "email:mask",
+    ] {
+        assert!(
+            access[0].contains(expected),
+            "{expected} not in {}",
+            access[0]
+        );
+    }
+    assert!(
+        log.lines().any(|l| l.contains("rulegate::audit")
+            && l.contains("rule=github-token")
+            && l.contains("side=request")
+            && l.contains("scope=tool_result")
+            && l.contains("location=messages[0].content[0].content")),
+        "{log}"
+    );
+    for secret in [TOKEN, API_KEY, "jane.doe@example.com", "GITHUB_TOKEN"] {
+        assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
+    }
 }
