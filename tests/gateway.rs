@@ -77,7 +77,7 @@ impl Drop for Proxy {
     }
 }
 
-struct Reply_ {
+struct Received {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
@@ -85,7 +85,7 @@ struct Reply_ {
 
 /// Sends one request on a fresh HTTP/1.1 connection and reads the whole
 /// reply.
-async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply_ {
+async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Received {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -94,11 +94,23 @@ async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply_ {
     let response = sender.send_request(request).await.unwrap();
     let (parts, body) = response.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
-    Reply_ {
+    Received {
         status: parts.status,
         headers: parts.headers,
         body,
     }
+}
+
+/// A one-line conversation, streamed or not.
+async fn say_hi(addr: SocketAddr, stream: bool) -> Received {
+    send(
+        addr,
+        post(
+            "/v1/messages",
+            messages_body(serde_json::json!("hi"), stream),
+        ),
+    )
+    .await
 }
 
 fn post(path: &str, body: impl Into<Bytes>) -> Request<Full<Bytes>> {
@@ -123,7 +135,7 @@ fn messages_body(content: serde_json::Value, stream: bool) -> Vec<u8> {
     .unwrap()
 }
 
-fn error_of(reply: &Reply_) -> (String, String) {
+fn error_of(reply: &Received) -> (String, String) {
     let value: serde_json::Value = serde_json::from_slice(&reply.body)
         .unwrap_or_else(|_| panic!("not JSON: {:?}", reply.body));
     assert_eq!(value["type"], "error", "{value}");
@@ -153,11 +165,7 @@ fn script(blocks: Vec<Block>, delta_size: usize, frame_size: usize) -> Script {
 async fn stream_through(script: Script) -> (Vec<u8>, Vec<Recorded>) {
     let upstream = mock(script).await;
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(
-        proxy.addr,
-        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-    )
-    .await;
+    let reply = say_hi(proxy.addr, true).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.headers["content-type"], "text/event-stream");
     (reply.body.to_vec(), upstream.requests())
@@ -279,11 +287,7 @@ async fn a_response_side_reject_ends_the_stream_with_an_error_event() {
     ))
     .await;
     let proxy = Proxy::start_with(rules, &upstream.url(), |_| {}).await;
-    let reply = send(
-        proxy.addr,
-        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-    )
-    .await;
+    let reply = say_hi(proxy.addr, true).await;
     let events = rulegate_mock_upstream::parse_sse(&reply.body);
     let (name, data) = events.last().unwrap();
     assert_eq!(name, "error");
@@ -331,13 +335,7 @@ async fn graceful_shutdown_lets_a_running_stream_finish() {
     let upstream = mock(script).await;
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
     let addr = proxy.addr;
-    let client = tokio::spawn(async move {
-        send(
-            addr,
-            post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-        )
-        .await
-    });
+    let client = tokio::spawn(async move { say_hi(addr, true).await });
     // Let the stream start, then ask the gateway to stop.
     while upstream.requests().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -716,11 +714,7 @@ async fn an_unreachable_upstream_gets_502() {
         listener.local_addr().unwrap().port()
     };
     let proxy = Proxy::start(&format!("http://127.0.0.1:{port}"), |_| {}).await;
-    let reply = send(
-        proxy.addr,
-        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-    )
-    .await;
+    let reply = say_hi(proxy.addr, true).await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
     assert_eq!(error_of(&reply).0, "api_error");
 }
@@ -734,11 +728,7 @@ async fn a_silent_upstream_gets_504() {
         config.upstream_timeout = Duration::from_millis(300);
     })
     .await;
-    let reply = send(
-        proxy.addr,
-        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-    )
-    .await;
+    let reply = say_hi(proxy.addr, true).await;
     assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(error_of(&reply).0, "api_error");
 }
@@ -757,11 +747,7 @@ async fn a_compressed_reply_on_an_inspected_route_is_refused() {
     .await
     .unwrap();
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(
-        proxy.addr,
-        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-    )
-    .await;
+    let reply = say_hi(proxy.addr, true).await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
 }
 
@@ -776,11 +762,7 @@ async fn upstream_errors_are_passed_through() {
     .await
     .unwrap();
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(
-        proxy.addr,
-        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-    )
-    .await;
+    let reply = say_hi(proxy.addr, true).await;
     assert_eq!(reply.status.as_u16(), 529);
     assert_eq!(error_of(&reply).0, "overloaded_error");
 }
@@ -796,11 +778,7 @@ async fn the_tls_upstream_path_works_with_a_trusted_certificate_only() {
     let pem = upstream.certificate_pem().unwrap();
     let roots = rulegate_proxy::config::read_pem_certificates(pem.as_bytes()).unwrap();
     let proxy = Proxy::start(&upstream.url(), |config| config.extra_roots = roots).await;
-    let reply = send(
-        proxy.addr,
-        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-    )
-    .await;
+    let reply = say_hi(proxy.addr, true).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         assembled_text(&reply.body),
@@ -811,11 +789,7 @@ async fn the_tls_upstream_path_works_with_a_trusted_certificate_only() {
 
     // The same upstream without trusting its certificate: 502.
     let untrusting = Proxy::start(&upstream.url(), |_| {}).await;
-    let reply = send(
-        untrusting.addr,
-        post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-    )
-    .await;
+    let reply = say_hi(untrusting.addr, true).await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
 }
 
@@ -832,13 +806,7 @@ async fn worker_threads_serve_and_stop_gracefully() {
     let config = Config::new(upstream.url().parse().unwrap());
     let workers = rulegate_proxy::Workers::start(listener, 2, shipped(), config).unwrap();
     let addr = workers.address();
-    let client = tokio::spawn(async move {
-        send(
-            addr,
-            post("/v1/messages", messages_body(serde_json::json!("hi"), true)),
-        )
-        .await
-    });
+    let client = tokio::spawn(async move { say_hi(addr, true).await });
     while upstream.requests().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

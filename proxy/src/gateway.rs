@@ -37,7 +37,7 @@ use rulegate_engine::{Disposition, RuleSet};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::messages::{self, Fired, Outcome};
+use crate::messages::{self, Inspection, Outcome};
 use crate::sse::SseRedactor;
 
 /// The body type of every request and response the gateway produces.
@@ -214,24 +214,9 @@ impl Gateway {
                     ))
                 }
             };
-            audit_request(log.id, "request", &inspection.fired);
-            log.fired.extend(inspection.fired.iter().map(fired_label));
-            let forwarded = match inspection.outcome {
-                Outcome::Unchanged => bytes,
-                Outcome::Masked(masked) => Bytes::from(masked),
-                Outcome::Rejected {
-                    rejection,
-                    location,
-                } => {
-                    return Routed::Done(error_response(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request_error",
-                        &format!(
-                            "rulegate: request rejected by rule `{}` (in {location}): {}",
-                            rejection.rule_name, rejection.message
-                        ),
-                    ))
-                }
+            let forwarded = match settle(inspection, bytes, "request", log) {
+                Ok(forwarded) => forwarded,
+                Err(refusal) => return Routed::Done(refusal),
             };
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
             full(forwarded)
@@ -327,24 +312,9 @@ impl Gateway {
                         ))
                     }
                 };
-                audit_request(log.id, "response", &inspection.fired);
-                log.fired.extend(inspection.fired.iter().map(fired_label));
-                let body = match inspection.outcome {
-                    Outcome::Unchanged => bytes,
-                    Outcome::Masked(masked) => Bytes::from(masked),
-                    Outcome::Rejected {
-                        rejection,
-                        location,
-                    } => {
-                        return Routed::Done(error_response(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_request_error",
-                            &format!(
-                            "rulegate: the response was stopped by rule `{}` (in {location}): {}",
-                            rejection.rule_name, rejection.message
-                        ),
-                        ))
-                    }
+                let body = match settle(inspection, bytes, "response", log) {
+                    Ok(body) => body,
+                    Err(refusal) => return Routed::Done(refusal),
                 };
                 parts
                     .headers
@@ -506,20 +476,39 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn fired_label(fired: &Fired) -> String {
-    format!("{}:{}", fired.rule, fired.disposition.name())
-}
-
-fn audit_request(id: u64, side: &str, fired: &[Fired]) {
-    for f in fired {
-        audit(
-            id,
-            side,
-            &f.rule,
-            f.disposition,
-            f.scope.name(),
-            &f.location,
-        );
+/// Logs an inspection and turns its outcome into the bytes to pass on, or
+/// the error reply when a rule rejected.
+fn settle(
+    inspection: Inspection,
+    original: Bytes,
+    side: &str,
+    log: &mut AccessLog,
+) -> Result<Bytes, Response<ProxyBody>> {
+    for f in &inspection.fired {
+        audit(log.id, side, &f.rule, f.disposition, f.scope.name(), &f.location);
+        log.fired.push(format!("{}:{}", f.rule, f.disposition.name()));
+    }
+    match inspection.outcome {
+        Outcome::Unchanged => Ok(original),
+        Outcome::Masked(masked) => Ok(Bytes::from(masked)),
+        Outcome::Rejected {
+            rejection,
+            location,
+        } => {
+            let what = if side == "request" {
+                "the request was rejected"
+            } else {
+                "the response was stopped"
+            };
+            Err(error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!(
+                    "rulegate: {what} by rule `{}` (in {location}): {}",
+                    rejection.rule_name, rejection.message
+                ),
+            ))
+        }
     }
 }
 
