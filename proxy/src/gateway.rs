@@ -216,7 +216,7 @@ impl Gateway {
             };
             let forwarded = match settle(inspection, bytes, "request", log) {
                 Ok(forwarded) => forwarded,
-                Err(refusal) => return Routed::Done(refusal),
+                Err(message) => return Routed::Done(rejected(&message)),
             };
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
             full(forwarded)
@@ -314,7 +314,7 @@ impl Gateway {
                 };
                 let body = match settle(inspection, bytes, "response", log) {
                     Ok(body) => body,
-                    Err(refusal) => return Routed::Done(refusal),
+                    Err(message) => return Routed::Done(rejected(&message)),
                 };
                 parts
                     .headers
@@ -455,6 +455,10 @@ fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
     response
 }
 
+fn rejected(message: &str) -> Response<ProxyBody> {
+    error_response(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+}
+
 /// An error in the Anthropic API's shape, so SDKs report it as such.
 pub fn error_response(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
     let body = format!(
@@ -477,16 +481,24 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Logs an inspection and turns its outcome into the bytes to pass on, or
-/// the error reply when a rule rejected.
+/// the message of the 400 to answer when a rule rejected.
 fn settle(
     inspection: Inspection,
     original: Bytes,
     side: &str,
     log: &mut AccessLog,
-) -> Result<Bytes, Response<ProxyBody>> {
+) -> Result<Bytes, String> {
     for f in &inspection.fired {
-        audit(log.id, side, &f.rule, f.disposition, f.scope.name(), &f.location);
-        log.fired.push(format!("{}:{}", f.rule, f.disposition.name()));
+        audit(
+            log.id,
+            side,
+            &f.rule,
+            f.disposition,
+            f.scope.name(),
+            &f.location,
+        );
+        log.fired
+            .push(format!("{}:{}", f.rule, f.disposition.name()));
     }
     match inspection.outcome {
         Outcome::Unchanged => Ok(original),
@@ -500,13 +512,9 @@ fn settle(
             } else {
                 "the response was stopped"
             };
-            Err(error_response(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                &format!(
-                    "rulegate: {what} by rule `{}` (in {location}): {}",
-                    rejection.rule_name, rejection.message
-                ),
+            Err(format!(
+                "rulegate: {what} by rule `{}` (in {location}): {}",
+                rejection.rule_name, rejection.message
             ))
         }
     }
