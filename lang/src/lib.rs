@@ -175,8 +175,9 @@ impl Loaded {
     }
 }
 
-/// Reads and checks `paths`: files as given, directories searched
-/// recursively for `*.rules`; all sorted by path. Fails only when a path
+/// Reads and checks `paths`: files as given, and the `*.rules` files
+/// directly inside each directory given (subdirectories are not loaded);
+/// all sorted by path. Fails only when a path
 /// cannot be read; everything wrong inside the files is a diagnostic.
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let files = load::collect(paths)?;

@@ -35,15 +35,16 @@ impl LoadError {
     }
 }
 
-/// Every file to check: files as given, directories searched recursively
-/// for `*.rules` (symbolic links to directories are not followed, so a
-/// link cycle cannot loop).
+/// Every file to check: files as given, and the `*.rules` files directly
+/// inside each directory given. Subdirectories are not entered: they hold
+/// packs that are not active (`rules/policy-examples/`), which a user loads
+/// by naming them.
 pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut files = Vec::new();
     for path in paths {
         let metadata = fs::metadata(path).map_err(|e| LoadError::io(path, e))?;
         if metadata.is_dir() {
-            walk(path, &mut files)?;
+            rules_in(path, &mut files)?;
         } else {
             files.push(path.clone());
         }
@@ -53,15 +54,16 @@ pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(files)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn rules_in(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     let entries = fs::read_dir(dir).map_err(|e| LoadError::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| LoadError::io(dir, e))?;
         let path = entry.path();
         let kind = entry.file_type().map_err(|e| LoadError::io(&path, e))?;
         if kind.is_dir() {
-            walk(&path, files)?;
-        } else if path.extension().is_some_and(|ext| ext == "rules") {
+            continue;
+        }
+        if path.extension().is_some_and(|ext| ext == "rules") {
             // A link to a file counts; a link to a directory does not.
             let is_file = kind.is_file() || fs::metadata(&path).is_ok_and(|m| m.is_file());
             if is_file {

@@ -80,18 +80,26 @@ fn colour_can_be_forced() {
 }
 
 #[test]
-fn a_directory_is_searched_recursively() {
+fn a_directory_loads_its_own_files_not_its_subdirectories() {
     let dir = scratch("recursive");
     std::fs::create_dir_all(dir.join("nested/deeper")).unwrap();
     let rule = |name: &str| format!("rule {name} {{\n  match \"{name}\"\n  request log\n}}\n");
     std::fs::write(dir.join("a.rules"), rule("a")).unwrap();
     std::fs::write(dir.join("nested/deeper/b.rules"), rule("b")).unwrap();
     std::fs::write(dir.join("nested/ignored.txt"), "not rules").unwrap();
+    std::fs::write(dir.join("c.rules"), rule("c")).unwrap();
     let output = rulec(&["check", dir.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         stderr(&output),
         "checked 2 rules in 2 files: 0 errors, 0 warnings\n"
+    );
+    // Named, a subdirectory loads.
+    let nested = dir.join("nested/deeper");
+    let output = rulec(&["check", nested.to_str().unwrap()]);
+    assert_eq!(
+        stderr(&output),
+        "checked 1 rule in 1 file: 0 errors, 0 warnings\n"
     );
 }
 
