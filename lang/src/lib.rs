@@ -24,6 +24,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod ast;
+pub mod cases;
 mod checker;
 mod diagnostic;
 mod load;

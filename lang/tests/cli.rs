@@ -169,3 +169,101 @@ fn the_shipped_examples_are_clean() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains(": 0 errors, 0 warnings"));
 }
+
+/// A rules file and a cases directory for `rulec test`.
+fn test_project(name: &str, template: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("t.rules"),
+        format!(
+            "rule token {{\n  match /tok_[a-z0-9]{{8}}/\n  request reject \"no tokens\" in user\n  request mask \"{template}\"\n  response mask \"{template}\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    let cases = dir.join("cases");
+    std::fs::create_dir_all(cases.join("nested")).unwrap();
+    std::fs::write(cases.join("reply.txt"), "here: tok_abcd1234\nbye\n").unwrap();
+    std::fs::write(
+        cases.join("nested/prompt.txt"),
+        "#! rulegate: request user, request tool_result\nmy tok_abcd1234 is\n",
+    )
+    .unwrap();
+    (rules, cases)
+}
+
+fn rulec_test(rules: &Path, cases: &Path, update: bool) -> Output {
+    let mut args = vec!["test", "--rules", rules.to_str().unwrap()];
+    if update {
+        args.push("--update");
+    }
+    args.push(cases.to_str().unwrap());
+    rulec(&args)
+}
+
+#[test]
+fn rulec_test_writes_then_passes_then_shows_a_diff() {
+    let (rules, cases) = test_project("test-cycle", "[masked]");
+
+    let first = rulec_test(&rules, &cases, false);
+    assert_eq!(first.status.code(), Some(1), "{}", stdout(&first));
+    let out = stdout(&first);
+    assert!(out.contains("NEW "), "{out}");
+    assert!(out.ends_with(
+        "tested 2 cases: 0 passed, 0 failed, 2 without a snapshot (review, then run with --update to accept)\n"
+    ), "{out}");
+    assert!(!cases.join("reply.txt.snap").exists());
+
+    let update = rulec_test(&rules, &cases, true);
+    assert_eq!(update.status.code(), Some(0), "{}", stdout(&update));
+    assert!(stdout(&update).ends_with("tested 2 cases: 0 unchanged, 0 updated, 2 written\n"));
+    let snap = std::fs::read_to_string(cases.join("nested/prompt.txt.snap")).unwrap();
+    assert_eq!(
+        snap,
+        "=== request user: rejected by token ===\nno tokens\n=== request user: findings ===\n1:4-1:16 token reject \"tok_abcd1234\"\n=== request tool_result: output ===\nmy [masked] is\n=== request tool_result: findings ===\n1:4-1:16 token mask \"tok_abcd1234\"\n"
+    );
+
+    let again = rulec_test(&rules, &cases, false);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert_eq!(
+        stdout(&again),
+        "tested 2 cases: 2 passed, 0 failed, 0 without a snapshot\n"
+    );
+
+    // The rules change: the diff shows the old and new lines.
+    let (rules, _) = test_project("test-cycle-changed", "[gone]");
+    let changed = rulec_test(&rules, &cases, false);
+    assert_eq!(changed.status.code(), Some(1));
+    let out = stdout(&changed);
+    assert!(out.contains("FAIL "), "{out}");
+    assert!(out.contains("-here: [masked]\n+here: [gone]\n"), "{out}");
+    assert!(out.contains("-my [masked] is\n+my [gone] is\n"), "{out}");
+    assert!(out.ends_with("tested 2 cases: 0 passed, 2 failed, 0 without a snapshot (review, then run with --update to accept)\n"), "{out}");
+
+    let accept = rulec_test(&rules, &cases, true);
+    assert_eq!(accept.status.code(), Some(0));
+    assert!(stdout(&accept).ends_with("tested 2 cases: 0 unchanged, 2 updated, 0 written\n"));
+    assert_eq!(rulec_test(&rules, &cases, false).status.code(), Some(0));
+}
+
+#[test]
+fn rulec_test_reports_a_bad_directive_and_broken_rules() {
+    let (rules, cases) = test_project("test-bad", "[m]");
+    std::fs::write(cases.join("bad.txt"), "#! rulegate: request nowhere\nx\n").unwrap();
+    let output = rulec_test(&rules, &cases, true);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("INVALID "), "{out}");
+    assert!(out.contains("unknown scope `nowhere`"), "{out}");
+    assert!(out.ends_with(", 1 with a bad directive\n"), "{out}");
+
+    std::fs::write(rules.join("broken.rules"), "rule {\n").unwrap();
+    let output = rulec_test(&rules, &cases, false);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("error"), "{}", stderr(&output));
+
+    std::fs::remove_file(rules.join("broken.rules")).unwrap();
+    let missing = rulec(&["test", "--rules", rules.to_str().unwrap(), "/no/such/cases"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -14,7 +14,7 @@ use super::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// `.rules` files, or directories searched recursively for them
+    /// `.rules` files, or directories of them
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// How to print diagnostics

@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use rulegate_engine::{Finding, Rejection, RuleSet, Scanner, Scope, Side};
 
-use super::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use super::{load_rule_set, EXIT_OK, EXIT_USAGE};
 
 /// A rule rejected an input.
 const EXIT_REJECTED: u8 = 3;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// `.rules` files, or directories searched recursively for them
+    /// `.rules` files, or directories of them
     #[arg(long, required = true, value_name = "PATH")]
     rules: Vec<PathBuf>,
     /// Which side's actions to apply
@@ -75,21 +75,9 @@ enum FormatArg {
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let loaded = match rulegate_lang::load(&args.rules) {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let set = match loaded.compile() {
+    let set = match load_rule_set(&args.rules) {
         Ok(set) => set,
-        Err(error) => {
-            let mut stderr = io::stderr().lock();
-            let _ = rulegate_lang::render_human(&loaded, &mut stderr, false);
-            let _ = writeln!(stderr, "error: {error}");
-            return ExitCode::from(EXIT_ERRORS);
-        }
+        Err(code) => return code,
     };
     let side = match args.side {
         SideArg::Request => Side::Request,
