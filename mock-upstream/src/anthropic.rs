@@ -52,6 +52,32 @@ impl Script {
             ..Script::default()
         }
     }
+
+    /// The script for the turn after a tool ran: only the `Text` blocks
+    /// (so `stop_reason` is `end_turn`), the cutting unchanged. What
+    /// [`anthropic_responder`] answers to a request whose last message
+    /// carries a `tool_result` block.
+    pub fn after_tool_result(&self) -> Script {
+        Script {
+            blocks: self
+                .blocks
+                .iter()
+                .filter(|block| matches!(block, Block::Text(_)))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
+/// Whether the last message of a Messages API request body has a
+/// `tool_result` block in its content (the client ran a tool and reports).
+fn reports_a_tool_result(body: &serde_json::Value) -> bool {
+    body["messages"]
+        .as_array()
+        .and_then(|messages| messages.last())
+        .and_then(|message| message["content"].as_array())
+        .is_some_and(|blocks| blocks.iter().any(|block| block["type"] == "tool_result"))
 }
 
 impl Default for Script {
@@ -261,7 +287,13 @@ fn error(status: u16, kind: &str, message: &str) -> Reply {
 /// `POST /v1/messages` → [`anthropic_sse`] cut per the script when the body
 /// has `"stream": true`, else the Message JSON; a body that is not JSON →
 /// 400 `invalid_request_error`; anything else → 404 `not_found_error`.
+///
+/// A tool loop in two turns: when the request's last message carries a
+/// `tool_result` block, the answer is [`Script::after_tool_result`] (the
+/// Text blocks only, `end_turn`); otherwise it is every block of the script
+/// (with a `ToolUse` block, `stop_reason` is `tool_use`).
 pub fn anthropic_responder(script: Script) -> Responder {
+    let after_tool = script.after_tool_result();
     Arc::new(move |request: &Recorded| {
         let path = request.path();
         match (request.method.as_str(), path) {
@@ -278,10 +310,18 @@ pub fn anthropic_responder(script: Script) -> Responder {
                 format!(r#"{{"input_tokens":{}}}"#, (request.body.len() / 4).max(1)),
             ),
             ("POST", "/v1/messages") => match request.json() {
-                Some(body) if body["stream"] == true => {
-                    Reply::sse(&anthropic_sse(&script), script.frame_size, script.delay)
+                Some(body) => {
+                    let script = if reports_a_tool_result(&body) {
+                        &after_tool
+                    } else {
+                        &script
+                    };
+                    if body["stream"] == true {
+                        Reply::sse(&anthropic_sse(script), script.frame_size, script.delay)
+                    } else {
+                        Reply::json_text(200, message(script))
+                    }
                 }
-                Some(_) => Reply::json_text(200, message(&script)),
                 None => error(
                     400,
                     "invalid_request_error",

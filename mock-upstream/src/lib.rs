@@ -1,5 +1,6 @@
 //! A recording mock of the Anthropic Messages API for the proxy's
-//! integration tests, its overhead bench and the Python SDK end-to-end run.
+//! integration tests, its overhead bench and the real-client end-to-end runs
+//! (the Python SDK, Claude Code).
 //!
 //! A real hyper server on 127.0.0.1, port 0 (never a fixed port, never the
 //! internet). Every request is recorded; a [`Responder`] decides each

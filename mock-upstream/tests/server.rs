@@ -9,7 +9,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use rulegate_mock_upstream::{anthropic_responder, anthropic_sse, MockUpstream, Reply, Script};
+use rulegate_mock_upstream::{
+    anthropic_responder, anthropic_sse, Block, MockUpstream, Reply, Script,
+};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -118,6 +120,51 @@ async fn routes_answer_like_the_api() {
     assert!(error.starts_with(br#"{"type":"error","error":{"type":"not_found_error","message":"#));
     assert_eq!(mock.requests().len(), 5);
     assert_eq!(mock.aborted_streams(), 0);
+}
+
+#[tokio::test]
+async fn a_tool_result_is_answered_with_the_text_blocks_only() {
+    let script = Script {
+        blocks: vec![
+            Block::Text("Reading it.".into()),
+            Block::ToolUse {
+                id: "toolu_1".into(),
+                name: "Bash".into(),
+                input_json: r#"{"command":"cat .env"}"#.into(),
+            },
+        ],
+        ..Script::default()
+    };
+    let mock = MockUpstream::start(anthropic_responder(script.clone()))
+        .await
+        .unwrap();
+    let first = r#"{"stream":true,"messages":[{"role":"user","content":"show .env"}]}"#;
+    let (_, reply) = send(&mock, Method::POST, "/v1/messages", first).await;
+    assert_eq!(reply, anthropic_sse(&script));
+    assert!(String::from_utf8_lossy(&reply).contains(r#""stop_reason":"tool_use""#));
+
+    // The tool's output comes back: only the text, and the turn ends.
+    let second = r#"{"stream":true,"messages":[{"role":"user","content":"show .env"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"A=1"}]}]}"#;
+    let (_, reply) = send(&mock, Method::POST, "/v1/messages", second).await;
+    let after = script.after_tool_result();
+    assert_eq!(reply, anthropic_sse(&after));
+    assert!(matches!(&after.blocks[..], [Block::Text(t)] if t == "Reading it."));
+    assert!(String::from_utf8_lossy(&reply).contains(r#""stop_reason":"end_turn""#));
+    let (_, message) = send(
+        &mock,
+        Method::POST,
+        "/v1/messages",
+        &second.replace(r#""stream":true,"#, ""),
+    )
+    .await;
+    let message: serde_json::Value = serde_json::from_slice(&message).unwrap();
+    assert_eq!(message["content"].as_array().unwrap().len(), 1);
+    assert_eq!(message["stop_reason"], "end_turn");
+
+    // A tool_result earlier in the conversation does not count.
+    let third = second.replace(r#"]}]}"#, r#"]},{"role":"user","content":"again"}]}"#);
+    let (_, reply) = send(&mock, Method::POST, "/v1/messages", &third).await;
+    assert_eq!(reply, anthropic_sse(&script));
 }
 
 #[tokio::test]
