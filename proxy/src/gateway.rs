@@ -56,6 +56,10 @@ pub enum GatewayError {
 /// Request ids for the logs, unique across every gateway of the process.
 static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A non-streaming reply larger than this is refused (502) rather than
+/// buffered: real Messages API replies are at most a few MiB.
+const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
+
 /// Bodies at least this large are inspected on the blocking pool, so one
 /// big request does not stall the other streams of its thread.
 const INLINE_INSPECTION_LIMIT: usize = 64 * 1024;
@@ -290,13 +294,14 @@ impl Gateway {
                 Routed::Stream(Response::from_parts(parts, body.boxed()))
             }
             "application/json" => {
-                let bytes = match body.collect().await {
+                let limited = http_body_util::Limited::new(body, MAX_REPLY_BYTES);
+                let bytes = match limited.collect().await {
                     Ok(collected) => collected.to_bytes(),
                     Err(_) => {
                         return Routed::Done(error_response(
                             StatusCode::BAD_GATEWAY,
                             "api_error",
-                            "rulegate: the upstream reply broke off",
+                            "rulegate: the upstream reply broke off or is too large to inspect",
                         ))
                     }
                 };

@@ -108,6 +108,11 @@ impl SseParser {
     pub fn unterminated(&self) -> &[u8] {
         &self.buf
     }
+
+    /// Bytes buffered for the event being received.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
 }
 
 /// A rule that fired in a streamed reply.
@@ -118,6 +123,10 @@ pub struct StreamFinding {
     /// The content block's index.
     pub block: u64,
 }
+
+/// Real events are a few hundred bytes; an upstream that never ends one is
+/// cut off rather than buffered without bound.
+const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Applies the response rules to a streamed Messages API reply.
 pub struct SseRedactor {
@@ -154,6 +163,9 @@ impl SseRedactor {
             if self.failed.is_some() {
                 return;
             }
+        }
+        if self.parser.pending() > MAX_EVENT_BYTES {
+            self.fail("an event larger than 16 MiB", out);
         }
     }
 
@@ -590,6 +602,22 @@ rule key {
         let input = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a@b.co\n\n";
         let out = String::from_utf8(redact(&set, input, &[])).unwrap();
         assert!(out.starts_with("event: error\n"), "{out}");
+    }
+
+    #[test]
+    fn an_endless_event_fails_closed_instead_of_growing() {
+        let set = rules(EMAIL_AND_KEY);
+        let mut redactor = SseRedactor::new(set);
+        let mut out = Vec::new();
+        let line = vec![b'x'; 1 << 20];
+        redactor.push(b"data: ", &mut out);
+        for _ in 0..17 {
+            redactor.push(&line, &mut out);
+        }
+        assert!(redactor.failed().is_some());
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .starts_with("event: error\n"));
     }
 
     proptest! {
