@@ -289,6 +289,7 @@ impl Gateway {
                     upstream: body,
                     redactor: SseRedactor::new(self.rules.clone()),
                     ended: false,
+                    flush_next: false,
                     log: Some(log.take()),
                 };
                 Routed::Stream(Response::from_parts(parts, body.boxed()))
@@ -589,6 +590,10 @@ struct SseBody {
     upstream: Incoming,
     redactor: SseRedactor,
     ended: bool,
+    /// Set after a frame went out: the next poll returns `Pending` once, so
+    /// hyper writes that frame now. Without it, while upstream bytes are
+    /// already waiting, hyper gathers many events into one late write.
+    flush_next: bool,
     log: Option<AccessLog>,
 }
 
@@ -632,6 +637,10 @@ impl Body for SseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
+        if std::mem::take(&mut this.flush_next) && !this.ended {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         loop {
             if this.ended {
                 return Poll::Ready(None);
@@ -662,6 +671,7 @@ impl Body for SseBody {
                 this.finish_log(None);
             }
             if !out.is_empty() {
+                this.flush_next = true;
                 return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
             }
         }
