@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use rulegate_engine::RuleSet;
 
+pub mod accuracy;
 mod claude_code;
 pub use claude_code::claude_code_request;
 

@@ -1,0 +1,497 @@
+//! The generators produce format-valid values, the labels point at exactly
+//! the planted bytes, the hard negatives fail the formats they imitate, and
+//! the scorer counts as documented. The validators here are written again
+//! from the published formats (regexes, checksums recomputed another way)
+//! rather than calling the generators' own helpers where that matters.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::check::{base62, base64, crc24, crc32, ipv4_is_special, IBAN_COUNTRIES};
+use super::corpus::{generate, Corpus, Document};
+use super::formats::{self, type_spec, TYPES};
+use super::score::{score, Found};
+use super::Category;
+use crate::Rng;
+
+/// Luhn, written independently of the generator's.
+fn luhn(digits: &str) -> bool {
+    let mut sum = 0;
+    let mut double = false;
+    for c in digits.chars().rev() {
+        let mut d = c.to_digit(10).expect("digit");
+        if double {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+        double = !double;
+    }
+    sum % 10 == 0
+}
+
+/// ISO 13616 check with big-number arithmetic on the decimal string.
+fn iban_ok(iban: &str) -> bool {
+    let compact: String = iban.chars().filter(|c| !c.is_whitespace()).collect();
+    let Some(&(_, len, _)) = IBAN_COUNTRIES
+        .iter()
+        .find(|(cc, _, _)| compact.starts_with(cc))
+    else {
+        return false;
+    };
+    if compact.len() != len {
+        return false;
+    }
+    let rearranged = format!("{}{}", &compact[4..], &compact[..4]);
+    let decimal: String = rearranged
+        .chars()
+        .map(|c| c.to_digit(36).expect("alphanumeric").to_string())
+        .collect();
+    decimal.as_bytes().chunks(7).fold(0u64, |rem, chunk| {
+        let part: u64 = std::str::from_utf8(chunk)
+            .expect("ASCII")
+            .parse()
+            .expect("digits");
+        (rem * 10u64.pow(chunk.len() as u32) + part) % 97
+    }) == 1
+}
+
+fn decode64(text: &str) -> Vec<u8> {
+    let alphabet = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            other => panic!("not base64: {other}"),
+        }
+    };
+    let clean: Vec<u8> = text.bytes().filter(|&b| b != b'=').collect();
+    let mut out = Vec::new();
+    for chunk in clean.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= alphabet(c) << (18 - 6 * i);
+        }
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+fn checksum_ok(token: &str, prefix_len: usize) -> bool {
+    let body = &token[prefix_len..];
+    body.len() == 36 && base62(crc32(&body.as_bytes()[..30]), 6) == body[30..]
+}
+
+/// The written form back to the value: JSON-escaped strings decoded,
+/// `\n` escapes and YAML block indentation undone.
+fn unwritten(text: &str) -> String {
+    if text.starts_with('{') && !text.contains("\\\"") {
+        // A JSON object written raw or compacted: JSON reads it as it is.
+        return text.to_string();
+    }
+    let decoded = if text.contains("\\\"") {
+        serde_json::from_str::<String>(&format!("\"{text}\"")).expect("escaped JSON string")
+    } else {
+        text.replace("\\n", "\n")
+    };
+    if decoded.contains('\n') && !decoded.starts_with('{') {
+        decoded
+            .lines()
+            .map(str::trim_start)
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        decoded
+    }
+}
+
+/// True when `value` is a well-formed `kind` by its published format.
+fn valid(kind: &str, value: &str) -> bool {
+    let re = |pattern: &str| Regex::new(pattern).expect("test regex").is_match(value);
+    match kind {
+        "anthropic-api-key" => re(r"^sk-ant-(api03|admin01)-[A-Za-z0-9_-]{93}AA$"),
+        "openai-api-key" => re(
+            r"^sk-([A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|(proj|svcacct|admin)-([A-Za-z0-9_-]{58}T3BlbkFJ[A-Za-z0-9_-]{58}|[A-Za-z0-9_-]{74}T3BlbkFJ[A-Za-z0-9_-]{74}))$",
+        ),
+        "aws-access-key-id" => re(r"^(AKIA|ASIA)[A-Z2-7]{16}$"),
+        "aws-secret-access-key" => re(r"^[A-Za-z0-9+/]{40}$"),
+        "github-token" => re(r"^gh[pousr]_[A-Za-z0-9]{36}$") && checksum_ok(value, 4),
+        "github-fine-grained-token" => re(r"^github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}$"),
+        "gitlab-token" => re(r"^glpat-[A-Za-z0-9_-]{20}$"),
+        "slack-token" => re(
+            r"^(xoxb-[0-9]{10,13}-[0-9]{10,13}-[A-Za-z0-9]{24}|xoxp-[0-9]{10,13}-[0-9]{10,13}-[0-9]{10,13}-[0-9a-f]{32}|xapp-1-A[A-Z0-9]{10}-[0-9]{13}-[0-9a-f]{64})$",
+        ),
+        "slack-webhook-url" => re(
+            r"^https://hooks\.slack\.com/services/T[A-Z0-9]{8,10}/B[A-Z0-9]{8,10}/[A-Za-z0-9]{24}$",
+        ),
+        "stripe-key" => re(r"^(sk|rk)_live_([A-Za-z0-9]{24}|51[A-Za-z0-9]{97})$"),
+        "google-api-key" => re(r"^AIza[A-Za-z0-9_-]{35}$"),
+        "gcp-service-account" => {
+            let json: Value = serde_json::from_str(value).expect("key file is JSON");
+            json["type"] == "service_account"
+                && json["private_key"]
+                    .as_str()
+                    .is_some_and(|k| valid("private-key", k.trim_end()))
+                && json["client_email"]
+                    .as_str()
+                    .is_some_and(|e| e.ends_with(".iam.gserviceaccount.com"))
+                && json["private_key_id"]
+                    .as_str()
+                    .is_some_and(|id| id.len() == 40)
+        }
+        "azure-storage-key" => re(r"^[A-Za-z0-9+/]{86}==$") && decode64(value).len() == 64,
+        "azure-connection-string" => re(
+            r"^(DefaultEndpointsProtocol=https;AccountName=[a-z0-9]{3,24};AccountKey=[A-Za-z0-9+/]{86}==;EndpointSuffix=core\.windows\.net|Endpoint=sb://[a-z0-9]+\.servicebus\.windows\.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=[A-Za-z0-9+/]{43}=)$",
+        ),
+        "twilio-api-key" => re(r"^SK[0-9a-f]{32}$"),
+        "sendgrid-api-key" => re(r"^SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$"),
+        "npm-token" => re(r"^npm_[A-Za-z0-9]{36}$") && checksum_ok(value, 4),
+        "pypi-token" => {
+            re(r"^pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{60,}$") && {
+                let raw = decode64(&value[5..]);
+                // Ends with the signature field: type 6, length 32.
+                raw.len() > 40 && raw[raw.len() - 34..raw.len() - 32] == [0x06, 0x20]
+            }
+        }
+        "huggingface-token" => re(r"^hf_[A-Za-z]{34}$"),
+        "databricks-token" => re(r"^dapi[0-9a-f]{32}(-[0-9])?$"),
+        "shopify-token" => re(r"^shp(at|ca|pa|ss)_[0-9a-f]{32}$"),
+        "mailgun-api-key" => re(r"^(key-[0-9a-f]{32}|[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})$"),
+        "jwt" => {
+            let parts: Vec<&str> = value.split('.').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| re(r"^[A-Za-z0-9._-]+$") && !p.is_empty())
+                && serde_json::from_slice::<Value>(&decode64(parts[0]))
+                    .is_ok_and(|h| h["alg"].is_string())
+                && serde_json::from_slice::<Value>(&decode64(parts[1]))
+                    .is_ok_and(|c| c["iat"].is_number())
+        }
+        "private-key" => {
+            let Some(caps) = Regex::new(
+                r"^-----BEGIN ((?:RSA |EC |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----\n((?:[A-Za-z0-9+/=]{1,70}\n)+)-----END ((?:RSA |EC |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----$",
+            )
+            .expect("test regex")
+            .captures(value) else {
+                return false;
+            };
+            caps[1] == caps[3] && !decode64(&caps[2].replace('\n', "")).is_empty()
+        }
+        "pgp-private-key" => {
+            let Some(caps) = Regex::new(
+                r"^-----BEGIN PGP PRIVATE KEY BLOCK-----\n(?:Comment: [^\n]*\n)?\n((?:[A-Za-z0-9+/=]{1,64}\n)+)=([A-Za-z0-9+/]{4})\n-----END PGP PRIVATE KEY BLOCK-----$",
+            )
+            .expect("test regex")
+            .captures(value) else {
+                return false;
+            };
+            let packet = decode64(&caps[1].replace('\n', ""));
+            let crc = decode64(&caps[2]);
+            packet[0] & 0x80 != 0
+                && crc24(&packet)
+                    == (u32::from(crc[0]) << 16) | (u32::from(crc[1]) << 8) | u32::from(crc[2])
+        }
+        "database-url" => re(
+            r"^(postgres|postgresql|mysql|mongodb\+srv|redis|amqp)://[a-z_]*:[A-Za-z0-9!*~._-]{14,}@[a-z0-9.-]+\.[a-z]+(:[0-9]+)?/\S*$",
+        ),
+        "generic-secret-assignment" => re(r"^[A-Za-z0-9+/=!*~._-]{14,}$"),
+        "email" => re(r"^[a-z0-9._+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$"),
+        "payment-card" => {
+            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+            let prefix = |p: &str| digits.starts_with(p);
+            let n2: u32 = digits[..2].parse().expect("digits");
+            let n4: u32 = digits[..4].parse().expect("digits");
+            let iin_len = match digits.len() {
+                16 => {
+                    prefix("4")
+                        || (51..=55).contains(&n2)
+                        || (2221..=2720).contains(&n4)
+                        || prefix("6011")
+                        || prefix("65")
+                        || (644..=649).contains(&(n4 / 10))
+                        || (3528..=3589).contains(&n4)
+                }
+                15 => prefix("34") || prefix("37"),
+                14 => prefix("36"),
+                _ => false,
+            };
+            re(r"^[0-9]+([ -][0-9]+)*$") && iin_len && luhn(&digits)
+        }
+        "us-ssn" => {
+            let Some(caps) = Regex::new(r"^([0-9]{3})([- ])([0-9]{2})([- ])([0-9]{4})$")
+                .expect("test regex")
+                .captures(value)
+            else {
+                return false;
+            };
+            let area: u32 = caps[1].parse().expect("digits");
+            caps[2] == caps[4]
+                && (1..=899).contains(&area)
+                && area != 666
+                && &caps[3] != "00"
+                && &caps[5] != "0000"
+        }
+        "phone-number" => re(
+            r"^(\+1 ?[2-9][0-9]{2} ?[2-9][0-9]{2} ?[0-9]{4}|\([2-9][0-9]{2}\) [2-9][0-9]{2}-[0-9]{4}|[2-9][0-9]{2}-[2-9][0-9]{2}-[0-9]{4}|\+44 7[0-9]{3} [0-9]{6}|07[0-9]{3} [0-9]{6}|\+44 20 [3-8][0-9]{3} [0-9]{4}|\+49 1?[0-9]{2} [0-9]{8}|0[0-9]{2} [0-9]{8}|\+33 [1-7]( [0-9]{2}){4}|0[167]( [0-9]{2}){4})$",
+        ),
+        "iban" => re(r"^[A-Z]{2}[0-9]{2}( ?[A-Z0-9]{1,4})+$") && iban_ok(value),
+        "ipv4-address" => value
+            .parse::<Ipv4Addr>()
+            .is_ok_and(|ip| !ipv4_is_special(ip.octets()) && !ip.is_private() && !ip.is_loopback()),
+        "ipv6-address" => value.parse::<Ipv6Addr>().is_ok_and(|ip| {
+            let s = ip.segments();
+            s[0] & 0xe000 == 0x2000 && !(s[0] == 0x2001 && s[1] == 0x0db8)
+        }),
+        other => panic!("no validator for {other}"),
+    }
+}
+
+#[test]
+fn encodings_match_their_references() {
+    assert_eq!(base64(b"Man"), "TWFu");
+    assert_eq!(base64(b"Ma"), "TWE=");
+    assert_eq!(base64(b"M"), "TQ==");
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc24(b"123456789"), 0x0021_CF02);
+    assert_eq!(base62(61, 6), "00000z");
+    assert_eq!(
+        formats::ipv6_text([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]),
+        "2001:db8::1"
+    );
+    assert_eq!(
+        formats::ipv6_text([0x2a03, 0, 1, 0, 0, 5, 0, 0]),
+        "2a03:0:1::5:0:0"
+    );
+    assert!(iban_ok("GB82 WEST 1234 5698 7654 32"));
+    assert!(!iban_ok("GB83 WEST 1234 5698 7654 32"));
+    assert!(luhn("4111111111111111") && !luhn("4111111111111112"));
+}
+
+#[test]
+fn every_generator_makes_format_valid_values() {
+    let mut rng = Rng::new(11);
+    for spec in TYPES {
+        for _ in 0..500 {
+            let value = (spec.generate)(&mut rng);
+            assert!(
+                valid(spec.name, &value),
+                "{}: not valid: {value:?}",
+                spec.name
+            );
+        }
+    }
+}
+
+#[test]
+fn cards_cover_every_brand_and_separator() {
+    let mut rng = Rng::new(3);
+    let cards: Vec<String> = (0..2000).map(|_| formats::payment_card(&mut rng)).collect();
+    for (brand, prefix, len) in [
+        ("visa", "4", 16),
+        ("amex", "3", 15),
+        ("diners", "36", 14),
+        ("discover", "6", 16),
+    ] {
+        assert!(
+            cards.iter().any(|c| {
+                let d: String = c.chars().filter(char::is_ascii_digit).collect();
+                d.starts_with(prefix) && d.len() == len
+            }),
+            "no {brand} card"
+        );
+    }
+    assert!(cards.iter().any(|c| c.contains(' ')));
+    assert!(cards.iter().any(|c| c.contains('-')));
+    assert!(cards
+        .iter()
+        .any(|c| c.chars().all(|ch| ch.is_ascii_digit())));
+}
+
+#[test]
+fn ibans_have_each_countrys_length_and_check() {
+    let mut rng = Rng::new(5);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..2000 {
+        let iban = formats::iban(&mut rng);
+        let compact: String = iban.chars().filter(|c| !c.is_whitespace()).collect();
+        let (cc, len, _) = IBAN_COUNTRIES
+            .iter()
+            .find(|(cc, _, _)| compact.starts_with(cc))
+            .expect("known country");
+        assert_eq!(compact.len(), *len, "{iban}");
+        assert!(iban_ok(&iban), "{iban}");
+        seen.insert(*cc);
+    }
+    assert_eq!(seen.len(), IBAN_COUNTRIES.len());
+}
+
+fn corpus() -> Corpus {
+    generate(99, 400)
+}
+
+#[test]
+fn labels_point_at_the_planted_values() {
+    let corpus = corpus();
+    let mut per_type = std::collections::BTreeMap::<&str, usize>::new();
+    for doc in &corpus.documents {
+        for label in &doc.labels {
+            let written = &doc.text[label.start..label.end];
+            let value = unwritten(written);
+            assert!(
+                valid(label.kind, &value),
+                "{}:{}: label {} does not hold a valid value: {written:?}",
+                doc.name,
+                doc.line_of(label.start),
+                label.kind
+            );
+            // The label covers the whole value: the bytes either side are
+            // not part of it.
+            let before = doc.text[..label.start].chars().next_back();
+            let after = doc.text[label.end..].chars().next();
+            for neighbour in [before, after].into_iter().flatten() {
+                assert!(
+                    !neighbour.is_ascii_alphanumeric(),
+                    "{}: label {} is cut inside a word: {:?}",
+                    doc.name,
+                    label.kind,
+                    super::context(doc, label.start, label.end)
+                );
+            }
+            *per_type.entry(label.kind).or_default() += 1;
+        }
+    }
+    for spec in TYPES {
+        assert!(
+            per_type.get(spec.name).copied().unwrap_or(0) >= 30,
+            "{} is rare",
+            spec.name
+        );
+    }
+}
+
+#[test]
+fn hard_negatives_fail_the_formats_they_imitate() {
+    let corpus = corpus();
+    let negatives = |kind: &str| -> Vec<(&Document, String)> {
+        corpus
+            .documents
+            .iter()
+            .flat_map(|d| {
+                d.negatives
+                    .iter()
+                    .filter(move |n| n.kind == kind)
+                    .map(move |n| (d, unwritten(&d.text[n.start..n.end])))
+            })
+            .collect()
+    };
+    let checks: &[(&str, &str)] = &[
+        ("Luhn-invalid card", "payment-card"),
+        ("IBAN with a wrong check", "iban"),
+        ("SSN in an unissued range", "us-ssn"),
+        ("private or loopback IPv4", "ipv4-address"),
+        ("private or link-local IPv6", "ipv6-address"),
+        ("wrong length", "github-token"),
+        ("order number", "payment-card"),
+    ];
+    for (negative, kind) in checks {
+        let found = negatives(negative);
+        assert!(found.len() >= 3, "too few `{negative}` negatives");
+        for (doc, value) in found {
+            assert!(
+                !valid(kind, &value),
+                "{}: `{negative}` {value:?} is a valid {kind}",
+                doc.name
+            );
+        }
+    }
+    // No hard negative overlaps a label.
+    for doc in &corpus.documents {
+        for n in &doc.negatives {
+            assert!(
+                !doc.labels
+                    .iter()
+                    .any(|l| l.start < n.end && n.start < l.end),
+                "{}: negative {} overlaps a label",
+                doc.name,
+                n.kind
+            );
+        }
+    }
+}
+
+#[test]
+fn the_corpus_is_a_function_of_the_seed() {
+    let a = generate(1, 50);
+    let b = generate(1, 50);
+    let c = generate(2, 50);
+    let texts = |corpus: &Corpus| {
+        corpus
+            .documents
+            .iter()
+            .map(|d| d.text.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(texts(&a), texts(&b));
+    assert_ne!(texts(&a), texts(&c));
+}
+
+#[test]
+fn scoring_counts_overlaps_by_type() {
+    let corpus = generate(4, 1);
+    let doc = &corpus.documents[0];
+    let first = doc.labels[0].clone();
+    let other = doc
+        .labels
+        .iter()
+        .find(|l| l.kind != first.kind)
+        .expect("two types in a document")
+        .clone();
+    let category = type_spec(first.kind).expect("known").category;
+    let found = vec![
+        // Same type, partly overlapping: a TP.
+        Found {
+            start: first.start + 1,
+            end: first.end,
+            rule: first.kind.into(),
+            category,
+        },
+        // Another type's rule on `other`: an FP on another type's label.
+        Found {
+            start: other.start,
+            end: other.end,
+            rule: first.kind.into(),
+            category,
+        },
+        // On nothing at all: an FP (byte 0 is the document's header).
+        Found {
+            start: 0,
+            end: 1,
+            rule: first.kind.into(),
+            category,
+        },
+    ];
+    let report = score(&corpus, &[found]);
+    let row = &report.rows[first.kind];
+    let labels_of_first = doc.labels.iter().filter(|l| l.kind == first.kind).count();
+    assert_eq!(row.findings, 3);
+    assert_eq!(row.correct, 1);
+    assert_eq!(row.cross, 1);
+    assert_eq!(row.labels, labels_of_first);
+    assert_eq!(row.detected, 1);
+    let other_row = &report.rows[other.kind];
+    assert_eq!(other_row.detected, 0);
+    assert_eq!(other_row.detected_any, 1);
+    assert_eq!(
+        report.total(Some(Category::Pii)).labels + report.total(Some(Category::Secret)).labels,
+        doc.labels.len()
+    );
+}
