@@ -453,6 +453,62 @@ pub static TYPES: &[TypeSpec] = &[
         generate: iban,
     },
     TypeSpec {
+        name: "us-itin",
+        category: Category::Pii,
+        shape: Shape::Token,
+        keys: &["ITIN", "TAX_ID", "TAXPAYER_ID"],
+        needs_key: false,
+        also: &[],
+        prose: &[
+            "My ITIN is {} — I do not have an SSN yet.",
+            "Taxpayer identification: {}",
+            "the W-7 came back with ITIN {} last week",
+        ],
+        generate: us_itin,
+    },
+    TypeSpec {
+        name: "uk-national-insurance-number",
+        category: Category::Pii,
+        shape: Shape::Token,
+        keys: &["NI_NUMBER", "NINO", "NATIONAL_INSURANCE"],
+        needs_key: false,
+        also: &[],
+        prose: &[
+            "My National Insurance number is {} if payroll needs it.",
+            "NI number: {}",
+            "HMRC has {} on file for her",
+        ],
+        generate: uk_national_insurance_number,
+    },
+    TypeSpec {
+        name: "canada-sin",
+        category: Category::Pii,
+        shape: Shape::Token,
+        keys: &["SIN", "SOCIAL_INSURANCE_NUMBER"],
+        needs_key: false,
+        also: &[],
+        prose: &[
+            "My SIN is {} for the T4.",
+            "Social insurance number: {}",
+            "the employee's SIN {} failed validation at the bank",
+        ],
+        generate: canada_sin,
+    },
+    TypeSpec {
+        name: "mac-address",
+        category: Category::Pii,
+        shape: Shape::Token,
+        keys: &["MAC", "HW_ADDR", "DEVICE_MAC"],
+        needs_key: false,
+        also: &[],
+        prose: &[
+            "The laptop's MAC is {}, please add it to the allowlist.",
+            "DHCP leased 10.0.0.23 to {} at 09:12.",
+            "device {} keeps reconnecting to the guest network",
+        ],
+        generate: mac_address,
+    },
+    TypeSpec {
         name: "ipv4-address",
         category: Category::Pii,
         shape: Shape::Token,
@@ -1244,6 +1300,80 @@ pub fn phone_number(rng: &mut Rng) -> String {
     }
 }
 
+/// An ITIN (IRS): `9XX-YY-ZZZZ` with the middle digits in 50–65, 70–88,
+/// 90–92 or 94–99.
+pub fn us_itin(rng: &mut Rng) -> String {
+    const GROUPS: &[(usize, usize)] = &[(50, 65), (70, 88), (90, 92), (94, 99)];
+    let (low, high) = GROUPS[rng.below(GROUPS.len())];
+    let group = low + rng.below(high - low + 1);
+    let area = rng.below(100);
+    let serial = rng.below(10_000);
+    match rng.below(8) {
+        0 => format!("9{area:02}{group:02}{serial:04}"),
+        _ => format!("9{area:02}-{group:02}-{serial:04}"),
+    }
+}
+
+/// A National Insurance number (HMRC): two prefix letters (first not D,
+/// F, I, Q, U, V; second not those nor O; not BG, GB, KN, NK, NT, TN, ZZ),
+/// six digits, a suffix A–D; compact or spaced in pairs.
+pub fn uk_national_insurance_number(rng: &mut Rng) -> String {
+    const FIRST: &[u8] = b"ABCEGHJKLMNOPRSTWXYZ";
+    const SECOND: &[u8] = b"ABCEGHJKLMNPRSTWXYZ";
+    let prefix = loop {
+        let p = format!(
+            "{}{}",
+            char::from(FIRST[rng.below(FIRST.len())]),
+            char::from(SECOND[rng.below(SECOND.len())])
+        );
+        if !["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"].contains(&p.as_str()) {
+            break p;
+        }
+    };
+    let d = rng.string_from(DIGITS, 6);
+    let suffix = char::from(b"ABCD"[rng.below(4)]);
+    if rng.below(2) == 0 {
+        format!("{prefix}{d}{suffix}")
+    } else {
+        format!("{prefix} {} {} {} {suffix}", &d[..2], &d[2..4], &d[4..])
+    }
+}
+
+/// A Canadian SIN: nine digits passing Luhn, first digit 1–7 or 9;
+/// grouped 3-3-3 by dashes or spaces, or compact.
+pub fn canada_sin(rng: &mut Rng) -> String {
+    let first = *b"12345679".get(rng.below(8)).expect("in range");
+    let mut number = String::from(char::from(first));
+    number.push_str(&rng.string_from(DIGITS, 7));
+    let check = luhn_check_digit(&number);
+    number.push(char::from(b'0' + check));
+    match rng.below(4) {
+        0 => number,
+        1 => format!("{} {} {}", &number[..3], &number[3..6], &number[6..]),
+        _ => format!("{}-{}-{}", &number[..3], &number[3..6], &number[6..]),
+    }
+}
+
+/// A unicast MAC (EUI-48): six octets by colons or dashes, or Cisco's
+/// dotted triples.
+pub fn mac_address(rng: &mut Rng) -> String {
+    let mut octets = [0u8; 6];
+    for o in &mut octets {
+        *o = rng.next_u64() as u8;
+    }
+    octets[0] &= 0xfe;
+    let hex: Vec<String> = octets.iter().map(|o| format!("{o:02x}")).collect();
+    match rng.below(5) {
+        0 => hex.join("-").to_ascii_uppercase(),
+        1 => format!(
+            "{}{}.{}{}.{}{}",
+            hex[0], hex[1], hex[2], hex[3], hex[4], hex[5]
+        ),
+        2 => hex.join(":").to_ascii_uppercase(),
+        _ => hex.join(":"),
+    }
+}
+
 /// IBAN countries: code, total length, and the BBAN as character classes
 /// (`n` digit, `a` upper letter, `c` upper alphanumeric).
 pub const IBAN_COUNTRIES: &[(&str, usize, &str)] = &[
@@ -1437,7 +1567,7 @@ fn neg(key: &'static str, kind: &'static str, value: String) -> Negative {
 
 /// One hard negative, chosen at random.
 pub fn negative(rng: &mut Rng) -> Negative {
-    match rng.below(44) {
+    match rng.below(48) {
         0 => neg("REQUEST_ID", "uuid", uuid(rng)),
         1 => neg("TRACE_ID", "uuid", uuid(rng).replace('-', "")),
         2 => neg("GIT_SHA", "git sha-1", rng.string_from(HEX, 40)),
@@ -1744,6 +1874,39 @@ pub fn negative(rng: &mut Rng) -> Negative {
             "truncated JWT",
             format!("eyJhbGciOiJIUzI1NiJ9.{}...", rng.string_from(B64URL, 8)),
         ),
+        43 => neg(
+            "NI_NUMBER",
+            "documented placeholder",
+            rng.pick(&["QQ123456C", "QQ 12 34 56 C", "AB123456C"])
+                .into(),
+        ),
+        44 => neg(
+            "NI_NUMBER",
+            "NINO with an unallocated prefix",
+            format!(
+                "{}{}{}",
+                rng.pick(&["BG", "GB", "NK", "TN", "ZZ", "DA", "FI", "QV"]),
+                rng.string_from(DIGITS, 6),
+                rng.pick(&["A", "B", "C", "D"])
+            ),
+        ),
+        45 => neg("SIN", "Luhn-invalid SIN", {
+            let mut number = format!("{}", 1 + rng.below(7));
+            number.push_str(&rng.string_from(DIGITS, 7));
+            let bad = (luhn_check_digit(&number) + 1 + rng.below(9) as u8) % 10;
+            number.push(char::from(b'0' + bad));
+            format!("{}-{}-{}", &number[..3], &number[3..6], &number[6..])
+        }),
+        46 => neg(
+            "TIME",
+            "clock time",
+            format!(
+                "{:02}:{:02}:{:02}",
+                rng.below(24),
+                rng.below(60),
+                rng.below(60)
+            ),
+        ),
         _ => neg(
             "STRIPE_KEY",
             "placeholder",
@@ -1827,10 +1990,11 @@ fn invalid_ssn(rng: &mut Rng) -> String {
     match rng.below(5) {
         0 => format!("000-{:02}-{:04}", 1 + rng.below(99), 1 + rng.below(9999)),
         1 => format!("666-{:02}-{:04}", 1 + rng.below(99), 1 + rng.below(9999)),
+        // 9xx with a middle pair no ITIN uses either (01–49, 66–69, 89, 93).
         2 => format!(
             "9{:02}-{:02}-{:04}",
             rng.below(100),
-            1 + rng.below(99),
+            [1 + rng.below(49), 66 + rng.below(4), 89, 93][rng.below(4)],
             1 + rng.below(9999)
         ),
         3 => format!("{:03}-00-{:04}", 1 + rng.below(665), 1 + rng.below(9999)),

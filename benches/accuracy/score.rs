@@ -7,7 +7,7 @@
 //! finding overlaps it, whatever its rule: the text was masked all the
 //! same.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::corpus::{Corpus, Document};
@@ -93,6 +93,10 @@ pub struct Report {
     /// False positives by rule and by what they sat on (a hard negative's
     /// kind, another type's label, or filler).
     pub fp_causes: BTreeMap<(String, String), usize>,
+    /// The types some loaded rule is named for (canonical names); when
+    /// set, the table adds totals over those types only, which separate
+    /// the quality of the rules from the gaps in their coverage.
+    pub covered: Option<BTreeSet<String>>,
 }
 
 pub const EXAMPLES: usize = 6;
@@ -243,9 +247,19 @@ impl Report {
     }
 
     pub fn total(&self, category: Option<Category>) -> Row {
+        self.total_where(category, false)
+    }
+
+    fn total_where(&self, category: Option<Category>, covered_only: bool) -> Row {
         let mut total = Row::default();
         for (name, row) in &self.rows {
-            if category.is_none() || self.categories.get(name).copied() == category {
+            let in_category = category.is_none() || self.categories.get(name).copied() == category;
+            let in_cover = !covered_only
+                || self
+                    .covered
+                    .as_ref()
+                    .is_none_or(|covered| covered.contains(name));
+            if in_category && in_cover {
                 total.add(row);
             }
         }
@@ -283,6 +297,16 @@ impl Report {
         line("**all secrets**", &self.total(Some(Category::Secret)));
         line("**all PII**", &self.total(Some(Category::Pii)));
         line("**all**", &self.total(None));
+        if self.covered.is_some() {
+            line(
+                "**all secrets, types with a rule**",
+                &self.total_where(Some(Category::Secret), true),
+            );
+            line(
+                "**all PII, types with a rule**",
+                &self.total_where(Some(Category::Pii), true),
+            );
+        }
         out
     }
 

@@ -251,6 +251,33 @@ fn valid(kind: &str, value: &str) -> bool {
             let s = ip.segments();
             s[0] & 0xe000 == 0x2000 && !(s[0] == 0x2001 && s[1] == 0x0db8)
         }),
+        "us-itin" => {
+            let Some(caps) = Regex::new(r"^9([0-9]{2})-?([0-9]{2})-?([0-9]{4})$")
+                .expect("test regex")
+                .captures(value)
+            else {
+                return false;
+            };
+            let group: u32 = caps[2].parse().expect("digits");
+            [(50, 65), (70, 88), (90, 92), (94, 99)]
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(&group))
+        }
+        "uk-national-insurance-number" => {
+            re(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]( ?[0-9]{2}){3} ?[A-D]$")
+                && !["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"].contains(&&value[..2])
+        }
+        "canada-sin" => {
+            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+            re(r"^[1-79][0-9]{2}([ -]?)[0-9]{3}([ -]?)[0-9]{3}$") && luhn(&digits)
+        }
+        "mac-address" => {
+            re(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$|^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$")
+                && {
+                    let first = u8::from_str_radix(&value[..2], 16).expect("hex");
+                    first & 1 == 0
+                }
+        }
         other => panic!("no validator for {other}"),
     }
 }
@@ -401,6 +428,12 @@ fn hard_negatives_fail_the_formats_they_imitate() {
         ("private or link-local IPv6", "ipv6-address"),
         ("wrong length", "github-token"),
         ("order number", "payment-card"),
+        ("SSN in an unissued range", "us-itin"),
+        (
+            "NINO with an unallocated prefix",
+            "uk-national-insurance-number",
+        ),
+        ("Luhn-invalid SIN", "canada-sin"),
     ];
     for (negative, kind) in checks {
         let found = negatives(negative);

@@ -284,7 +284,13 @@ fn run(args: &Args) -> Result<(), String> {
     )
     .map_err(io)?;
 
-    let report = accuracy::score(&corpus, &findings);
+    let mut report = accuracy::score(&corpus, &findings);
+    report.covered = Some(
+        set.rules()
+            .iter()
+            .map(|rule| accuracy::canonical(&rule.name).to_string())
+            .collect(),
+    );
     let examples_path = args.out.join("examples.md");
     fs::write(&examples_path, report.examples()).map_err(io)?;
 
