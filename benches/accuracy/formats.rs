@@ -1877,7 +1877,7 @@ pub fn negative(rng: &mut Rng) -> Negative {
         43 => neg(
             "NI_NUMBER",
             "documented placeholder",
-            rng.pick(&["QQ123456C", "QQ 12 34 56 C", "AB123456C"])
+            rng.pick(&["QQ123456C", "QQ 12 34 56 C", "QQ123456A"])
                 .into(),
         ),
         44 => neg(

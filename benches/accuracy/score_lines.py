@@ -155,10 +155,9 @@ def main():
         "| detect-secrets plugin | ds: recall own | ds: recall any |"
     )
     print("|---|---:|---:|---:|---:|---|---:|---:|")
-    types = []
-    for l in labels:
-        if l["type"] not in types:
-            types.append(l["type"])
+    # Secrets first, then PII, each by name.
+    types = sorted({l["type"]: not l["secret"] for l in labels}.items(), key=lambda kv: (kv[1], kv[0]))
+    types = [name for name, _ in types]
     for kind in types:
         of_kind = [l for l in labels if l["type"] == kind]
         secret = of_kind[0]["secret"]
