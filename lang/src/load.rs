@@ -83,7 +83,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn directories_are_searched_in_path_order() {
+    fn directory_files_come_in_path_order_without_subdirectories() {
         let dir = std::env::temp_dir().join(format!("rulegate-load-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("b")).unwrap();
@@ -91,12 +91,21 @@ mod tests {
         fs::write(dir.join("c.rules"), "").unwrap();
         fs::write(dir.join("a.rules"), "").unwrap();
         fs::write(dir.join("notes.txt"), "").unwrap();
-        let files = collect(&[dir.clone(), dir.join("a.rules")]).unwrap();
-        let names: Vec<_> = files
-            .iter()
-            .map(|f| f.strip_prefix(&dir).unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["a.rules", "b/z.rules", "c.rules"]);
+        let names = |paths: &[PathBuf]| -> Vec<String> {
+            collect(paths)
+                .unwrap()
+                .iter()
+                .map(|f| f.strip_prefix(&dir).unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            names(&[dir.clone(), dir.join("a.rules")]),
+            ["a.rules", "c.rules"]
+        );
+        assert_eq!(
+            names(&[dir.join("b"), dir.clone()]),
+            ["a.rules", "b/z.rules", "c.rules"]
+        );
         assert!(matches!(
             collect(&[dir.join("missing")]),
             Err(LoadError::NotFound { .. })

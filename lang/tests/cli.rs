@@ -164,7 +164,10 @@ fn a_file_that_is_not_utf8_gets_a_diagnostic() {
 
 #[test]
 fn the_shipped_examples_are_clean() {
-    let rules = format!("{}/../rules/examples.rules", env!("CARGO_MANIFEST_DIR"));
+    let rules = format!(
+        "{}/../rules/policy-examples/language-tour.rules",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let output = rulec(&["check", &rules]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains(": 0 errors, 0 warnings"));

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 const SEEDS: &[&str] = &[
-    include_str!("../../rules/examples.rules"),
+    include_str!("../../rules/policy-examples/language-tour.rules"),
     include_str!("diagnostics/clean.rules"),
     include_str!("diagnostics/many-errors.rules"),
     include_str!("diagnostics/E0008-invalid-regex.rules"),
