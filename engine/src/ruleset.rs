@@ -4,15 +4,22 @@
 //! assigned in declaration order, so a lower ID means a rule declared
 //! earlier. Three automata are built over that set, none looping over rules:
 //!
-//! - `leftmost`: a `meta::Regex` (leftmost-first, unanchored) whose only job
-//!   is to find the leftmost position where any pattern matches. It brings
-//!   the literal prefilters and the reverse DFA that finds match starts.
+//! - `forward`: a lazy DFA, unanchored, `MatchKind::All`, with start states
+//!   tagged. Driven byte by byte it tells the earliest end of any match and
+//!   the last position before it where no partial match was alive; every
+//!   match that starts before that end starts after that position. The
+//!   streaming scanner drives it too, to learn how much it must hold back
+//!   (see [`crate::stream`]).
 //! - `anchored`: a lazy DFA, anchored, `MatchKind::All`, that lists every
 //!   (pattern, end) pair of the matches starting at one position; it never
-//!   walks more than the longest pattern.
-//! - `forward`: a lazy DFA, unanchored, `MatchKind::All`, with start states
-//!   tagged, that the streaming scanner drives byte by byte to learn where
-//!   the earliest still-live partial match can begin (see [`crate::stream`]).
+//!   walks more than the longest pattern. Tried at each position of the
+//!   window the forward DFA gives, left to right, it finds the leftmost
+//!   start.
+//!
+//! No reverse automaton: the reverse DFA of a meta regex (which this engine
+//! used first) has to run back over every long alphanumeric run, and with
+//! dozens of counted repetitions its states exploded; on the 68 shipped
+//! rules a whole block scan ran at 0.05 MB/s, determinizing all the time.
 //!
 //! Lazy DFAs because the dense DFA of the whole unanchored set can blow up
 //! with counted repetitions (`[A-Za-z0-9]{80,120}` in dozens of secrets);
@@ -51,6 +58,18 @@ use crate::spec::{Action, RuleSetSpec, RuleSpec, Scope, Side};
 /// Lazy DFA cache per automaton and scanner. The default (2 MiB) thrashes
 /// on the shipped packs; the memory is only taken as states are built.
 const DFA_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Patterns per forward DFA shard. One unanchored DFA over every pattern
+/// must track every combination of partial matches; on the 68 shipped
+/// rules (100 patterns) that was more states than a 16 MiB cache holds, and
+/// scanning dense secret-laden text fell to 0.5 MB/s, determinizing. Shards
+/// keep each state space small at the price of one table lookup per shard
+/// per byte; 16 measured best over 4..=32 on both the dense accuracy corpus
+/// and the bench corpus.
+const PATTERNS_PER_SHARD: usize = 16;
+
+/// A shard's cache share of [`DFA_CACHE_BYTES`] is never below this.
+const MIN_SHARD_CACHE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Index of a rule in declaration order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -150,26 +169,46 @@ pub(crate) struct Compiled {
     pattern_rule: Vec<RuleId>,
     /// The longest any pattern can match, in bytes.
     pub(crate) max_len: usize,
-    leftmost: meta::Regex,
     /// Per pattern with a `(?P<value>…)` group: a regex that recovers the
     /// group's span inside a match, since checks apply to the value only.
     value_regex: Vec<Option<meta::Regex>>,
     anchored: DFA,
-    pub(crate) forward: DFA,
+    /// The forward DFA, in shards of at most [`PATTERNS_PER_SHARD`]
+    /// patterns, stepped side by side.
+    pub(crate) forward: Vec<DFA>,
     spare_caches: Mutex<Vec<Caches>>,
 }
 
 /// The mutable search state one scan needs.
 pub(crate) struct Caches {
-    leftmost: meta::Cache,
     anchored: DfaCache,
-    pub(crate) forward: DfaCache,
+    /// The streaming scanner's own walk of the forward shards.
+    pub(crate) forward: Vec<DfaCache>,
+    /// The forward shards' caches for finding matches, apart from the
+    /// scanner's: clearing one must not invalidate the scanner's state.
+    search: Vec<DfaCache>,
+    /// Each `search` cache's clear count when its start states were last
+    /// tagged.
+    search_clears: Vec<Option<usize>>,
+    /// Scratch for `earliest_end`: each shard's state and window.
+    search_sids: Vec<LazyStateID>,
+    search_windows: Vec<usize>,
     candidates: Vec<Candidate>,
 }
 
 impl Caches {
     pub(crate) fn memory_usage(&self) -> usize {
-        self.leftmost.memory_usage() + self.anchored.memory_usage() + self.forward.memory_usage()
+        self.anchored.memory_usage()
+            + self
+                .forward
+                .iter()
+                .map(DfaCache::memory_usage)
+                .sum::<usize>()
+            + self
+                .search
+                .iter()
+                .map(DfaCache::memory_usage)
+                .sum::<usize>()
     }
 }
 
@@ -183,6 +222,18 @@ struct Candidate {
 impl RuleSet {
     /// Compiles every pattern of every rule into one automaton.
     pub fn build(spec: RuleSetSpec) -> Result<RuleSet, BuildError> {
+        RuleSet::build_sharded(spec, PATTERNS_PER_SHARD)
+    }
+
+    /// [`RuleSet::build`] with a chosen number of patterns per forward DFA
+    /// shard (at least one). The result is the same for every choice; only
+    /// speed differs. Tests use it to exercise many shards with few rules.
+    #[doc(hidden)]
+    pub fn build_sharded(
+        spec: RuleSetSpec,
+        patterns_per_shard: usize,
+    ) -> Result<RuleSet, BuildError> {
+        let patterns_per_shard = patterns_per_shard.max(1);
         let mut hirs: Vec<Hir> = Vec::new();
         let mut value_regex = Vec::new();
         let mut pattern_rule = Vec::new();
@@ -211,15 +262,6 @@ impl RuleSet {
             }
         }
         let automaton_error = |err: &dyn std::fmt::Display| BuildError::Automaton(err.to_string());
-        let leftmost = meta::Regex::builder()
-            .configure(
-                meta::Config::new()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .utf8_empty(false)
-                    .hybrid_cache_capacity(DFA_CACHE_BYTES),
-            )
-            .build_many_from_hir(&hirs)
-            .map_err(|e| automaton_error(&e))?;
         let nfa = thompson::Compiler::new()
             .configure(thompson::Config::new().shrink(false))
             .build_many_from_hir(&hirs)
@@ -234,16 +276,31 @@ impl RuleSet {
             .configure(dfa_config())
             .build_from_nfa(nfa.clone())
             .map_err(|e| automaton_error(&e))?;
-        let forward = DFA::builder()
-            .configure(dfa_config().specialize_start_states(true))
-            .build_from_nfa(nfa)
-            .map_err(|e| automaton_error(&e))?;
+        let relaxed: Vec<Hir> = hirs.iter().map(without_upper_bounds).collect();
+        let shards = relaxed.len().div_ceil(patterns_per_shard);
+        let shard_cache = (DFA_CACHE_BYTES / shards.max(1)).max(MIN_SHARD_CACHE_BYTES);
+        let forward = relaxed
+            .chunks(patterns_per_shard)
+            .map(|patterns| {
+                let nfa = thompson::Compiler::new()
+                    .configure(thompson::Config::new().shrink(false))
+                    .build_many_from_hir(patterns)
+                    .map_err(|e| automaton_error(&e))?;
+                DFA::builder()
+                    .configure(
+                        dfa_config()
+                            .cache_capacity(shard_cache)
+                            .specialize_start_states(true),
+                    )
+                    .build_from_nfa(nfa)
+                    .map_err(|e| automaton_error(&e))
+            })
+            .collect::<Result<Vec<DFA>, BuildError>>()?;
         Ok(RuleSet {
             inner: Arc::new(Compiled {
                 rules: spec.rules,
                 pattern_rule,
                 max_len,
-                leftmost,
                 value_regex,
                 anchored,
                 forward,
@@ -372,9 +429,12 @@ impl std::fmt::Debug for RuleSet {
 impl Compiled {
     pub(crate) fn new_caches(&self) -> Caches {
         Caches {
-            leftmost: self.leftmost.create_cache(),
             anchored: DfaCache::new(&self.anchored),
-            forward: DfaCache::new(&self.forward),
+            forward: self.forward.iter().map(DfaCache::new).collect(),
+            search: self.forward.iter().map(DfaCache::new).collect(),
+            search_clears: vec![None; self.forward.len()],
+            search_sids: Vec::with_capacity(self.forward.len()),
+            search_windows: Vec::with_capacity(self.forward.len()),
             candidates: Vec::new(),
         }
     }
@@ -450,18 +510,80 @@ impl Compiled {
         eligible: &dyn Fn(RuleId) -> Option<&'a Action>,
     ) -> Option<(RuleId, Range<usize>)> {
         while from < horizon {
-            let input = Input::new(hay).range(from..);
-            let start = self
-                .leftmost
-                .search_with(&mut caches.leftmost, &input)?
-                .start();
-            if start >= horizon {
-                return None;
+            let (window, end) = self.earliest_end(caches, hay, from, eoi)?;
+            // Every match that starts before `end` starts in `window..end`
+            // (the one ending at `end` among them); try them left to right.
+            for start in window..end.min(horizon) {
+                if let Some(found) = self.best_at(caches, hay, start, eoi, eligible) {
+                    return Some(found);
+                }
             }
-            if let Some(found) = self.best_at(caches, hay, start, eoi, eligible) {
-                return Some(found);
+            // Every match starting before `end` was tried: start afresh.
+            from = end;
+        }
+        None
+    }
+
+    /// From `from`, the earliest end of any match, with the last position
+    /// before it at which no partial match was alive (no match that starts
+    /// earlier reaches past it). `None` when no match ends within `hay`.
+    fn earliest_end(
+        &self,
+        caches: &mut Caches,
+        hay: &[u8],
+        from: usize,
+        eoi: bool,
+    ) -> Option<(usize, usize)> {
+        let look_behind = from.checked_sub(1).map(|i| hay[i]);
+        let config = start::Config::new()
+            .anchored(Anchored::No)
+            .look_behind(look_behind);
+        caches.search_sids.clear();
+        caches.search_windows.clear();
+        for (shard, dfa) in self.forward.iter().enumerate() {
+            let cache = &mut caches.search[shard];
+            // Tagged start states make "nothing alive" a tag check (see
+            // `tag_start_states`); an untagged one would only widen the
+            // window.
+            if caches.search_clears[shard] != Some(cache.clear_count()) {
+                crate::stream::tag_start_states(dfa, cache);
+                caches.search_clears[shard] = Some(cache.clear_count());
             }
-            from = start + 1;
+            caches
+                .search_sids
+                .push(dfa.start_state(cache, &config).ok()?);
+            caches.search_windows.push(from);
+        }
+        let window = |windows: &[usize]| windows.iter().copied().min().unwrap_or(from);
+        for (at, &byte) in hay.iter().enumerate().skip(from) {
+            for (shard, dfa) in self.forward.iter().enumerate() {
+                let sid = next(
+                    dfa,
+                    &mut caches.search[shard],
+                    caches.search_sids[shard],
+                    byte,
+                );
+                caches.search_sids[shard] = sid;
+                if sid.is_tagged() {
+                    if sid.is_match() {
+                        // Reported one byte late: the match ended at `at`.
+                        // Every match starting before `at` is alive in its
+                        // shard, so it starts after that shard's window.
+                        return Some((window(&caches.search_windows), at));
+                    }
+                    if sid.is_start() {
+                        caches.search_windows[shard] = at + 1;
+                    }
+                }
+            }
+        }
+        if eoi {
+            for (shard, dfa) in self.forward.iter().enumerate() {
+                let sid = caches.search_sids[shard];
+                if next_eoi(dfa, &mut caches.search[shard], sid).is_match() {
+                    return Some((window(&caches.search_windows), hay.len()));
+                }
+            }
         }
         None
     }
@@ -548,6 +670,40 @@ impl Compiled {
                 push_matches(dfa, cache, sid, at, out);
             }
         }
+    }
+}
+
+/// The pattern with every repetition's upper bound dropped (`x{2,64}`
+/// becomes `x{2,}`), for the unanchored forward DFA.
+///
+/// Why: unanchored, a bounded repetition over a broad class (`[A-Za-z0-9]`)
+/// makes the DFA count, for every pattern at once, how long the current run
+/// is; the product of those counters over dozens of patterns is more states
+/// than any cache holds, and the lazy DFA spent its time determinizing
+/// (0.3 MB/s on the 68 shipped rules). Without upper bounds a run is one
+/// state. It is safe because the relaxed language contains the exact one:
+/// every exact match end is still reported (extra ends only cost an
+/// anchored check, which is exact), and wherever an exact partial match is
+/// alive a relaxed one is too, so "nothing alive" stays a true statement.
+fn without_upper_bounds(hir: &Hir) -> Hir {
+    use regex_syntax::hir::{Capture, HirKind, Repetition};
+    match hir.kind() {
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            min: rep.min,
+            max: None,
+            greedy: rep.greedy,
+            sub: Box::new(without_upper_bounds(&rep.sub)),
+        }),
+        HirKind::Capture(cap) => Hir::capture(Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(without_upper_bounds(&cap.sub)),
+        }),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(without_upper_bounds).collect()),
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.iter().map(without_upper_bounds).collect())
+        }
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => hir.clone(),
     }
 }
 

@@ -30,8 +30,8 @@ pub struct Scanner {
     side: Side,
     scope: Scope,
     caches: Option<Caches>,
-    /// Forward DFA state after `total` bytes.
-    sid: LazyStateID,
+    /// Each forward shard's state after `total` bytes.
+    sids: Vec<LazyStateID>,
     /// Bytes `buf_start..total` of the stream: the held bytes plus at most
     /// one byte before `resolved` as look-behind context.
     buf: Vec<u8>,
@@ -39,12 +39,16 @@ pub struct Scanner {
     /// Every byte before this offset has been written out.
     resolved: usize,
     total: usize,
-    /// The latest offset at which the forward DFA had no live partial match.
+    /// Per shard, the latest offset at which it had no live partial match.
+    shard_idle: Vec<usize>,
+    /// The latest offset at which no shard had a live partial match
+    /// reaching past it: the least of `shard_idle`.
     last_idle: usize,
     /// The largest end of a match the forward DFA has reported.
     last_match_end: usize,
-    /// The forward cache's clear count when start states were last tagged.
-    clears: usize,
+    /// Each forward cache's clear count when its start states were last
+    /// tagged.
+    clears: Vec<usize>,
     findings: Vec<Finding>,
     rejection: Option<Rejection>,
 }
@@ -53,18 +57,26 @@ impl RuleSet {
     /// A new stream scanner applying the rules for `side` and `scope`.
     pub fn scanner(&self, side: Side, scope: Scope) -> Scanner {
         let mut caches = self.inner.take_caches();
-        let clears = caches.forward.clear_count();
-        let sid = tag_start_states(&self.inner.forward, &mut caches.forward);
+        let clears = caches.forward.iter().map(DfaCache::clear_count).collect();
+        let sids = self
+            .inner
+            .forward
+            .iter()
+            .zip(caches.forward.iter_mut())
+            .map(|(dfa, cache)| tag_start_states(dfa, cache))
+            .collect();
+        let shard_idle = vec![0; self.inner.forward.len()];
         Scanner {
             set: self.clone(),
             side,
             scope,
             caches: Some(caches),
-            sid,
+            sids,
             buf: Vec::new(),
             buf_start: 0,
             resolved: 0,
             total: 0,
+            shard_idle,
             last_idle: 0,
             last_match_end: 0,
             clears,
@@ -82,7 +94,7 @@ impl RuleSet {
 /// it equals a start state. Creating them all up front (and again after a
 /// cache clear) lets the scanner see "no partial match alive" as a tag
 /// check. A missed tag only delays a release; it never changes the output.
-fn tag_start_states(dfa: &DFA, cache: &mut DfaCache) -> LazyStateID {
+pub(crate) fn tag_start_states(dfa: &DFA, cache: &mut DfaCache) -> LazyStateID {
     // Text start, then one byte of each look-behind class: line feed,
     // carriage return, word byte, non-word byte, non-ASCII byte.
     let look_behinds = [
@@ -129,9 +141,10 @@ impl Scanner {
         }
         let inner = &*self.set.inner;
         let caches = self.caches.as_mut().expect("caches live until drop");
-        let sid = next_eoi(&inner.forward, &mut caches.forward, self.sid);
-        if sid.is_match() {
-            self.last_match_end = self.total;
+        for (shard, dfa) in inner.forward.iter().enumerate() {
+            if next_eoi(dfa, &mut caches.forward[shard], self.sids[shard]).is_match() {
+                self.last_match_end = self.total;
+            }
         }
         self.resolve(true, out)
     }
@@ -164,30 +177,32 @@ impl Scanner {
     }
 
     fn advance(&mut self, chunk: &[u8]) {
-        let dfa = &self.set.inner.forward;
-        let cache = &mut self
-            .caches
-            .as_mut()
-            .expect("caches live until drop")
-            .forward;
-        let mut sid = self.sid;
-        for (i, &byte) in chunk.iter().enumerate() {
-            sid = next(dfa, cache, sid, byte);
-            if sid.is_tagged() {
-                let offset = self.total + i;
-                if sid.is_start() {
-                    self.last_idle = offset + 1;
-                } else if sid.is_match() {
-                    // Reported one byte late: the match ended at `offset`.
-                    self.last_match_end = offset;
+        let caches = self.caches.as_mut().expect("caches live until drop");
+        // Shard by shard over the whole chunk: each shard's table stays hot.
+        for (shard, dfa) in self.set.inner.forward.iter().enumerate() {
+            let cache = &mut caches.forward[shard];
+            let mut sid = self.sids[shard];
+            for (i, &byte) in chunk.iter().enumerate() {
+                sid = next(dfa, cache, sid, byte);
+                if sid.is_tagged() {
+                    let offset = self.total + i;
+                    if sid.is_start() {
+                        self.shard_idle[shard] = offset + 1;
+                    } else if sid.is_match() {
+                        // Reported one byte late: the match ended at `offset`.
+                        self.last_match_end = self.last_match_end.max(offset);
+                    }
                 }
             }
+            self.sids[shard] = sid;
+            if cache.clear_count() != self.clears[shard] {
+                tag_start_states(dfa, cache);
+                self.clears[shard] = cache.clear_count();
+            }
         }
-        self.sid = sid;
-        if cache.clear_count() != self.clears {
-            tag_start_states(dfa, cache);
-            self.clears = cache.clear_count();
-        }
+        // A match alive at an offset is alive in its own shard: nothing
+        // reaches past an offset where every shard was idle at or after it.
+        self.last_idle = self.shard_idle.iter().copied().min().unwrap_or(self.total);
     }
 
     fn resolve(&mut self, eoi: bool, out: &mut Vec<u8>) -> Result<(), Rejection> {

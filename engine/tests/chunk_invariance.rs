@@ -131,15 +131,23 @@ proptest! {
         let cuts: Vec<usize> = (1..text.len()).collect();
         check_invariance(&set, &text, &cuts)?;
     }
+
+    /// The forward DFA split into one shard per pattern (the most the
+    /// engine ever splits): streaming still equals block.
+    #[test]
+    fn streaming_equals_block_with_one_pattern_per_shard((text, cuts) in text_and_cuts()) {
+        let set = RuleSet::build_sharded(tricky_spec(), 1).unwrap();
+        check_invariance(&set, &text, &cuts)?;
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
-    fn block_equals_the_oracle(text in text_strategy()) {
+    fn block_equals_the_oracle(text in text_strategy(), per_shard in prop::sample::select(vec![1usize, 2, 5, 16])) {
         let spec = tricky_spec();
-        let set = RuleSet::build(spec.clone()).unwrap();
+        let set = RuleSet::build_sharded(spec.clone(), per_shard).unwrap();
         let oracle = Oracle::new(&spec);
         for side in Side::ALL {
             let got: Vec<(usize, usize, usize)> = set
