@@ -2,10 +2,12 @@
 //!
 //! All patterns of all rules compile into one pattern set; pattern IDs are
 //! assigned in declaration order, so a lower ID means a rule declared
-//! earlier. Three automata are built over that set, none looping over rules:
+//! earlier. Two automata are built over that set, none looping over rules:
 //!
 //! - `forward`: a lazy DFA, unanchored, `MatchKind::All`, with start states
-//!   tagged. Driven byte by byte it tells the earliest end of any match and
+//!   tagged, built from the patterns without repetition upper bounds (see
+//!   [`without_upper_bounds`]) and split into shards stepped side by side
+//!   (see [`PATTERNS_PER_SHARD`]). Driven byte by byte it tells the earliest end of any match and
 //!   the last position before it where no partial match was alive; every
 //!   match that starts before that end starts after that position. The
 //!   streaming scanner drives it too, to learn how much it must hold back
@@ -24,12 +26,10 @@
 //! Lazy DFAs because the dense DFA of the whole unanchored set can blow up
 //! with counted repetitions (`[A-Za-z0-9]{80,120}` in dozens of secrets);
 //! each scanner keeps its own caches, so a cache clear never invalidates
-//! another stream's state. Measured on the shipped packs (28 rules, 30
-//! patterns): checking and compiling them, inline examples included, takes
-//! 18 ms; a scanner's caches grow lazily and reached their 16 MiB cap
-//! (16.3 MiB in all) after streaming the 16 MiB bench corpus, 750 KiB with
-//! 200 generated rules. The cap is the price of not thrashing: the notes in
-//! `shared/notes` measured 16 MB/s with the default 2 MiB.
+//! another stream's state. The caches grow lazily up to a cap (16 MiB for
+//! the anchored DFA, an equal share of 16 MiB per forward shard, at least
+//! 2 MiB); the cap is the price of not thrashing: the notes in
+//! `shared/notes` measured 16 MB/s with the default 2 MiB on one DFA.
 //!
 //! # Semantics (the oracle every mode must reproduce)
 //!
