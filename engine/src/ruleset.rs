@@ -59,13 +59,13 @@ use crate::spec::{Action, RuleSetSpec, RuleSpec, Scope, Side};
 /// on the shipped packs; the memory is only taken as states are built.
 const DFA_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Patterns per forward DFA shard. One unanchored DFA over every pattern
-/// must track every combination of partial matches; on the 68 shipped
-/// rules (100 patterns) that was more states than a 16 MiB cache holds, and
-/// scanning dense secret-laden text fell to 0.5 MB/s, determinizing. Shards
-/// keep each state space small at the price of one table lookup per shard
-/// per byte; 16 measured best over 4..=32 on both the dense accuracy corpus
-/// and the bench corpus.
+/// Patterns per forward DFA shard, for patterns that can begin anywhere
+/// (those behind a literal prefix share one shard). One unanchored DFA over
+/// every pattern must track every combination of partial matches; on the 68
+/// shipped rules (100 patterns) that was more states than a 16 MiB cache
+/// holds, and scanning dense secret-laden text fell to 0.5 MB/s,
+/// determinizing. Shards keep each state space small at the price of one
+/// table lookup per shard per byte.
 const PATTERNS_PER_SHARD: usize = 16;
 
 /// A shard's cache share of [`DFA_CACHE_BYTES`] is never below this.
@@ -277,10 +277,21 @@ impl RuleSet {
             .build_from_nfa(nfa.clone())
             .map_err(|e| automaton_error(&e))?;
         let relaxed: Vec<Hir> = hirs.iter().map(without_upper_bounds).collect();
-        let shards = relaxed.len().div_ceil(patterns_per_shard);
-        let shard_cache = (DFA_CACHE_BYTES / shards.max(1)).max(MIN_SHARD_CACHE_BYTES);
-        let forward = relaxed
-            .chunks(patterns_per_shard)
+        // Patterns that begin with a distinctive literal (`ghp_`, `AKIA`)
+        // are alive only after it, so they hardly ever combine: one shard
+        // holds them all. Patterns that can begin anywhere (emails, card
+        // numbers, keyword assignments) combine at every byte: they go in
+        // small shards.
+        let (prefixed, broad): (Vec<&Hir>, Vec<&Hir>) =
+            relaxed.iter().partition(|hir| has_literal_prefix(hir));
+        let mut groups: Vec<Vec<&Hir>> = Vec::new();
+        if !prefixed.is_empty() {
+            groups.push(prefixed);
+        }
+        groups.extend(broad.chunks(patterns_per_shard).map(<[&Hir]>::to_vec));
+        let shard_cache = (DFA_CACHE_BYTES / groups.len().max(1)).max(MIN_SHARD_CACHE_BYTES);
+        let forward = groups
+            .iter()
             .map(|patterns| {
                 let nfa = thompson::Compiler::new()
                     .configure(thompson::Config::new().shrink(false))
@@ -671,6 +682,16 @@ impl Compiled {
             }
         }
     }
+}
+
+/// Whether every match of the pattern begins with one of a few literals of
+/// at least three bytes.
+fn has_literal_prefix(hir: &Hir) -> bool {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix).limit_total(64);
+    let prefixes = extractor.extract(hir);
+    prefixes.is_finite() && prefixes.min_literal_len().is_some_and(|len| len >= 3)
 }
 
 /// The pattern with every repetition's upper bound dropped (`x{2,64}`
