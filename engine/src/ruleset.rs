@@ -68,6 +68,10 @@ const DFA_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// table lookup per shard per byte.
 const PATTERNS_PER_SHARD: usize = 16;
 
+/// Heap an NFA may take (the meta regex's default): a pattern like
+/// `.{1000}{1000}` is refused at build time, not compiled for a minute.
+const NFA_SIZE_LIMIT: usize = 10 * 1024 * 1024;
+
 /// A shard's cache share of [`DFA_CACHE_BYTES`] is never below this.
 const MIN_SHARD_CACHE_BYTES: usize = 2 * 1024 * 1024;
 
@@ -263,7 +267,11 @@ impl RuleSet {
         }
         let automaton_error = |err: &dyn std::fmt::Display| BuildError::Automaton(err.to_string());
         let nfa = thompson::Compiler::new()
-            .configure(thompson::Config::new().shrink(false))
+            .configure(
+                thompson::Config::new()
+                    .shrink(false)
+                    .nfa_size_limit(Some(NFA_SIZE_LIMIT)),
+            )
             .build_many_from_hir(&hirs)
             .map_err(|e| automaton_error(&e))?;
         let dfa_config = || {
@@ -294,7 +302,11 @@ impl RuleSet {
             .iter()
             .map(|patterns| {
                 let nfa = thompson::Compiler::new()
-                    .configure(thompson::Config::new().shrink(false))
+                    .configure(
+                        thompson::Config::new()
+                            .shrink(false)
+                            .nfa_size_limit(Some(NFA_SIZE_LIMIT)),
+                    )
                     .build_many_from_hir(patterns)
                     .map_err(|e| automaton_error(&e))?;
                 DFA::builder()
