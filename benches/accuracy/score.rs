@@ -19,6 +19,9 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("slack-webhook", "slack-webhook-url"),
     ("sendgrid-key", "sendgrid-api-key"),
     ("twilio-key", "twilio-api-key"),
+    // The pack has a rule of its own for Slack's app-level `xapp-` tokens;
+    // the corpus labels them as Slack tokens.
+    ("slack-app-token", "slack-token"),
 ];
 
 /// The corpus type a rule's findings are scored as.
