@@ -203,23 +203,29 @@ fn planted(rng: &mut Rng) -> String {
     }
 }
 
+/// `count` words picked from `words`, space-separated, the first one
+/// capitalized: the body of a sentence.
+pub fn push_words(rng: &mut Rng, words: &[&str], count: usize, out: &mut String) {
+    for i in 0..count {
+        let word = rng.pick(words);
+        if i == 0 {
+            let mut chars = word.chars();
+            if let Some(first) = chars.next() {
+                out.extend(first.to_uppercase());
+                out.push_str(chars.as_str());
+            }
+        } else {
+            out.push(' ');
+            out.push_str(word);
+        }
+    }
+}
+
 fn prose(rng: &mut Rng, out: &mut String, bytes: usize) {
     let goal = out.len() + bytes;
     while out.len() < goal {
         let sentence_len = 6 + rng.below(14);
-        for i in 0..sentence_len {
-            let word = rng.pick(WORDS);
-            if i == 0 {
-                let mut chars = word.chars();
-                if let Some(first) = chars.next() {
-                    out.extend(first.to_uppercase());
-                    out.push_str(chars.as_str());
-                }
-            } else {
-                out.push(' ');
-                out.push_str(word);
-            }
-        }
+        push_words(rng, WORDS, sentence_len, out);
         out.push_str(if rng.below(5) == 0 { ".\n\n" } else { ". " });
     }
 }

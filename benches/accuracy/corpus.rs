@@ -761,19 +761,7 @@ const WORDS: &[&str] = &[
 fn sentence(rng: &mut Rng) -> String {
     let len = 6 + rng.below(12);
     let mut out = String::new();
-    for i in 0..len {
-        let word = rng.pick(WORDS);
-        if i == 0 {
-            let mut chars = word.chars();
-            if let Some(first) = chars.next() {
-                out.extend(first.to_uppercase());
-                out.push_str(chars.as_str());
-            }
-        } else {
-            out.push(' ');
-            out.push_str(word);
-        }
-    }
+    crate::push_words(rng, WORDS, len, &mut out);
     out.push('.');
     out
 }

@@ -242,15 +242,11 @@ impl SseRedactor {
         match initial {
             None => out.extend_from_slice(&event.raw),
             Some(text) => {
-                let text = text.text().into_owned();
                 let mut edits = [Edit {
-                    span: block
-                        .and_then(|b| b.get("text"))
-                        .and_then(Value::as_string)
-                        .map(|t| t.span.clone())
-                        .unwrap_or(0..0),
+                    span: text.span.clone(),
                     replacement: "\"\"".to_owned(),
                 }];
+                let text = text.text().into_owned();
                 write_event("content_block_start", &json::splice(data, &mut edits), out);
                 if let Some(released) = self.scan(index, text.as_bytes(), false, out) {
                     write_text_delta(index, &released, out);
@@ -602,6 +598,27 @@ rule key {
         let input = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a@b.co\n\n";
         let out = String::from_utf8(redact(&set, input, &[])).unwrap();
         assert!(out.starts_with("event: error\n"), "{out}");
+    }
+
+    #[test]
+    fn text_carried_by_a_block_start_goes_through_the_scanner() {
+        let set = rules(EMAIL_AND_KEY);
+        let input = concat!(
+            "event: content_block_start\n",
+            r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":"mail jo@ex.io "}}"#,
+            "\n\n",
+            "event: content_block_stop\n",
+            r#"data: {"type":"content_block_stop","index":0}"#,
+            "\n\n",
+        );
+        let out = String::from_utf8(redact(&set, input.as_bytes(), &[])).unwrap();
+        assert!(
+            out.contains(r#""content_block":{"type":"text","text":""}"#),
+            "{out}"
+        );
+        assert!(!out.contains("jo@ex.io"), "{out}");
+        let (texts, _) = assemble(out.as_bytes());
+        assert_eq!(texts, ["mail [email] "]);
     }
 
     #[test]
