@@ -37,7 +37,10 @@
 //! position, the leftmost start at which some *eligible* candidate exists
 //! wins; at that start the longest candidate; at equal length the rule
 //! declared first. A candidate is eligible when its rule applies to the
-//! side and scope being scanned and every one of its checks passes. An
+//! side and scope being scanned, every one of its checks passes, and the
+//! text before its start does not end with a match of one of the rule's
+//! `unless preceded by` patterns (looking back at most the longest of
+//! them, so a stream needs only that much text before what it holds). An
 //! ineligible candidate hides nothing: the search goes on from the next
 //! byte, not from its end.
 
@@ -155,6 +158,13 @@ pub enum BuildError {
         pattern: usize,
         error: PatternError,
     },
+    #[error("rule `{rule}`, `unless preceded by` pattern {pattern}: {error}")]
+    Context {
+        rule: String,
+        /// Index of the pattern within the rule's `unless preceded by` list.
+        pattern: usize,
+        error: PatternError,
+    },
     #[error("rule `{rule}` has no pattern")]
     NoPattern { rule: String },
     #[error("the rule set is too large to compile: {0}")]
@@ -176,6 +186,12 @@ pub(crate) struct Compiled {
     /// Per pattern with a `(?P<value>…)` group: a regex that recovers the
     /// group's span inside a match, since checks apply to the value only.
     value_regex: Vec<Option<meta::Regex>>,
+    /// Per rule: its `unless preceded by` patterns as one regex that must
+    /// end where the text ends, or `None` when it has none.
+    preceded_by: Vec<Option<meta::Regex>>,
+    /// The longest text an `unless preceded by` pattern can match: how far
+    /// before a candidate the engine looks.
+    pub(crate) context_len: usize,
     anchored: DFA,
     /// The forward DFA, in shards of at most [`PATTERNS_PER_SHARD`]
     /// patterns, stepped side by side.
@@ -242,7 +258,12 @@ impl RuleSet {
         let mut value_regex = Vec::new();
         let mut pattern_rule = Vec::new();
         let mut max_len = 0;
+        let mut preceded_by = Vec::new();
+        let mut context_len = 0;
         for (index, rule) in spec.rules.iter().enumerate() {
+            let (regex, len) = context_regex(rule)?;
+            preceded_by.push(regex);
+            context_len = context_len.max(len);
             if rule.patterns.is_empty() {
                 return Err(BuildError::NoPattern {
                     rule: rule.name.clone(),
@@ -325,6 +346,8 @@ impl RuleSet {
                 pattern_rule,
                 max_len,
                 value_regex,
+                preceded_by,
+                context_len,
                 anchored,
                 forward,
                 spare_caches: Mutex::new(Vec::new()),
@@ -631,7 +654,9 @@ impl Compiled {
             eligible(rule_id)?;
             let rule = &self.rules[rule_id.index()];
             let checked = self.checked_span(hay, start, candidate);
-            checks::all_pass(&rule.checks, &hay[checked]).then_some((rule_id, start..candidate.end))
+            (checks::all_pass(&rule.checks, &hay[checked])
+                && !self.preceded_by_exception(rule_id, hay, start))
+            .then_some((rule_id, start..candidate.end))
         });
         caches.candidates = candidates;
         best
@@ -653,6 +678,19 @@ impl Compiled {
         regex.search_captures(&input, &mut caps);
         caps.get_group_by_name("value")
             .map_or(whole, |span| span.start..span.end)
+    }
+
+    /// True when the text before `start` ends with a match of one of the
+    /// rule's `unless preceded by` patterns. The search starts no earlier
+    /// than the longest of them could reach (with the byte before that as
+    /// look-behind), which is exactly what a stream keeps, so both modes
+    /// see the same text.
+    fn preceded_by_exception(&self, rule: RuleId, hay: &[u8], start: usize) -> bool {
+        let Some(regex) = &self.preceded_by[rule.index()] else {
+            return false;
+        };
+        let input = Input::new(&hay[..start]).range(start.saturating_sub(self.context_len)..);
+        regex.is_match(input)
     }
 
     fn candidates_at(
@@ -738,6 +776,35 @@ fn without_upper_bounds(hir: &Hir) -> Hir {
         }
         HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => hir.clone(),
     }
+}
+
+/// A rule's `unless preceded by` patterns as one regex that only matches
+/// at the end of the text, with the longest of them; `(None, 0)` when it
+/// has none.
+fn context_regex(rule: &RuleSpec) -> Result<(Option<meta::Regex>, usize), BuildError> {
+    if rule.unless_preceded_by.is_empty() {
+        return Ok((None, 0));
+    }
+    let mut hirs = Vec::new();
+    let mut longest = 0;
+    for (index, pattern) in rule.unless_preceded_by.iter().enumerate() {
+        let (hir, info) = compile_pattern(pattern).map_err(|error| BuildError::Context {
+            rule: rule.name.clone(),
+            pattern: index,
+            error,
+        })?;
+        longest = longest.max(info.max_len);
+        hirs.push(hir);
+    }
+    let at_end = Hir::concat(vec![
+        Hir::alternation(hirs),
+        Hir::look(regex_syntax::hir::Look::End),
+    ]);
+    let regex = meta::Regex::builder()
+        .configure(meta::Config::new().nfa_size_limit(Some(NFA_SIZE_LIMIT)))
+        .build_from_hir(&at_end)
+        .map_err(|e| BuildError::Automaton(e.to_string()))?;
+    Ok((Some(regex), longest))
 }
 
 /// A regex for the `value` group of a pattern, anchored to end where the

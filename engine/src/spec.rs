@@ -22,6 +22,11 @@ pub struct RuleSpec {
     pub patterns: Vec<PatternSpec>,
     /// Every check must pass for a candidate match to count.
     pub checks: Vec<Check>,
+    /// A candidate does not count when the text before it ends with a match
+    /// of one of these (`unless preceded by`): a version number is not an
+    /// address. Bounded like every pattern, so a stream keeps only that
+    /// much text before what it holds.
+    pub unless_preceded_by: Vec<PatternSpec>,
     /// In declaration order; for a given side and scope the first clause
     /// whose scopes include it decides.
     pub actions: Vec<ActionClause>,
@@ -331,6 +336,7 @@ mod tests {
             description: None,
             patterns: vec![],
             checks: vec![],
+            unless_preceded_by: vec![],
             actions: vec![
                 ActionClause {
                     side: Side::Request,

@@ -32,8 +32,9 @@ pub struct Scanner {
     caches: Option<Caches>,
     /// Each forward shard's state after `total` bytes.
     sids: Vec<LazyStateID>,
-    /// Bytes `buf_start..total` of the stream: the held bytes plus at most
-    /// one byte before `resolved` as look-behind context.
+    /// Bytes `buf_start..total` of the stream: the held bytes plus, before
+    /// `resolved`, the rule set's `context_len` bytes and one more as
+    /// look-behind.
     buf: Vec<u8>,
     buf_start: usize,
     /// Every byte before this offset has been written out.
@@ -256,8 +257,13 @@ impl Scanner {
             out.extend_from_slice(&self.buf[self.resolved - base..end - base]);
             self.resolved = end;
         }
-        // Keep one byte before `resolved` as look-behind for `\b` and `^`.
-        let keep_from = self.resolved.saturating_sub(1).max(base);
+        // Keep what a candidate from `resolved` on may look back at: the
+        // `unless preceded by` context, and one byte before it as
+        // look-behind for `\b` and `^`.
+        let keep_from = self
+            .resolved
+            .saturating_sub(inner.context_len + 1)
+            .max(base);
         self.buf.drain(..keep_from - base);
         self.buf_start = keep_from;
         Ok(())

@@ -54,6 +54,13 @@ const FRAGMENTS: &[&str] = &[
     "Ab",
     "_",
     "q",
+    "1.2",
+    "10.250",
+    "127.0.0.1",
+    "ver",
+    "Ver: ",
+    "revision ",
+    "REVISION ",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {
@@ -176,6 +183,7 @@ fn every_two_way_cut_of_hand_picked_cases() {
         "abcd bcd ab café CAFÉ 日本 🦀",
         "##ab\n##abcd\n ##x",
         "xyz123 abc12 aaa11",
+        "ver 1.2 at 3.4, revision 5.6 and 7.8.9 but xver 1.2",
     ];
     for text in cases {
         for cut in 0..=text.len() {

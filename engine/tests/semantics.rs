@@ -193,3 +193,31 @@ fn checks_apply_to_the_value_group_when_there_is_one() {
     );
     assert_eq!(masked(&set, "password = q8Zr2Lk9Xw"), "[x:assignment]");
 }
+
+#[test]
+fn text_before_a_match_can_make_it_not_count() {
+    let set = tricky_set();
+    // `ver ` and `revision ` are exceptions, so is a digit and a dot
+    // (the middle of a longer dotted run); `xver` is not `\bver`.
+    assert_eq!(
+        masked(&set, "ver 1.2 at 3.4, Revision 5.6, 7.8.9, xver 1.2"),
+        "ver 1.2 at [x:dotted], Revision 5.6, [x:dotted].9, xver [x:dotted]"
+    );
+    // An exception hides nothing: `1.23` is excepted, then `23.4` is not
+    // preceded by a digit and a dot... but by `1.`, so it is excepted too;
+    // after `Ver:` the next dotted pair stands on its own.
+    assert_eq!(masked(&set, "Ver:1.23.4 then 5.6"), "Ver:1.23.4 then [x:dotted]");
+}
+
+#[test]
+fn the_text_before_is_kept_across_chunks() {
+    let set = tricky_set();
+    let text = "revision 5.6 and 7.8";
+    let mut scanner = set.scanner(Side::Response, Scope::Assistant);
+    let mut out = Vec::new();
+    for byte in text.as_bytes() {
+        scanner.push(std::slice::from_ref(byte), &mut out).unwrap();
+    }
+    scanner.finish(&mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "revision 5.6 and [x:dotted]");
+}

@@ -124,6 +124,12 @@ pub enum ClauseKind {
         compare: Option<Name>,
         threshold: Option<Name>,
     },
+    /// `unless preceded by /version\s?/i, "v" nocase`: text before a
+    /// match that makes it not count.
+    UnlessPrecededBy {
+        patterns: Vec<Pattern>,
+        flags: Vec<Name>,
+    },
     /// `request reject "…" in user, tool_result`
     Action {
         side: Name,

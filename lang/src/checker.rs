@@ -50,6 +50,8 @@ struct Compiled<'a> {
     ok: bool,
     /// The span of each pattern of `spec`, in order.
     pattern_spans: Vec<Span>,
+    /// The span of each `unless preceded by` pattern of `spec`, in order.
+    context_spans: Vec<Span>,
     /// The string of each example of `spec`, in order.
     example_strings: Vec<&'a Str>,
     first_match: Option<Span>,
@@ -92,6 +94,7 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
                 spec: result.spec,
                 ok,
                 pattern_spans: result.pattern_spans,
+                context_spans: result.context_spans,
                 example_strings: result.example_strings,
                 first_match: result.first_match,
             });
@@ -179,6 +182,7 @@ fn build_failure(error: BuildError, rule: &Compiled) -> Diagnostic {
     // other arms guard against the engine and the checker drifting apart.
     let span = match &error {
         BuildError::Pattern { pattern, .. } => rule.pattern_spans.get(*pattern).cloned(),
+        BuildError::Context { pattern, .. } => rule.context_spans.get(*pattern).cloned(),
         BuildError::NoPattern { .. } | BuildError::Automaton(_) => None,
     };
     let problem = Problem::RuleSetFailed {
@@ -229,11 +233,13 @@ fn check_examples(set: &RuleSet, id: RuleId, rule: &Compiled, diagnostics: &mut 
 }
 
 /// `rule` on its own, logging everywhere: what a failing example needs to
-/// say where (or why not) it matched.
+/// say where (or why not) it matched. Without `keep_checks`, its checks and
+/// `unless preceded by` patterns are left out.
 fn alone(rule: &RuleSpec, keep_checks: bool) -> Option<RuleSet> {
     let mut rule = rule.clone();
     if !keep_checks {
         rule.checks.clear();
+        rule.unless_preceded_by.clear();
     }
     rule.actions = vec![ActionClause {
         side: Side::Request,
@@ -253,28 +259,44 @@ fn first_finding(rule: &RuleSpec, text: &str) -> Option<std::ops::Range<usize>> 
 }
 
 /// When the patterns alone find something in a `hit` example, the first
-/// check that turns it down. Each check is tried on its own through the
-/// engine, so what it looks at (the whole match or its `value` group) is
-/// the engine's business, not restated here.
+/// check (or the `unless preceded by` clause) that turns it down. Each is
+/// tried on its own through the engine, so what it looks at (the whole
+/// match or its `value` group, the text before it) is the engine's
+/// business, not restated here.
 fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
-    if rule.checks.is_empty() || !alone(rule, false)?.rule_matches(RuleId(0), text.as_bytes()) {
+    let filtered = !rule.checks.is_empty() || !rule.unless_preceded_by.is_empty();
+    if !filtered || !alone(rule, false)?.rule_matches(RuleId(0), text.as_bytes()) {
         return None;
     }
-    rule.checks.iter().find_map(|check| {
-        let mut only = rule.clone();
-        only.checks = vec![*check];
-        let set = alone(&only, true)?;
-        (!set.rule_matches(RuleId(0), text.as_bytes())).then(|| match check {
+    let turns_down = |only: RuleSpec| {
+        alone(&only, true).is_some_and(|set| !set.rule_matches(RuleId(0), text.as_bytes()))
+    };
+    let check = rule.checks.iter().find_map(|check| {
+        let only = RuleSpec {
+            checks: vec![*check],
+            unless_preceded_by: Vec::new(),
+            ..rule.clone()
+        };
+        turns_down(only).then(|| match check {
             Check::Luhn => "luhn".to_string(),
             Check::Mod97 => "mod97".to_string(),
             Check::Entropy { min_bits } => format!("entropy >= {min_bits}"),
         })
+    });
+    check.or_else(|| {
+        let only = RuleSpec {
+            checks: Vec::new(),
+            ..rule.clone()
+        };
+        (!rule.unless_preceded_by.is_empty() && turns_down(only))
+            .then(|| "unless preceded by".to_string())
     })
 }
 
 struct RuleResult<'a> {
     spec: RuleSpec,
     pattern_spans: Vec<Span>,
+    context_spans: Vec<Span>,
     example_strings: Vec<&'a Str>,
     first_match: Option<Span>,
 }
@@ -312,10 +334,12 @@ impl<'d> RuleChecker<'d> {
             description: None,
             patterns: Vec::new(),
             checks: Vec::new(),
+            unless_preceded_by: Vec::new(),
             actions: Vec::new(),
             examples: Vec::new(),
         };
         let mut pattern_spans = Vec::new();
+        let mut context_spans = Vec::new();
         let mut example_strings = Vec::new();
         let mut description: Option<&Span> = None;
         let mut first_match = None;
@@ -347,6 +371,15 @@ impl<'d> RuleChecker<'d> {
                         if let Some(compiled) = self.pattern(pattern, shared) {
                             spec.patterns.push(compiled);
                             pattern_spans.push(pattern.span.clone());
+                        }
+                    }
+                }
+                ClauseKind::UnlessPrecededBy { patterns, flags } => {
+                    let shared = self.pattern_flags(flags);
+                    for pattern in patterns {
+                        if let Some(compiled) = self.pattern(pattern, shared) {
+                            spec.unless_preceded_by.push(compiled);
+                            context_spans.push(pattern.span.clone());
                         }
                     }
                 }
@@ -404,6 +437,7 @@ impl<'d> RuleChecker<'d> {
         RuleResult {
             spec,
             pattern_spans,
+            context_spans,
             example_strings,
             first_match,
         }
@@ -510,7 +544,7 @@ impl<'d> RuleChecker<'d> {
         let problem = match error.kind {
             PatternErrorKind::Syntax => {
                 let help = if error.message.contains("look-around") {
-                    Some("rulegate regexes have no look-around; match the surrounding text, or use `word` or `\\b` for boundaries")
+                    Some("rulegate regexes have no look-around; use `word` or `\\b` for boundaries, or an `unless preceded by` clause for text before a match")
                 } else if error.message.contains("backreference") {
                     Some("rulegate regexes have no backreferences; spell out the alternatives instead")
                 } else {

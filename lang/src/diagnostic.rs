@@ -302,10 +302,11 @@ fn code(problem: &Problem) -> &'static str {
     }
 }
 
-pub(crate) const KEYWORDS: [&str; 6] = [
+pub(crate) const KEYWORDS: [&str; 7] = [
     "description",
     "match",
     "where",
+    "unless",
     "request",
     "response",
     "example",
@@ -378,6 +379,9 @@ pub(crate) fn expected_words(rule: Rule, context: Context) -> &'static str {
         Rule::kw_description => "`description`",
         Rule::kw_match => "`match`",
         Rule::kw_where => "`where`",
+        Rule::kw_unless => "`unless`",
+        Rule::kw_preceded => "`preceded`",
+        Rule::kw_by => "`by`",
         Rule::kw_example => "`example`",
         Rule::open_brace => "`{`",
         Rule::close_brace => "`}`",
@@ -398,6 +402,7 @@ pub(crate) fn expected_words(rule: Rule, context: Context) -> &'static str {
         | Rule::description_clause
         | Rule::match_clause
         | Rule::where_clause
+        | Rule::unless_clause
         | Rule::action_clause
         | Rule::example_clause => "a clause",
     }
@@ -768,7 +773,7 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
         Problem::ExampleFound { rule } => {
             related.push("the rule's patterns".into());
             help.push(
-                "fix the example or narrow the pattern, e.g. with `word` or a `where` check".into(),
+                "fix the example or narrow the pattern, e.g. with `word`, a `where` check or `unless preceded by`".into(),
             );
             (
                 format!("example marked `miss` matches rule `{rule}`"),

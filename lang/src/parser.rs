@@ -359,6 +359,7 @@ impl<'t> FileParser<'t, '_> {
             "description" => Rule::description_clause,
             "match" => Rule::match_clause,
             "where" => Rule::where_clause,
+            "unless" => Rule::unless_clause,
             "request" | "response" => Rule::action_clause,
             "example" => Rule::example_clause,
             _ => {
@@ -421,7 +422,7 @@ impl<'t> FileParser<'t, '_> {
                 let string = find(Rule::string)?;
                 Some(ClauseKind::Description(self.string(string, base)))
             }
-            Rule::match_clause => {
+            Rule::match_clause | Rule::unless_clause => {
                 let mut patterns = Vec::new();
                 let mut flags = Vec::new();
                 for part in &parts {
@@ -435,7 +436,11 @@ impl<'t> FileParser<'t, '_> {
                         _ => {}
                     }
                 }
-                Some(ClauseKind::Match { patterns, flags })
+                Some(if rule == Rule::match_clause {
+                    ClauseKind::Match { patterns, flags }
+                } else {
+                    ClauseKind::UnlessPrecededBy { patterns, flags }
+                })
             }
             Rule::where_clause => Some(ClauseKind::Where {
                 check: self.name(find(Rule::check_name)?, base),

@@ -187,3 +187,37 @@ fn broken_rules_are_reported_and_nothing_is_scanned() {
     assert!(text(&output.stderr).contains("error["));
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn unless_preceded_by_spares_matches_after_the_named_text_at_every_chunk_size() {
+    let dir = scratch("unless");
+    std::fs::write(
+        dir.join("ip.rules"),
+        r#"
+rule ip {
+  match /\b(?:\d{1,3}\.){3}\d{1,3}\b/
+  unless preceded by /(?i)version[ :="]{0,4}/
+  response mask "[ip]"
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ips.txt"),
+        "host 93.184.216.34 runs VERSION=5.9.118.8 and \"version\": \"1.2.3.4\", then 8.8.8.8",
+    )
+    .unwrap();
+    for size in ["1", "2", "7", "65536"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_rulec"))
+            .current_dir(&dir)
+            .args(["scan", "--rules", "ip.rules", "--chunk-size", size, "ips.txt"])
+            .output()
+            .expect("rulec runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert_eq!(
+            text(&output.stdout),
+            "host [ip] runs VERSION=5.9.118.8 and \"version\": \"1.2.3.4\", then [ip]",
+            "chunk size {size}"
+        );
+    }
+}

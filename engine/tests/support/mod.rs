@@ -52,6 +52,7 @@ pub fn rule(name: &str, patterns: Vec<PatternSpec>, checks: Vec<Check>) -> RuleS
         description: None,
         patterns,
         checks,
+        unless_preceded_by: vec![],
         actions: mask_all("x"),
         examples: vec![],
     }
@@ -68,6 +69,14 @@ pub fn tricky_spec() -> RuleSetSpec {
         scopes: ScopeSet::ALL,
     }];
     let mut request_only = rule("request-only", vec![literal("bcd", false, false)], vec![]);
+    // Exceptions by the text before: short and long ones, a boundary at
+    // the context's start, and one that is part of a longer dotted run.
+    let mut dotted = rule("dotted", vec![regex(r"\b\d{1,3}\.\d{1,3}\b")], vec![]);
+    dotted.unless_preceded_by = vec![
+        regex(r"(?i)\bver[ :]{0,2}"),
+        literal("revision ", true, false),
+        regex(r"\d\."),
+    ];
     request_only
         .actions
         .retain(|clause| clause.side == Side::Request);
@@ -107,6 +116,7 @@ pub fn tricky_spec() -> RuleSetSpec {
                 vec![regex(r"[a-z]{3}\d{2,4}")],
                 vec![Check::Entropy { min_bits: 2.3 }],
             ),
+            dotted,
         ],
     }
 }
@@ -130,6 +140,9 @@ pub struct OracleFinding {
 pub struct Oracle {
     spec: RuleSetSpec,
     patterns: Vec<(usize, meta::Regex, usize)>,
+    /// Per rule, its `unless preceded by` patterns, each to be anchored
+    /// both at a start and at the end of the text before a candidate.
+    contexts: Vec<Vec<meta::Regex>>,
 }
 
 impl Oracle {
@@ -146,9 +159,28 @@ impl Oracle {
                 patterns.push((rule_index, regex, info.max_len));
             }
         }
+        let contexts = spec
+            .rules
+            .iter()
+            .map(|rule| {
+                rule.unless_preceded_by
+                    .iter()
+                    .map(|pattern| {
+                        let at_end = regex_syntax::hir::Hir::concat(vec![
+                            compile_hir(pattern),
+                            regex_syntax::hir::Hir::look(regex_syntax::hir::Look::End),
+                        ]);
+                        meta::Regex::builder()
+                            .build_from_hir(&at_end)
+                            .expect("oracle context regex builds")
+                    })
+                    .collect()
+            })
+            .collect();
         Oracle {
             spec: spec.clone(),
             patterns,
+            contexts,
         }
     }
 
@@ -183,7 +215,7 @@ impl Oracle {
                     .checks
                     .iter()
                     .all(|check| check_passes(*check, &hay[start..end]));
-                if passes {
+                if passes && !self.preceded_by_exception(*rule_index, hay, start) {
                     let better = match &best {
                         None => true,
                         Some(b) => end > b.end,
@@ -201,6 +233,21 @@ impl Oracle {
             }
         }
         best
+    }
+}
+
+impl Oracle {
+    /// Some `unless preceded by` pattern of the rule matches text that
+    /// begins anywhere before `start` (no look-back limit) and ends at it.
+    fn preceded_by_exception(&self, rule: usize, hay: &[u8], start: usize) -> bool {
+        self.contexts[rule].iter().any(|regex| {
+            (0..start).any(|from| {
+                let input = Input::new(&hay[..start])
+                    .range(from..)
+                    .anchored(Anchored::Yes);
+                regex.is_match(input)
+            })
+        })
     }
 }
 
