@@ -206,7 +206,10 @@ fn text_before_a_match_can_make_it_not_count() {
     // An exception hides nothing: `1.23` is excepted, then `23.4` is not
     // preceded by a digit and a dot... but by `1.`, so it is excepted too;
     // after `Ver:` the next dotted pair stands on its own.
-    assert_eq!(masked(&set, "Ver:1.23.4 then 5.6"), "Ver:1.23.4 then [x:dotted]");
+    assert_eq!(
+        masked(&set, "Ver:1.23.4 then 5.6"),
+        "Ver:1.23.4 then [x:dotted]"
+    );
 }
 
 #[test]
@@ -219,5 +222,8 @@ fn the_text_before_is_kept_across_chunks() {
         scanner.push(std::slice::from_ref(byte), &mut out).unwrap();
     }
     scanner.finish(&mut out).unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), "revision 5.6 and [x:dotted]");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "revision 5.6 and [x:dotted]"
+    );
 }

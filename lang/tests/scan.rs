@@ -210,7 +210,14 @@ rule ip {
     for size in ["1", "2", "7", "65536"] {
         let output = Command::new(env!("CARGO_BIN_EXE_rulec"))
             .current_dir(&dir)
-            .args(["scan", "--rules", "ip.rules", "--chunk-size", size, "ips.txt"])
+            .args([
+                "scan",
+                "--rules",
+                "ip.rules",
+                "--chunk-size",
+                size,
+                "ips.txt",
+            ])
             .output()
             .expect("rulec runs");
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
