@@ -602,25 +602,31 @@ impl Compiled {
         }
         let window = |windows: &[usize]| windows.iter().copied().min().unwrap_or(from);
         for (at, &byte) in hay.iter().enumerate().skip(from) {
-            for (shard, dfa) in self.forward.iter().enumerate() {
-                let sid = next(
-                    dfa,
-                    &mut caches.search[shard],
-                    caches.search_sids[shard],
-                    byte,
-                );
-                caches.search_sids[shard] = sid;
+            let mut matched = false;
+            // Zipped, not indexed: no bounds check per shard and byte.
+            for (((dfa, cache), sid), window) in self
+                .forward
+                .iter()
+                .zip(caches.search.iter_mut())
+                .zip(caches.search_sids.iter_mut())
+                .zip(caches.search_windows.iter_mut())
+            {
+                *sid = next(dfa, cache, *sid, byte);
                 if sid.is_tagged() {
                     if sid.is_match() {
-                        // Reported one byte late: the match ended at `at`.
-                        // Every match starting before `at` is alive in its
-                        // shard, so it starts after that shard's window.
-                        return Some((window(&caches.search_windows), at));
+                        matched = true;
+                        break;
                     }
                     if sid.is_start() {
-                        caches.search_windows[shard] = at + 1;
+                        *window = at + 1;
                     }
                 }
+            }
+            if matched {
+                // Reported one byte late: the match ended at `at`. Every
+                // match starting before `at` is alive in its shard, so it
+                // starts after that shard's window.
+                return Some((window(&caches.search_windows), at));
             }
         }
         if eoi {

@@ -184,13 +184,18 @@ impl Scanner {
         // depend on one another, so the CPU overlaps their memory latency
         // (shard by shard over the chunk measured 1.5x slower).
         for (i, &byte) in chunk.iter().enumerate() {
-            for (shard, dfa) in forward.iter().enumerate() {
-                let sid = next(dfa, &mut caches.forward[shard], self.sids[shard], byte);
-                self.sids[shard] = sid;
+            // Zipped, not indexed: no bounds check per shard and byte.
+            for (((dfa, cache), sid), idle) in forward
+                .iter()
+                .zip(caches.forward.iter_mut())
+                .zip(self.sids.iter_mut())
+                .zip(self.shard_idle.iter_mut())
+            {
+                *sid = next(dfa, cache, *sid, byte);
                 if sid.is_tagged() {
                     let offset = self.total + i;
                     if sid.is_start() {
-                        self.shard_idle[shard] = offset + 1;
+                        *idle = offset + 1;
                     } else if sid.is_match() {
                         // Reported one byte late: the match ended at `offset`.
                         self.last_match_end = self.last_match_end.max(offset);
