@@ -570,6 +570,43 @@ impl Compiled {
         None
     }
 
+    /// [`Compiled::next_finding`] with the match ends already known: `ends`
+    /// holds, in increasing order, every end a forward DFA run from the
+    /// start of `hay`'s text (or earlier) reported past `from`, each with
+    /// the last position before it where no shard had a live partial
+    /// match. Every match that starts at or after `from` ends at one of
+    /// them, and starts after the window of the first end past `from`
+    /// (an earlier end would have been reported, a longer match would have
+    /// been alive there), so trying the starts of each window in turn
+    /// finds the leftmost finding, as `earliest_end` does in block mode.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn next_finding_among<'a>(
+        &self,
+        caches: &mut Caches,
+        hay: &[u8],
+        mut from: usize,
+        horizon: usize,
+        eoi: bool,
+        eligible: &dyn Fn(RuleId) -> Option<&'a Action>,
+        ends: impl IntoIterator<Item = (usize, usize)>,
+    ) -> Option<(RuleId, Range<usize>)> {
+        for (window, end) in ends {
+            if from >= horizon {
+                break;
+            }
+            if end <= from {
+                continue;
+            }
+            for start in window.max(from)..end.min(horizon) {
+                if let Some(found) = self.best_at(caches, hay, start, eoi, eligible) {
+                    return Some(found);
+                }
+            }
+            from = end;
+        }
+        None
+    }
+
     /// From `from`, the earliest end of any match, with the last position
     /// before it at which no partial match was alive (no match that starts
     /// earlier reaches past it). `None` when no match ends within `hay`.

@@ -12,8 +12,13 @@
 //! starting before it has already ended inside the buffer, so the block
 //! algorithm decides that region exactly as it would on the whole text.
 //! Bytes from the horizon on are held until the next chunk (or `finish`).
-//! The block search runs only when the DFA reported a match that ends past
-//! the resolved position, so prose costs one DFA step per byte and a copy.
+//! The forward DFA also records each match end it reports, with the last
+//! idle offset before it; deciding the region then only tries the starts
+//! of those windows with the anchored DFA (the block algorithm's choice,
+//! without stepping the forward DFA over the bytes again). Prose costs one
+//! step per shard and byte, and a copy.
+
+use std::collections::VecDeque;
 
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::hybrid::LazyStateID;
@@ -42,6 +47,11 @@ pub struct Scanner {
     total: usize,
     /// Per shard, the latest offset at which it had no live partial match.
     shard_idle: Vec<usize>,
+    /// Every match end the forward DFA reported past `resolved`, in order,
+    /// each with the last offset before it at which no shard had a live
+    /// partial match: what `resolve` searches, so the held bytes are not
+    /// stepped through the forward DFA a second time.
+    ends: VecDeque<MatchEnd>,
     /// The latest offset at which no shard had a live partial match
     /// reaching past it: the least of `shard_idle`.
     last_idle: usize,
@@ -52,6 +62,14 @@ pub struct Scanner {
     clears: Vec<usize>,
     findings: Vec<Finding>,
     rejection: Option<Rejection>,
+}
+
+/// A match end the forward DFA reported, with the last offset before it at
+/// which no shard had a live partial match.
+#[derive(Clone, Copy, Debug)]
+struct MatchEnd {
+    window: usize,
+    end: usize,
 }
 
 impl RuleSet {
@@ -78,6 +96,7 @@ impl RuleSet {
             resolved: 0,
             total: 0,
             shard_idle,
+            ends: VecDeque::new(),
             last_idle: 0,
             last_match_end: 0,
             clears,
@@ -142,10 +161,19 @@ impl Scanner {
         }
         let inner = &*self.set.inner;
         let caches = self.caches.as_mut().expect("caches live until drop");
-        for (shard, dfa) in inner.forward.iter().enumerate() {
-            if next_eoi(dfa, &mut caches.forward[shard], self.sids[shard]).is_match() {
-                self.last_match_end = self.total;
-            }
+        if inner
+            .forward
+            .iter()
+            .zip(caches.forward.iter_mut())
+            .zip(&self.sids)
+            .any(|((dfa, cache), &sid)| next_eoi(dfa, cache, sid).is_match())
+        {
+            self.last_match_end = self.total;
+            let window = self.shard_idle.iter().copied().min().unwrap_or(0);
+            self.ends.push_back(MatchEnd {
+                window,
+                end: self.total,
+            });
         }
         self.resolve(true, out)
     }
@@ -184,6 +212,8 @@ impl Scanner {
         // depend on one another, so the CPU overlaps their memory latency
         // (shard by shard over the chunk measured 1.5x slower).
         for (i, &byte) in chunk.iter().enumerate() {
+            let offset = self.total + i;
+            let mut matched = false;
             // Zipped, not indexed: no bounds check per shard and byte.
             for (((dfa, cache), sid), idle) in forward
                 .iter()
@@ -193,14 +223,25 @@ impl Scanner {
             {
                 *sid = next(dfa, cache, *sid, byte);
                 if sid.is_tagged() {
-                    let offset = self.total + i;
                     if sid.is_start() {
                         *idle = offset + 1;
                     } else if sid.is_match() {
-                        // Reported one byte late: the match ended at `offset`.
-                        self.last_match_end = self.last_match_end.max(offset);
+                        matched = true;
                     }
                 }
+            }
+            if matched {
+                // Reported one byte late: the match ended at `offset`. A
+                // match that ends there or later is alive in its own shard
+                // from its start on, so it starts after that shard's last
+                // idle offset (a shard idle after this very byte has no
+                // such match, and the reporting shard is not idle).
+                let window = self.shard_idle.iter().copied().min().unwrap_or(offset);
+                self.last_match_end = offset;
+                self.ends.push_back(MatchEnd {
+                    window,
+                    end: offset,
+                });
             }
         }
         for (shard, dfa) in forward.iter().enumerate() {
@@ -229,9 +270,19 @@ impl Scanner {
         if horizon > self.resolved && self.last_match_end > self.resolved {
             let caches = self.caches.as_mut().expect("caches live until drop");
             let mut from = self.resolved - base;
-            while let Some((rule, span)) =
-                inner.next_finding(caches, &self.buf, from, horizon - base, eoi, &eligible)
-            {
+            let ends = self
+                .ends
+                .iter()
+                .map(|e| (e.window.max(base) - base, e.end - base));
+            while let Some((rule, span)) = inner.next_finding_among(
+                caches,
+                &self.buf,
+                from,
+                horizon - base,
+                eoi,
+                &eligible,
+                ends.clone(),
+            ) {
                 out.extend_from_slice(&self.buf[from..span.start]);
                 let disposition = eligible(rule).map_or(Disposition::Log, Disposition::of);
                 let finding = Finding {
@@ -265,6 +316,9 @@ impl Scanner {
             };
             out.extend_from_slice(&self.buf[self.resolved - base..end - base]);
             self.resolved = end;
+        }
+        while self.ends.front().is_some_and(|e| e.end <= self.resolved) {
+            self.ends.pop_front();
         }
         // Keep what a candidate from `resolved` on may look back at: the
         // `unless preceded by` context, and one byte before it as
