@@ -56,8 +56,11 @@ fn print_latency_figures(name: &str, set: &RuleSet, text: &[u8]) {
         largest_hold = largest_hold.max(scanner.held());
     }
     eprintln!(
-        "{name}: 16-byte chunks: {:.2}% of bytes released in the push that brought them; \
-         largest hold {largest_hold} bytes (bound {} + 3); scanner memory after the corpus {} KiB",
+        "{name}: {} patterns in {} forward shards; 16-byte chunks: {:.2}% of bytes released \
+         in the push that brought them; largest hold {largest_hold} bytes (bound {} + 3); \
+         scanner memory after the corpus {} KiB",
+        set.pattern_count(),
+        set.forward_shards(),
         100.0 * same_push as f64 / text.len() as f64,
         set.max_match_len(),
         scanner.memory_usage() / 1024

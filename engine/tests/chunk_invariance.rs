@@ -139,6 +139,14 @@ proptest! {
         check_invariance(&set, &text, &cuts)?;
     }
 
+    /// The forward DFA in one shard (the scanner's single-shard loop).
+    #[test]
+    fn streaming_equals_block_with_one_shard((text, cuts) in text_and_cuts()) {
+        let set = RuleSet::build_sharded(tricky_spec(), 1000).unwrap();
+        prop_assert_eq!(set.forward_shards(), 1);
+        check_invariance(&set, &text, &cuts)?;
+    }
+
     /// The forward DFA split into one shard per pattern (the most the
     /// engine ever splits): streaming still equals block.
     #[test]
