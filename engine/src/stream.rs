@@ -261,9 +261,8 @@ impl Scanner {
         // Byte by byte, every shard in turn: the shards' lookups do not
         // depend on one another, so the CPU overlaps their memory latency
         // (shard by shard over the chunk measured 1.5x slower).
-        let total = self.total;
         for (i, &byte) in chunk.iter().enumerate() {
-            let offset = total + i;
+            let offset = self.total + i;
             let mut matched = false;
             // Zipped, not indexed: no bounds check per shard and byte.
             for (((dfa, cache), sid), idle) in forward
