@@ -25,7 +25,9 @@ use regex_automata::hybrid::LazyStateID;
 use regex_automata::util::start;
 use regex_automata::Anchored;
 
-use crate::ruleset::{next, next_eoi, Caches, Disposition, Finding, Rejection, RuleId, RuleSet};
+use crate::ruleset::{
+    next, next_eoi, step_shards, Caches, Disposition, Finding, Rejection, RuleId, RuleSet,
+};
 use crate::spec::{Action, Scope, Side};
 
 /// Per-stream state: cheap to create, owns every mutable thing a stream
@@ -258,28 +260,16 @@ impl Scanner {
     fn advance_shards(&mut self, chunk: &[u8]) {
         let caches = self.caches.as_mut().expect("caches live until drop");
         let forward = &self.set.inner.forward;
-        // Byte by byte, every shard in turn: the shards' lookups do not
-        // depend on one another, so the CPU overlaps their memory latency
-        // (shard by shard over the chunk measured 1.5x slower).
         for (i, &byte) in chunk.iter().enumerate() {
             let offset = self.total + i;
-            let mut matched = false;
-            // Zipped, not indexed: no bounds check per shard and byte.
-            for (((dfa, cache), sid), idle) in forward
-                .iter()
-                .zip(caches.forward.iter_mut())
-                .zip(self.sids.iter_mut())
-                .zip(self.shard_idle.iter_mut())
-            {
-                *sid = next(dfa, cache, *sid, byte);
-                if sid.is_tagged() {
-                    if sid.is_start() {
-                        *idle = offset + 1;
-                    } else if sid.is_match() {
-                        matched = true;
-                    }
-                }
-            }
+            let matched = step_shards(
+                forward,
+                &mut caches.forward,
+                &mut self.sids,
+                &mut self.shard_idle,
+                byte,
+                offset + 1,
+            );
             if matched {
                 // Reported one byte late: the match ended at `offset`. A
                 // match that ends there or later is alive in its own shard
