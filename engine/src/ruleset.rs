@@ -415,7 +415,7 @@ impl RuleSet {
         findings
     }
 
-    /// True when `rule` alone (its patterns and checks, whatever its
+    /// True when `rule` alone (its patterns, checks and exceptions, whatever its
     /// actions) finds something in `text`: what inline examples test.
     pub fn rule_matches(&self, rule: RuleId, text: &[u8]) -> bool {
         self.with_caches(|inner, caches| {
