@@ -216,9 +216,9 @@ impl Scanner {
             &mut self.sids[..],
             &mut self.shard_idle[..],
         ) {
-            // One shard (rule sets whose patterns all begin with a literal):
-            // its state stays in a register, which measured 1.5x faster
-            // than the general loop below.
+            // One shard (at most 16 patterns, or every pattern behind a
+            // literal prefix): its state stays in a register, which
+            // measured 1.5x faster than the general loop below.
             let (mut state, mut last_idle, total) = (*sid, *idle, self.total);
             for (i, &byte) in chunk.iter().enumerate() {
                 state = next(dfa, cache, state, byte);
