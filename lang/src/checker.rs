@@ -368,7 +368,7 @@ impl<'d> RuleChecker<'d> {
                     first_match.get_or_insert_with(|| clause.span.clone());
                     let shared = self.pattern_flags(flags);
                     for pattern in patterns {
-                        if let Some(compiled) = self.pattern(pattern, shared) {
+                        if let Some(compiled) = self.pattern(pattern, shared, false) {
                             spec.patterns.push(compiled);
                             pattern_spans.push(pattern.span.clone());
                         }
@@ -377,7 +377,7 @@ impl<'d> RuleChecker<'d> {
                 ClauseKind::UnlessPrecededBy { patterns, flags } => {
                     let shared = self.pattern_flags(flags);
                     for pattern in patterns {
-                        if let Some(compiled) = self.pattern(pattern, shared) {
+                        if let Some(compiled) = self.pattern(pattern, shared, true) {
                             spec.unless_preceded_by.push(compiled);
                             context_spans.push(pattern.span.clone());
                         }
@@ -463,7 +463,14 @@ impl<'d> RuleChecker<'d> {
         shared
     }
 
-    fn pattern(&mut self, pattern: &Pattern, shared: PatternFlags) -> Option<PatternSpec> {
+    /// Checks one pattern of a `match` line, or of an `unless preceded by`
+    /// line when `context` is set.
+    fn pattern(
+        &mut self,
+        pattern: &Pattern,
+        shared: PatternFlags,
+        context: bool,
+    ) -> Option<PatternSpec> {
         let mut flags = shared;
         let kind = match &pattern.lit {
             PatternLit::Literal(text) => PatternKind::Literal(text.value.clone()),
@@ -513,13 +520,13 @@ impl<'d> RuleChecker<'d> {
                 Some(spec)
             }
             Err(error) => {
-                self.pattern_error(pattern, error);
+                self.pattern_error(pattern, error, context);
                 None
             }
         }
     }
 
-    fn pattern_error(&mut self, pattern: &Pattern, error: PatternError) {
+    fn pattern_error(&mut self, pattern: &Pattern, error: PatternError, context: bool) {
         let span = match (&pattern.lit, &error.span) {
             (PatternLit::Regex { map, source, .. }, Some(range)) => {
                 // A zero-width error is shown on the character after it (the
@@ -569,6 +576,7 @@ impl<'d> RuleChecker<'d> {
                 Problem::Unbounded {
                     replacement: bounded(&operator),
                     operator,
+                    context,
                 }
             }
         };

@@ -183,6 +183,8 @@ pub(crate) enum Problem {
     Unbounded {
         operator: String,
         replacement: String,
+        /// The pattern is one of `unless preceded by`.
+        context: bool,
     },
     /// `match /[a&&b]/` (can never match)
     MatchesNothing,
@@ -581,8 +583,13 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
         Problem::Unbounded {
             operator,
             replacement,
+            context,
         } => {
-            notes.push("streaming holds back at most one match's length of text, so every pattern needs a maximum length".into());
+            notes.push(if *context {
+                "a stream keeps only as much text before a match as the longest `unless preceded by` pattern can match, so it needs a maximum length".into()
+            } else {
+                "streaming holds back at most one match's length of text, so every pattern needs a maximum length".into()
+            });
             help.push(format!(
                 "bound the repetition: replace `{operator}` with `{replacement}`"
             ));
