@@ -366,22 +366,12 @@ impl<'d> RuleChecker<'d> {
                 }
                 ClauseKind::Match { patterns, flags } => {
                     first_match.get_or_insert_with(|| clause.span.clone());
-                    let shared = self.pattern_flags(flags);
-                    for pattern in patterns {
-                        if let Some(compiled) = self.pattern(pattern, shared, false) {
-                            spec.patterns.push(compiled);
-                            pattern_spans.push(pattern.span.clone());
-                        }
-                    }
+                    let list = (&mut spec.patterns, &mut pattern_spans);
+                    self.pattern_list(patterns, flags, false, list);
                 }
                 ClauseKind::UnlessPrecededBy { patterns, flags } => {
-                    let shared = self.pattern_flags(flags);
-                    for pattern in patterns {
-                        if let Some(compiled) = self.pattern(pattern, shared, true) {
-                            spec.unless_preceded_by.push(compiled);
-                            context_spans.push(pattern.span.clone());
-                        }
-                    }
+                    let list = (&mut spec.unless_preceded_by, &mut context_spans);
+                    self.pattern_list(patterns, flags, true, list);
                 }
                 ClauseKind::Where {
                     check,
@@ -461,6 +451,25 @@ impl<'d> RuleChecker<'d> {
             }
         }
         shared
+    }
+
+    /// Checks the patterns of a `match` line (or, with `context`, of an
+    /// `unless preceded by` line) and appends the good ones, with their
+    /// spans, to `out`.
+    fn pattern_list(
+        &mut self,
+        patterns: &[Pattern],
+        flags: &[Name],
+        context: bool,
+        out: (&mut Vec<PatternSpec>, &mut Vec<Span>),
+    ) {
+        let shared = self.pattern_flags(flags);
+        for pattern in patterns {
+            if let Some(compiled) = self.pattern(pattern, shared, context) {
+                out.0.push(compiled);
+                out.1.push(pattern.span.clone());
+            }
+        }
     }
 
     /// Checks one pattern of a `match` line, or of an `unless preceded by`
