@@ -57,6 +57,8 @@ pub struct Scanner {
     /// The latest offset at which no shard had a live partial match
     /// reaching past it: the least of `shard_idle`.
     last_idle: usize,
+    /// The largest end of a match the forward DFA has reported.
+    last_match_end: usize,
     /// Each forward cache's clear count when its start states were last
     /// tagged.
     clears: Vec<usize>,
@@ -98,6 +100,7 @@ impl RuleSet {
             shard_idle,
             ends: VecDeque::new(),
             last_idle: 0,
+            last_match_end: 0,
             clears,
             findings: Vec::new(),
             rejection: None,
@@ -167,6 +170,7 @@ impl Scanner {
             .zip(&self.sids)
             .any(|((dfa, cache), &sid)| next_eoi(dfa, cache, sid).is_match())
         {
+            self.last_match_end = self.total;
             let window = self.shard_idle.iter().copied().min().unwrap_or(0);
             self.ends.push_back(MatchEnd {
                 window,
@@ -226,6 +230,7 @@ impl Scanner {
                         // Reported one byte late: the match ended at
                         // `offset`, and the shard was last idle before it
                         // at `last_idle`.
+                        self.last_match_end = offset;
                         self.ends.push_back(MatchEnd {
                             window: last_idle,
                             end: offset,
@@ -272,6 +277,7 @@ impl Scanner {
                 // idle offset (a shard idle after this very byte has no
                 // such match, and the reporting shard is not idle).
                 let window = self.shard_idle.iter().copied().min().unwrap_or(offset);
+                self.last_match_end = offset;
                 self.ends.push_back(MatchEnd {
                     window,
                     end: offset,
@@ -291,9 +297,7 @@ impl Scanner {
         let eligible =
             |rule: RuleId| -> Option<&Action> { inner.rule(rule).action_for(side, scope) };
         let base = self.buf_start;
-        // `ends` holds every reported match end past `resolved`: without
-        // one, nothing before the horizon can be a match.
-        if horizon > self.resolved && !self.ends.is_empty() {
+        if horizon > self.resolved && self.last_match_end > self.resolved {
             let caches = self.caches.as_mut().expect("caches live until drop");
             let mut from = self.resolved - base;
             let ends = self
