@@ -56,7 +56,7 @@ use regex_syntax::hir::Hir;
 
 use crate::checks;
 use crate::pattern::{compile_pattern, PatternError};
-use crate::spec::{Action, RuleSetSpec, RuleSpec, Scope, Side};
+use crate::spec::{Action, RuleSetSpec, RuleSpec, Scope, Side, Template};
 
 /// Lazy DFA cache per automaton and scanner. The default (2 MiB) thrashes
 /// on the shipped packs; the memory is only taken as states are built.
@@ -146,6 +146,20 @@ pub struct Applied {
     pub verdict: Verdict,
     /// Every finding up to the rejection, if any.
     pub findings: Vec<Finding>,
+}
+
+/// The result of [`RuleSet::apply_all`]: every rejection, and the text as
+/// it would read with every reject turned into a mask.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedAll {
+    /// Every finding, rejecting ones included, in text order.
+    pub findings: Vec<Finding>,
+    /// One per rejecting finding, in text order.
+    pub rejections: Vec<Rejection>,
+    /// The masked text, each rejecting finding replaced by its rule's
+    /// [fallback mask](RuleSet::fallback_mask); `None` when nothing would
+    /// change.
+    pub masked: Option<String>,
 }
 
 /// Why a rule set could not be built.
@@ -462,6 +476,64 @@ impl RuleSet {
         Applied {
             verdict: Verdict::Masked(masked),
             findings,
+        }
+    }
+
+    /// Like [`RuleSet::apply`], but goes on past a reject: lists every
+    /// rejection and also gives the text with rejects masked, for a caller
+    /// that rejects some texts and must still forward others (a chat's
+    /// earlier turns, which the client resends every turn).
+    pub fn apply_all(&self, side: Side, scope: Scope, text: &str) -> AppliedAll {
+        let findings = self.findings(side, scope, text.as_bytes());
+        let rejections: Vec<Rejection> = findings
+            .iter()
+            .filter(|f| f.disposition == Disposition::Reject)
+            .map(|f| self.inner.rejection(side, scope, *f))
+            .collect();
+        if !findings.iter().any(|f| f.disposition != Disposition::Log) {
+            return AppliedAll {
+                findings,
+                rejections,
+                masked: None,
+            };
+        }
+        let hay = text.as_bytes();
+        let mut out = Vec::with_capacity(text.len());
+        let mut copied = 0;
+        for finding in &findings {
+            out.extend_from_slice(&hay[copied..finding.start]);
+            if finding.disposition == Disposition::Reject {
+                let rule = self.inner.rule(finding.rule);
+                let matched = &hay[finding.start..finding.end];
+                self.fallback_mask(side, finding.rule)
+                    .expand_into(&rule.name, matched, &mut out);
+            } else {
+                self.inner
+                    .write_finding(side, scope, finding, hay, &mut out);
+            }
+            copied = finding.end;
+        }
+        out.extend_from_slice(&hay[copied..]);
+        AppliedAll {
+            findings,
+            rejections,
+            // Lossless, as in `apply`.
+            masked: Some(String::from_utf8_lossy(&out).into_owned()),
+        }
+    }
+
+    /// The mask a reject becomes where rejecting is not possible: the
+    /// rule's first `mask` clause on `side` (whatever its scopes), else
+    /// `[redacted:RULE]`.
+    pub fn fallback_mask(&self, side: Side, rule: RuleId) -> std::borrow::Cow<'_, Template> {
+        let spec = self.inner.rule(rule);
+        let declared = spec.actions.iter().find_map(|clause| match &clause.action {
+            Action::Mask { template } if clause.side == side => Some(template),
+            _ => None,
+        });
+        match declared {
+            Some(template) => std::borrow::Cow::Borrowed(template),
+            None => std::borrow::Cow::Owned(Template::text(format!("[redacted:{}]", spec.name))),
         }
     }
 

@@ -3,7 +3,7 @@
 mod support;
 
 use rulegate_engine::{
-    Action, ActionClause, Check, RuleSet, RuleSetSpec, Scope, ScopeSet, Side, Verdict,
+    Action, ActionClause, Check, RuleSet, RuleSetSpec, Scope, ScopeSet, Side, Template, Verdict,
 };
 use support::{literal, regex, rule, tricky_set};
 
@@ -123,6 +123,62 @@ fn reject_reports_the_first_rejecting_rule_and_its_message() {
     assert_eq!(out, b"hello ");
     assert!(scanner.push(b"x", &mut out).is_err());
     let _ = ScopeSet::ALL;
+}
+
+#[test]
+fn apply_all_lists_every_reject_and_masks_them_with_the_fallback() {
+    let with_mask = |name: &str, lit: &str| {
+        let mut r = rule(name, vec![literal(lit, false, false)], vec![]);
+        r.actions = vec![
+            ActionClause {
+                side: Side::Request,
+                action: Action::Reject {
+                    message: format!("no {name}"),
+                },
+                scopes: [Scope::User].into_iter().collect(),
+            },
+            ActionClause {
+                side: Side::Request,
+                action: Action::Mask {
+                    template: Template::text("[M]"),
+                },
+                scopes: ScopeSet::ALL,
+            },
+        ];
+        r
+    };
+    let mut bare = rule("bare", vec![literal("zz", false, false)], vec![]);
+    bare.actions = vec![ActionClause {
+        side: Side::Request,
+        action: Action::Reject {
+            message: "no zz".into(),
+        },
+        scopes: ScopeSet::ALL,
+    }];
+    let spec = RuleSetSpec {
+        rules: vec![
+            with_mask("one", "s3cr3t"),
+            with_mask("two", "t0ken"),
+            bare,
+            rule("plain", vec![literal("pw", false, false)], vec![]),
+        ],
+    };
+    let set = RuleSet::build(spec).unwrap();
+    let all = set.apply_all(Side::Request, Scope::User, "a s3cr3t b t0ken c zz d pw");
+    let names: Vec<&str> = all.rejections.iter().map(|r| r.rule_name.as_str()).collect();
+    assert_eq!(names, ["one", "two", "bare"]);
+    assert_eq!(all.findings.len(), 4);
+    assert_eq!(
+        all.masked.as_deref(),
+        Some("a [M] b [M] c [redacted:bare] d [x:plain]")
+    );
+    // The block verdict still stops at the first reject.
+    match set.apply(Side::Request, Scope::User, "a s3cr3t b t0ken").verdict {
+        Verdict::Rejected(r) => assert_eq!(r.rule_name, "one"),
+        other => panic!("{other:?}"),
+    }
+    let clean = set.apply_all(Side::Request, Scope::User, "nothing here");
+    assert_eq!((clean.masked, clean.rejections.len()), (None, 0));
 }
 
 #[test]

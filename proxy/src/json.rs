@@ -11,6 +11,12 @@
 //!   commas, comments, NaN, leading zeros or control characters in strings),
 //!   nested at most [`MAX_DEPTH`] deep; anything else is an error, so the
 //!   caller can fail closed.
+//! - It also refuses what RFC 8259 leaves to the reader, because a reader
+//!   that decides differently from the gateway would see text the gateway
+//!   did not: an object with two members of the same (decoded) name, at
+//!   any depth (the gateway would scan one, the API use the other), and a
+//!   `\u` escape of a lone UTF-16 surrogate (one reader drops it, another
+//!   makes it U+FFFD, a third fails).
 //! - A [`JsonString`]'s span covers its quotes, so a replacement encoded by
 //!   [`encode_string`] is again one valid JSON string.
 
@@ -41,9 +47,7 @@ pub struct JsonString<'a> {
 }
 
 impl<'a> JsonString<'a> {
-    /// The decoded text. A lone UTF-16 surrogate escape (which JavaScript
-    /// can produce) decodes to U+FFFD: the text is only scanned, and a
-    /// string is re-encoded only when a rule rewrites it anyway.
+    /// The decoded text.
     pub fn text(&self) -> Cow<'a, str> {
         if !self.raw.contains('\\') {
             return Cow::Borrowed(self.raw);
@@ -85,10 +89,29 @@ impl<'a> Value<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason} at byte {offset}")]
+#[error("{reason} at byte {offset}{}", in_path(.path))]
 pub struct JsonError {
     pub offset: usize,
     pub reason: &'static str,
+    /// Where in the document, e.g. `messages[2].content`: member indices
+    /// and names, each name escaped and cut short (it comes from the body).
+    pub path: String,
+}
+
+fn in_path(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!(" (in `{path}`)")
+    }
+}
+
+/// A step into a document, for error paths.
+#[derive(Clone)]
+enum Step {
+    Index(usize),
+    /// The member's key, as a span of the document.
+    Key(Range<usize>),
 }
 
 /// Parses one JSON document.
@@ -96,11 +119,13 @@ pub fn parse(bytes: &[u8]) -> Result<Value<'_>, JsonError> {
     let text = std::str::from_utf8(bytes).map_err(|e| JsonError {
         offset: e.valid_up_to(),
         reason: "invalid UTF-8",
+        path: String::new(),
     })?;
     let mut parser = Parser {
         text,
         bytes,
         pos: 0,
+        path: Vec::new(),
     };
     parser.skip_whitespace();
     let value = parser.value(0)?;
@@ -115,14 +140,59 @@ struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// The containers the parser is inside of, outermost first.
+    path: Vec<Step>,
 }
+
+/// Objects with more members than this check duplicates with a hash set
+/// (a linear scan is faster for the few members API objects have).
+const LINEAR_DUPLICATE_CHECK: usize = 16;
+
+/// A member name in an error path is cut to this many characters.
+const PATH_KEY_CHARS: usize = 32;
 
 impl<'a> Parser<'a> {
     fn error(&self, reason: &'static str) -> JsonError {
         JsonError {
             offset: self.pos,
             reason,
+            path: self.path_text(),
         }
+    }
+
+    fn path_text(&self) -> String {
+        let mut out = String::new();
+        for step in &self.path {
+            match step {
+                Step::Index(index) => out.push_str(&format!("[{index}]")),
+                Step::Key(span) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    let raw = &self.text[span.start + 1..span.end - 1];
+                    let name = if raw.contains('\\') {
+                        decode_escapes(raw)
+                    } else {
+                        raw.to_owned()
+                    };
+                    let plain = !name.is_empty()
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    if plain && name.len() <= PATH_KEY_CHARS {
+                        out.push_str(&name);
+                    } else {
+                        // Quoted and escaped: a name can hold anything.
+                        let cut: String = name.chars().take(PATH_KEY_CHARS).collect();
+                        out.push_str(&encode_string(&cut));
+                        if cut.len() < name.len() {
+                            out.push('…');
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn peek(&self) -> Option<u8> {
@@ -181,12 +251,21 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             self.skip_whitespace();
+            self.path.push(Step::Key(key.span.clone()));
             let value = self.value(depth)?;
+            self.path.pop();
             members.push((key, value));
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
+                    if let Some(duplicate) = first_duplicate(&members) {
+                        self.pos = members[duplicate].0.span.start;
+                        self.path.push(Step::Key(members[duplicate].0.span.clone()));
+                        let error = self.error("duplicate object key");
+                        self.path.pop();
+                        return Err(error);
+                    }
                     self.pos += 1;
                     return Ok(Value::Object(members));
                 }
@@ -208,7 +287,9 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_whitespace();
+            self.path.push(Step::Index(items.len()));
             items.push(self.value(depth)?);
+            self.path.pop();
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -252,17 +333,40 @@ impl<'a> Parser<'a> {
                             self.pos += 1;
                         }
                         Some(b'u') => {
-                            let hex = self.bytes.get(self.pos + 1..self.pos + 5);
-                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(self.error("invalid \\u escape"));
-                            }
+                            let unit = self.hex_unit(self.pos + 1)?;
                             self.pos += 5;
+                            if (0xDC00..0xE000).contains(&unit) {
+                                self.pos -= 6;
+                                return Err(self.error("lone UTF-16 surrogate escape"));
+                            }
+                            if (0xD800..0xDC00).contains(&unit) {
+                                let low = match self.bytes.get(self.pos..self.pos + 2) {
+                                    Some(b"\\u") => self.hex_unit(self.pos + 2)?,
+                                    _ => 0,
+                                };
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    self.pos -= 6;
+                                    return Err(self.error("lone UTF-16 surrogate escape"));
+                                }
+                                self.pos += 6;
+                            }
                         }
                         _ => return Err(self.error("invalid escape")),
                     }
                 }
                 _ => unreachable!("memchr2 stops only at a quote or a backslash"),
             }
+        }
+    }
+
+    /// The four hex digits at `at` as a UTF-16 code unit.
+    fn hex_unit(&self, at: usize) -> Result<u32, JsonError> {
+        let hex = self.bytes.get(at..at + 4);
+        match hex.filter(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+            Some(hex) => Ok(hex
+                .iter()
+                .fold(0, |unit, &b| unit * 16 + (b as char).to_digit(16).unwrap_or(0))),
+            None => Err(self.error("invalid \\u escape")),
         }
     }
 
@@ -303,7 +407,18 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Decodes a string body the parser has already validated.
+/// The index of the first member whose name an earlier member has, if any.
+fn first_duplicate(members: &[(JsonString<'_>, Value<'_>)]) -> Option<usize> {
+    if members.len() <= LINEAR_DUPLICATE_CHECK {
+        let names: Vec<Cow<'_, str>> = members.iter().map(|(k, _)| k.text()).collect();
+        return (1..names.len()).find(|&i| names[..i].contains(&names[i]));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    members.iter().position(|(k, _)| !seen.insert(k.text()))
+}
+
+/// Decodes a string body the parser has already validated (so a high
+/// surrogate escape is always followed by a low one).
 fn decode_escapes(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
@@ -479,9 +594,42 @@ mod tests {
     }
 
     #[test]
-    fn lone_surrogates_decode_to_replacement() {
-        let v = parse(br#""a\ud800b\udc00""#).unwrap();
-        assert_eq!(v.as_string().unwrap().text(), "a\u{FFFD}b\u{FFFD}");
+    fn lone_surrogates_are_refused() {
+        for doc in [
+            r#""a\ud800b""#,
+            r#""\udc00""#,
+            r#""\ud800\u0041""#,
+            r#""\ud800""#,
+            r#""\ude00\ud83d""#,
+        ] {
+            let error = parse(doc.as_bytes()).unwrap_err();
+            assert_eq!(error.reason, "lone UTF-16 surrogate escape", "{doc}");
+        }
+        let pair = parse(br#""\ud83d\ude00""#).unwrap();
+        assert_eq!(pair.as_string().unwrap().text(), "\u{1F600}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth_with_where() {
+        let cases = [
+            (r#"{"role":"user","content":"a","content":"b"}"#, "content"),
+            (r#"{"a":[{"x":1},{"type":"t","t\u0079pe":"u"}]}"#, "a[1].type"),
+            (r#"{"k":{"":1,"":2}}"#, r#"k."""#),
+        ];
+        for (doc, path) in cases {
+            let error = parse(doc.as_bytes()).unwrap_err();
+            assert_eq!(error.reason, "duplicate object key", "{doc}");
+            assert_eq!(error.path, path, "{doc}");
+        }
+        // Past the linear check: a hash set finds it too.
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{}\":0", i % 39)).collect();
+        let doc = format!("{{{}}}", many.join(","));
+        assert_eq!(parse(doc.as_bytes()).unwrap_err().path, "k0");
+        let error = parse(br#"{"a":{"b":[1,{"c":"x","c":"y"}]}}"#).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "duplicate object key at byte 22 (in `a.b[1].c`)"
+        );
     }
 
     #[test]
@@ -561,12 +709,14 @@ mod tests {
             }
             let theirs = serde_json::from_slice::<serde_json::Value>(&doc);
             if let Err(e) = &theirs {
-                // We read lone surrogates as U+FFFD, and never evaluate
-                // numbers, so a huge exponent is fine by us.
-                let message = e.to_string();
-                if message.contains("surrogate") || message.contains("out of range") {
+                // We never evaluate numbers, so a huge exponent is fine by us.
+                if e.to_string().contains("out of range") {
                     return Ok(());
                 }
+            }
+            if parse(&doc).is_err_and(|e| e.reason == "duplicate object key") {
+                // serde_json keeps the last member; we refuse the document.
+                return Ok(());
             }
             proptest::prop_assert_eq!(parse(&doc).is_ok(), theirs.is_ok(), "{}", String::from_utf8_lossy(&doc));
         }
