@@ -25,7 +25,9 @@ mod stream;
 
 pub use checks::{luhn, mod97, shannon_entropy};
 pub use pattern::{analyze_pattern, compile_pattern, PatternError, PatternErrorKind, PatternInfo};
-pub use ruleset::{Applied, AppliedAll, BuildError, Disposition, Finding, Rejection, RuleId, RuleSet, Verdict};
+pub use ruleset::{
+    Applied, AppliedAll, BuildError, Disposition, Finding, Rejection, RuleId, RuleSet, Verdict,
+};
 pub use spec::{
     Action, ActionClause, Check, Example, Expect, PatternFlags, PatternKind, PatternSpec,
     RuleSetSpec, RuleSpec, Scope, ScopeSet, Side, Template, TemplatePart,

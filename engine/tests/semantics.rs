@@ -165,7 +165,11 @@ fn apply_all_lists_every_reject_and_masks_them_with_the_fallback() {
     };
     let set = RuleSet::build(spec).unwrap();
     let all = set.apply_all(Side::Request, Scope::User, "a s3cr3t b t0ken c zz d pw");
-    let names: Vec<&str> = all.rejections.iter().map(|r| r.rule_name.as_str()).collect();
+    let names: Vec<&str> = all
+        .rejections
+        .iter()
+        .map(|r| r.rule_name.as_str())
+        .collect();
     assert_eq!(names, ["one", "two", "bare"]);
     assert_eq!(all.findings.len(), 4);
     assert_eq!(
@@ -173,7 +177,10 @@ fn apply_all_lists_every_reject_and_masks_them_with_the_fallback() {
         Some("a [M] b [M] c [redacted:bare] d [x:plain]")
     );
     // The block verdict still stops at the first reject.
-    match set.apply(Side::Request, Scope::User, "a s3cr3t b t0ken").verdict {
+    match set
+        .apply(Side::Request, Scope::User, "a s3cr3t b t0ken")
+        .verdict
+    {
         Verdict::Rejected(r) => assert_eq!(r.rule_name, "one"),
         other => panic!("{other:?}"),
     }

@@ -9,6 +9,8 @@ use http::Uri;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
+use crate::route::RoutePattern;
+
 /// Where requests go: scheme, authority and an optional path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
@@ -86,6 +88,8 @@ pub struct Config {
     /// Certificates trusted for the upstream besides the webpki roots
     /// (a corporate TLS inspection CA, a test server).
     pub extra_roots: Vec<CertificateDer<'static>>,
+    /// Routes relayed besides the adapter's own (`GET /v1/organizations/**`).
+    pub relayed: Vec<RoutePattern>,
 }
 
 impl Config {
@@ -99,6 +103,7 @@ impl Config {
             max_body_bytes: Config::DEFAULT_MAX_BODY_BYTES,
             upstream_timeout: Config::DEFAULT_UPSTREAM_TIMEOUT,
             extra_roots: Vec::new(),
+            relayed: Vec::new(),
         }
     }
 }

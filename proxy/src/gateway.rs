@@ -1,17 +1,20 @@
-//! The HTTP front end: accepts client connections, relays every request to
-//! the upstream, and inspects the Messages API routes on the way.
+//! The gateway core: accepts client connections, classifies every request
+//! by the route table, relays or inspects it through the API adapter, and
+//! streams the reply back. It names no field of any API: what a body means
+//! is the adapter's business ([`crate::adapter`]).
 //!
 //! Invariants:
-//! - An inspected request (`POST /v1/messages`, `POST
-//!   /v1/messages/count_tokens`) is forwarded only after its whole body was
-//!   read and inspected; anything that could not be inspected (bad JSON,
+//! - Deny by default: a request whose route is not in the table (or whose
+//!   path is not canonical) is refused before anything is read or sent.
+//! - An inspected request is forwarded only after its whole body was read
+//!   and inspected; anything that could not be inspected (ambiguous JSON,
 //!   over the size limit, a compressed upstream reply) is refused: the
 //!   gateway fails closed.
-//! - Every other request and response streams through untouched, except for
-//!   hop-by-hop headers, `host` (set from the upstream) and
-//!   `accept-encoding` (so replies arrive readable).
-//! - Logs name methods, paths, statuses, timings and rules; never a body, a
-//!   header value or a matched text.
+//! - Relayed routes stream through untouched, except for hop-by-hop
+//!   headers, `host` (set from the upstream) and `accept-encoding` (so
+//!   replies arrive readable).
+//! - Logs name the route class, status, timings and rules; never a body, a
+//!   header value, a raw path or a matched text.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -36,9 +39,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use rulegate_engine::{Disposition, RuleSet};
 use tokio::net::TcpListener;
 
+use crate::adapter::anthropic::Anthropic;
+use crate::adapter::{ApiAdapter, Fired, Inspection, Outcome, Refusal, StreamRewriter};
 use crate::config::Config;
-use crate::messages::{self, Inspection, Outcome};
-use crate::sse::SseRedactor;
+use crate::route::{Class, Decision, RouteTable, ShadowError};
 
 /// The body type of every request and response the gateway produces.
 pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -49,6 +53,8 @@ type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 pub enum GatewayError {
     #[error("TLS set-up failed: {0}")]
     Tls(#[from] rustls::Error),
+    #[error(transparent)]
+    Route(#[from] ShadowError),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -69,6 +75,8 @@ pub struct Gateway {
     rules: RuleSet,
     config: Config,
     client: UpstreamClient,
+    adapter: Arc<dyn ApiAdapter>,
+    routes: RouteTable,
 }
 
 impl Gateway {
@@ -97,11 +105,22 @@ impl Gateway {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
+        let adapter: Arc<dyn ApiAdapter> = Arc::new(Anthropic);
+        let mut routes = RouteTable::new(adapter.routes());
+        for pattern in &config.relayed {
+            routes.add_relayed(pattern.clone())?;
+        }
         Ok(Gateway {
             rules,
             config,
             client,
+            adapter,
+            routes,
         })
+    }
+
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -117,7 +136,7 @@ impl Gateway {
         let mut log = AccessLog {
             id: NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed),
             method: request.method().clone(),
-            path: request.uri().path().to_owned(),
+            route: "-",
             status: 0,
             started: Instant::now(),
             fired: Vec::new(),
@@ -134,98 +153,122 @@ impl Gateway {
         }
     }
 
+    /// The gateway's own answer, in the API's error shape.
+    fn refuse(&self, refusal: Refusal, log: &mut AccessLog) -> Routed {
+        log.note = Some(format!("refused ({} to blame)", refusal.blame()));
+        let mut response = json_response(
+            refusal.status(),
+            Bytes::from(self.adapter.error_body(&refusal)),
+        );
+        if let Refusal::MethodNotAllowed { allowed, .. } = &refusal {
+            if let Ok(value) = HeaderValue::from_str(allowed) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+        }
+        Routed::Done(response)
+    }
+
     async fn route(&self, request: Request<Incoming>, log: &mut AccessLog) -> Routed {
         let path = request.uri().path();
         if path == "/healthz" && matches!(*request.method(), Method::GET | Method::HEAD) {
+            log.route = "healthz";
             return Routed::Done(json_response(
                 StatusCode::OK,
                 Bytes::from_static(b"{\"status\":\"ok\"}"),
             ));
         }
-        let inspected = request.method() == Method::POST
-            && matches!(path, "/v1/messages" | "/v1/messages/count_tokens");
+        let route = match self.routes.decide(request.method(), path) {
+            Decision::Route(route) => route,
+            Decision::NotCanonical(why) => {
+                return self.refuse(
+                    Refusal::NotCanonical {
+                        why: why.to_string(),
+                    },
+                    log,
+                )
+            }
+            Decision::NotFound => {
+                let refusal = Refusal::UnknownRoute {
+                    method: request.method().to_string(),
+                    path: shown_path(path),
+                };
+                return self.refuse(refusal, log);
+            }
+            Decision::MethodNotAllowed { allowed } => {
+                let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                let refusal = Refusal::MethodNotAllowed {
+                    method: request.method().to_string(),
+                    path: shown_path(path),
+                    allowed: allowed.join(", "),
+                };
+                return self.refuse(refusal, log);
+            }
+        };
+        log.route = route.name;
+        let kind = match route.class {
+            Class::Inspected { kind } => Some(kind),
+            Class::Relayed => None,
+        };
         let (parts, body) = request.into_parts();
         let path_and_query = parts
             .uri
             .path_and_query()
             .map_or("/", |pq| pq.as_str())
             .to_owned();
-        let uri = match self.config.upstream.uri_for(&path_and_query) {
-            Ok(uri) => uri,
-            Err(_) => {
-                return Routed::Done(error_response(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    "rulegate: the request path cannot be relayed",
-                ))
-            }
+        let Ok(uri) = self.config.upstream.uri_for(&path_and_query) else {
+            return self.refuse(
+                Refusal::NotCanonical {
+                    why: "it cannot be put after the upstream URL".to_owned(),
+                },
+                log,
+            );
         };
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
         headers.remove(header::HOST);
         headers.remove(header::ACCEPT_ENCODING);
 
-        let upstream_body = if inspected {
-            let declared = headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            let bytes = match read_limited(body, declared, self.config.max_body_bytes).await {
-                Ok(bytes) => bytes,
-                Err(BodyError::TooLarge) => {
-                    return Routed::Done(error_response(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request_too_large",
-                        &format!(
-                        "rulegate: the request body is larger than the gateway's limit of {} bytes",
-                        self.config.max_body_bytes
-                    ),
-                    ))
-                }
-                Err(BodyError::Read(error)) => {
-                    log.note = Some(format!("client body: {error}"));
-                    return Routed::Done(error_response(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request_error",
-                        "rulegate: the request body could not be read",
-                    ));
-                }
-            };
-            let inspected = if bytes.len() < INLINE_INSPECTION_LIMIT {
-                messages::inspect_request(&self.rules, &bytes)
-            } else {
-                let (rules, body) = (self.rules.clone(), bytes.clone());
-                match tokio::task::spawn_blocking(move || messages::inspect_request(&rules, &body))
-                    .await
-                {
-                    Ok(inspected) => inspected,
-                    Err(_) => {
-                        return Routed::Done(error_response(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "api_error",
-                            "rulegate: the request could not be inspected",
-                        ))
+        let upstream_body = match kind {
+            Some(kind) => {
+                let declared = headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let limit = self.config.max_body_bytes;
+                let bytes = match read_limited(body, declared, limit).await {
+                    Ok(bytes) => bytes,
+                    Err(BodyError::TooLarge) => {
+                        return self.refuse(Refusal::TooLarge { limit }, log)
                     }
-                }
-            };
-            let inspection = match inspected {
-                Ok(inspection) => inspection,
-                Err(error) => {
-                    return Routed::Done(error_response(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request_error",
-                        &format!("rulegate: the request was not forwarded: {error}"),
-                    ))
-                }
-            };
-            let forwarded = match settle(inspection, bytes, "request", log) {
-                Ok(forwarded) => forwarded,
-                Err(message) => return Routed::Done(rejected(&message)),
-            };
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
-            full(forwarded)
-        } else {
-            body.boxed()
+                    Err(BodyError::Read(error)) => {
+                        let refused = self.refuse(Refusal::BodyUnreadable, log);
+                        log.note = Some(format!("client body: {error}"));
+                        return refused;
+                    }
+                };
+                let inspected = if bytes.len() < INLINE_INSPECTION_LIMIT {
+                    self.adapter.inspect_request(kind, &self.rules, &bytes)
+                } else {
+                    let (adapter, rules, body) =
+                        (self.adapter.clone(), self.rules.clone(), bytes.clone());
+                    let task = move || adapter.inspect_request(kind, &rules, &body);
+                    match tokio::task::spawn_blocking(task).await {
+                        Ok(inspected) => inspected,
+                        Err(_) => return self.refuse(Refusal::Internal, log),
+                    }
+                };
+                let inspection = match inspected {
+                    Ok(inspection) => inspection,
+                    Err(error) => return self.refuse(Refusal::Uninspectable(error), log),
+                };
+                let forwarded = match settle(inspection, bytes, "request", log) {
+                    Ok(forwarded) => forwarded,
+                    Err(message) => return self.refuse(Refusal::Rejected { message }, log),
+                };
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
+                full(forwarded)
+            }
+            None => body.boxed(),
         };
 
         let mut upstream_request = Request::new(upstream_body);
@@ -238,41 +281,29 @@ impl Gateway {
             match tokio::time::timeout(timeout, self.client.request(upstream_request)).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(error)) => {
+                    let refused = self.refuse(Refusal::UpstreamUnreachable, log);
                     log.note = Some(format!("upstream error: {}", error_chain(&error)));
-                    return Routed::Done(error_response(
-                        StatusCode::BAD_GATEWAY,
-                        "api_error",
-                        "rulegate: the upstream API could not be reached",
-                    ));
+                    return refused;
                 }
                 Err(_) => {
-                    return Routed::Done(error_response(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "api_error",
-                        &format!(
-                            "rulegate: the upstream API did not answer within {} s",
-                            timeout.as_secs_f64()
-                        ),
-                    ))
+                    let secs = timeout.as_secs_f64();
+                    return self.refuse(Refusal::UpstreamTimeout { secs }, log);
                 }
             };
 
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        if !inspected || !parts.status.is_success() {
-            // Error replies carry no model text; other routes are relayed.
+        let Some(kind) = kind.filter(|_| parts.status.is_success()) else {
+            // Error replies carry no model text; relayed routes pass.
             return Routed::Done(Response::from_parts(parts, body.boxed()));
-        }
+        };
         let encoded = parts
             .headers
             .get(header::CONTENT_ENCODING)
             .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
         if encoded {
-            return Routed::Done(error_response(
-                StatusCode::BAD_GATEWAY,
-                "api_error",
-                "rulegate: the upstream reply is compressed and could not be inspected",
-            ));
+            let why = "it is compressed".to_owned();
+            return self.refuse(Refusal::UpstreamUninspectable { why }, log);
         }
         let media_type = parts
             .headers
@@ -287,7 +318,7 @@ impl Gateway {
                 log.status = parts.status.as_u16();
                 let body = SseBody {
                     upstream: body,
-                    redactor: SseRedactor::new(self.rules.clone()),
+                    rewriter: self.adapter.stream_rewriter(kind, &self.rules),
                     ended: false,
                     flush_next: false,
                     log: Some(log.take()),
@@ -299,39 +330,30 @@ impl Gateway {
                 let bytes = match limited.collect().await {
                     Ok(collected) => collected.to_bytes(),
                     Err(_) => {
-                        return Routed::Done(error_response(
-                            StatusCode::BAD_GATEWAY,
-                            "api_error",
-                            "rulegate: the upstream reply broke off or is too large to inspect",
-                        ))
+                        let why = "it broke off or is too large".to_owned();
+                        return self.refuse(Refusal::UpstreamUninspectable { why }, log);
                     }
                 };
-                let inspection = match messages::inspect_response(&self.rules, &bytes) {
+                let inspection = match self.adapter.inspect_reply(kind, &self.rules, &bytes) {
                     Ok(inspection) => inspection,
                     Err(error) => {
-                        return Routed::Done(error_response(
-                            StatusCode::BAD_GATEWAY,
-                            "api_error",
-                            &format!(
-                                "rulegate: the upstream reply could not be inspected: {error}"
-                            ),
-                        ))
+                        let why = error.to_string();
+                        return self.refuse(Refusal::UpstreamUninspectable { why }, log);
                     }
                 };
                 let body = match settle(inspection, bytes, "response", log) {
                     Ok(body) => body,
-                    Err(message) => return Routed::Done(rejected(&message)),
+                    Err(message) => return self.refuse(Refusal::ReplyRejected { message }, log),
                 };
                 parts
                     .headers
                     .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
                 Routed::Done(Response::from_parts(parts, full(body)))
             }
-            _ => Routed::Done(error_response(
-                StatusCode::BAD_GATEWAY,
-                "api_error",
-                "rulegate: the upstream reply has a content type the gateway cannot inspect",
-            )),
+            _ => {
+                let why = "its content type is not one the gateway can read".to_owned();
+                self.refuse(Refusal::UpstreamUninspectable { why }, log)
+            }
         }
     }
 }
@@ -461,18 +483,16 @@ fn json_response(status: StatusCode, body: Bytes) -> Response<ProxyBody> {
     response
 }
 
-fn rejected(message: &str) -> Response<ProxyBody> {
-    error_response(StatusCode::BAD_REQUEST, "invalid_request_error", message)
-}
-
-/// An error in the Anthropic API's shape, so SDKs report it as such.
-pub fn error_response(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
-    let body = format!(
-        r#"{{"type":"error","error":{{"type":{},"message":{}}}}}"#,
-        crate::json::encode_string(kind),
-        crate::json::encode_string(message)
-    );
-    json_response(status, Bytes::from(body))
+/// A request path for an error message: cut short, and only if it is
+/// printable ASCII (it comes from the client and is echoed to it).
+fn shown_path(path: &str) -> String {
+    const MAX: usize = 200;
+    let printable = path.bytes().all(|b| b.is_ascii_graphic());
+    match (printable, path.len() > MAX) {
+        (false, _) => "(a path with unprintable characters)".to_owned(),
+        (true, true) => format!("{}…", &path[..MAX]),
+        (true, false) => path.to_owned(),
+    }
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -487,63 +507,45 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Logs an inspection and turns its outcome into the bytes to pass on, or
-/// the message of the 400 to answer when a rule rejected.
+/// the adapter's message when a rule rejected.
 fn settle(
     inspection: Inspection,
     original: Bytes,
     side: &str,
     log: &mut AccessLog,
 ) -> Result<Bytes, String> {
-    for f in &inspection.fired {
-        audit(
-            log.id,
-            side,
-            &f.rule,
-            f.disposition,
-            f.scope.name(),
-            &f.location,
-        );
-        log.fired
-            .push(format!("{}:{}", f.rule, f.disposition.name()));
+    for fired in &inspection.fired {
+        audit(log, side, fired);
     }
     match inspection.outcome {
         Outcome::Unchanged => Ok(original),
         Outcome::Masked(masked) => Ok(Bytes::from(masked)),
-        Outcome::Rejected {
-            rejection,
-            location,
-        } => {
-            let what = if side == "request" {
-                "the request was rejected"
-            } else {
-                "the response was stopped"
-            };
-            Err(format!(
-                "rulegate: {what} by rule `{}` (in {location}): {}",
-                rejection.rule_name, rejection.message
-            ))
-        }
+        Outcome::Rejected { message } => Err(message),
     }
 }
 
 /// One decision: which rule did what, where; never the matched text.
-fn audit(id: u64, side: &str, rule: &str, action: Disposition, scope: &str, location: &str) {
+fn audit(log: &mut AccessLog, side: &str, fired: &Fired) {
     tracing::info!(
         target: "rulegate::audit",
-        request = id,
-        rule = %rule,
-        action = %action.name(),
+        request = log.id,
+        rule = %fired.rule,
+        action = %fired.disposition.name(),
         side = %side,
-        scope = %scope,
-        location = %location,
+        scope = %fired.scope.name(),
+        location = %fired.location,
+        instead_of = %fired.instead_of.map_or("-", Disposition::name),
     );
+    log.fired
+        .push(format!("{}:{}", fired.rule, fired.disposition.name()));
 }
 
 /// The one line logged per request.
 struct AccessLog {
     id: u64,
     method: Method,
-    path: String,
+    /// The route's fixed name (`-` when none matched), never the raw path.
+    route: &'static str,
     status: u16,
     started: Instant,
     /// `rule:action` of every rule that fired, in order.
@@ -556,7 +558,7 @@ impl AccessLog {
         AccessLog {
             id: self.id,
             method: self.method.clone(),
-            path: std::mem::take(&mut self.path),
+            route: self.route,
             status: self.status,
             started: self.started,
             fired: std::mem::take(&mut self.fired),
@@ -575,7 +577,7 @@ impl AccessLog {
             target: "rulegate::access",
             request = self.id,
             method = %self.method,
-            path = %self.path,
+            route = %self.route,
             status = self.status,
             latency_ms = %format_args!("{:.1}", self.started.elapsed().as_secs_f64() * 1000.0),
             rules = %rules.join(","),
@@ -588,7 +590,7 @@ impl AccessLog {
 /// went away) drops the upstream body, which ends the upstream request.
 struct SseBody {
     upstream: Incoming,
-    redactor: SseRedactor,
+    rewriter: Box<dyn StreamRewriter>,
     ended: bool,
     /// Set after a frame went out: the next poll returns `Pending` once, so
     /// hyper writes that frame now. Without it, while upstream bytes are
@@ -600,19 +602,10 @@ struct SseBody {
 impl SseBody {
     fn finish_log(&mut self, note: Option<&str>) {
         if let Some(mut log) = self.log.take() {
-            for finding in self.redactor.findings() {
-                audit(
-                    log.id,
-                    "response",
-                    &finding.rule,
-                    finding.disposition,
-                    "assistant",
-                    &format!("content[{}]", finding.block),
-                );
-                log.fired
-                    .push(format!("{}:{}", finding.rule, finding.disposition.name()));
+            for fired in self.rewriter.take_fired() {
+                audit(&mut log, "response", &fired);
             }
-            if let Some(failed) = self.redactor.failed() {
+            if let Some(failed) = self.rewriter.failed() {
                 log.note = Some(failed.to_owned());
             } else if let Some(note) = note {
                 log.note = Some(note.to_owned());
@@ -649,7 +642,7 @@ impl Body for SseBody {
             match Pin::new(&mut this.upstream).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => this.redactor.push(&data, &mut out),
+                    Ok(data) => this.rewriter.push(&data, &mut out),
                     // Trailers carry no text.
                     Err(frame) => return Poll::Ready(Some(Ok(frame))),
                 },
@@ -659,12 +652,12 @@ impl Body for SseBody {
                     return Poll::Ready(Some(Err(error)));
                 }
                 Poll::Ready(None) => {
-                    this.redactor.finish(&mut out);
+                    this.rewriter.finish(&mut out);
                     this.ended = true;
                     this.finish_log(None);
                 }
             }
-            if this.redactor.failed().is_some() && !this.ended {
+            if this.rewriter.failed().is_some() && !this.ended {
                 // Fail closed: the error event is the last thing sent, and
                 // dropping the upstream body ends the upstream request.
                 this.ended = true;

@@ -363,9 +363,9 @@ impl<'a> Parser<'a> {
     fn hex_unit(&self, at: usize) -> Result<u32, JsonError> {
         let hex = self.bytes.get(at..at + 4);
         match hex.filter(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-            Some(hex) => Ok(hex
-                .iter()
-                .fold(0, |unit, &b| unit * 16 + (b as char).to_digit(16).unwrap_or(0))),
+            Some(hex) => Ok(hex.iter().fold(0, |unit, &b| {
+                unit * 16 + (b as char).to_digit(16).unwrap_or(0)
+            })),
             None => Err(self.error("invalid \\u escape")),
         }
     }
@@ -613,7 +613,10 @@ mod tests {
     fn duplicate_keys_are_refused_at_any_depth_with_where() {
         let cases = [
             (r#"{"role":"user","content":"a","content":"b"}"#, "content"),
-            (r#"{"a":[{"x":1},{"type":"t","t\u0079pe":"u"}]}"#, "a[1].type"),
+            (
+                r#"{"a":[{"x":1},{"type":"t","t\u0079pe":"u"}]}"#,
+                "a[1].type",
+            ),
             (r#"{"k":{"":1,"":2}}"#, r#"k."""#),
         ];
         for (doc, path) in cases {

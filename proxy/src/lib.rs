@@ -1,18 +1,21 @@
-//! The rulegate gateway: a thin HTTP front end that applies compiled rules
-//! to Anthropic Messages API traffic.
+//! The rulegate gateway: a thin HTTP core that applies compiled rules to
+//! LLM API traffic through one adapter per API shape.
 //!
-//! Data flow: client request → [`gateway`] (routing, limits, headers) →
-//! [`messages`] (which JSON strings the model sees, under which scope) →
-//! engine → upstream; upstream reply → [`sse`] (incremental SSE, one
-//! streaming scanner per content block) → client. The crate knows HTTP and
-//! the API's JSON; the rule language and the automaton live in
+//! Data flow: client request → [`gateway`] (core: [`route`] table, limits,
+//! headers) → [`adapter`] (which JSON strings the model sees, under which
+//! scope) → engine → upstream; upstream reply → the adapter's stream
+//! rewriter ([`sse`] parsing, one streaming scanner per content block,
+//! [`tool_json`] for streamed tool arguments) → client. The core knows HTTP
+//! and no API field; the rule language and the automaton live in
 //! `rulegate-lang` and `rulegate-engine`.
 
+pub mod adapter;
 pub mod config;
 pub mod gateway;
 pub mod json;
-pub mod messages;
+pub mod route;
 pub mod sse;
+pub mod tool_json;
 pub mod workers;
 
 pub use config::{Config, Upstream};

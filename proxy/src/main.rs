@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use rulegate_proxy::config::read_pem_certificates;
+use rulegate_proxy::route::RoutePattern;
 use rulegate_proxy::{Config, Upstream, Workers};
 use tracing_subscriber::EnvFilter;
 
@@ -58,6 +59,16 @@ struct Args {
     /// Serving threads (default: one per core)
     #[arg(long, env = "RULEGATE_WORKERS", value_name = "N")]
     workers: Option<usize>,
+    /// Also relay this route as it is, e.g. `GET /v1/organizations/**`
+    /// (`*` one segment, a last `**` the rest); repeatable. Requests on no
+    /// route are refused; a route the gateway inspects cannot be relayed.
+    #[arg(
+        long,
+        env = "RULEGATE_RELAY",
+        value_delimiter = ',',
+        value_name = "METHOD /PATH"
+    )]
+    relay: Vec<RoutePattern>,
 }
 
 fn main() -> ExitCode {
@@ -96,6 +107,7 @@ fn main() -> ExitCode {
     let mut config = Config::new(args.upstream);
     config.max_body_bytes = args.max_body_bytes;
     config.upstream_timeout = Duration::from_secs_f64(args.upstream_timeout);
+    config.relayed = args.relay;
     if let Some(path) = &args.upstream_ca {
         let certificates = std::fs::read(path)
             .map_err(|e| e.to_string())

@@ -1,0 +1,154 @@
+//! The Anthropic API: its routes, which strings of its bodies a model sees
+//! ([`walk`]), its streamed replies ([`stream`]) and its error shape.
+//!
+//! Routes (everything else is refused by the core):
+//!
+//! | class | routes |
+//! |---|---|
+//! | inspected | `POST /v1/messages`, `POST /v1/messages/count_tokens`, `POST /v1/messages/batches`, `POST /v1/complete` |
+//! | relayed | `HEAD /`, `GET /v1/models`, `GET /v1/models/*`, `GET /v1/messages/batches`, `GET /v1/messages/batches/*`, `GET /v1/messages/batches/*/results`, `POST /v1/messages/batches/*/cancel`, `DELETE /v1/messages/batches/*`, `GET /v1/files`, `GET /v1/files/*`, `GET /v1/files/*/content`, `DELETE /v1/files/*` |
+//!
+//! Not relayed by default, because a model may read what they carry and
+//! the gateway cannot inspect it: file uploads (`POST /v1/files`,
+//! multipart), skills, and the admin API. An operator can relay them.
+
+mod stream;
+mod walk;
+
+use rulegate_engine::{RuleSet, Side};
+
+use crate::adapter::{ApiAdapter, InspectError, Inspection, Outcome, Refusal, StreamRewriter};
+use crate::json::{self, Value};
+use crate::route::{Class, Route};
+
+pub use stream::MessagesStream;
+
+const MESSAGES: &str = "messages";
+const BATCH: &str = "batch";
+const COMPLETE: &str = "complete";
+
+/// The Anthropic API adapter.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Anthropic;
+
+impl ApiAdapter for Anthropic {
+    fn routes(&self) -> Vec<Route> {
+        let inspected = |kind| Class::Inspected { kind };
+        vec![
+            Route::fixed("POST /v1/messages", inspected(MESSAGES), "messages"),
+            Route::fixed(
+                "POST /v1/messages/count_tokens",
+                inspected(MESSAGES),
+                "count_tokens",
+            ),
+            Route::fixed(
+                "POST /v1/messages/batches",
+                inspected(BATCH),
+                "batch-create",
+            ),
+            Route::fixed("POST /v1/complete", inspected(COMPLETE), "complete"),
+            Route::fixed("HEAD /", Class::Relayed, "root"),
+            Route::fixed("GET /v1/models", Class::Relayed, "models"),
+            Route::fixed("GET /v1/models/*", Class::Relayed, "models"),
+            Route::fixed("GET /v1/messages/batches", Class::Relayed, "batches"),
+            Route::fixed("GET /v1/messages/batches/*", Class::Relayed, "batches"),
+            Route::fixed(
+                "GET /v1/messages/batches/*/results",
+                Class::Relayed,
+                "batch-results",
+            ),
+            Route::fixed(
+                "POST /v1/messages/batches/*/cancel",
+                Class::Relayed,
+                "batches",
+            ),
+            Route::fixed("DELETE /v1/messages/batches/*", Class::Relayed, "batches"),
+            Route::fixed("GET /v1/files", Class::Relayed, "files"),
+            Route::fixed("GET /v1/files/*", Class::Relayed, "files"),
+            Route::fixed("GET /v1/files/*/content", Class::Relayed, "files"),
+            Route::fixed("DELETE /v1/files/*", Class::Relayed, "files"),
+        ]
+    }
+
+    fn inspect_request(
+        &self,
+        kind: &'static str,
+        rules: &RuleSet,
+        body: &[u8],
+    ) -> Result<Inspection, InspectError> {
+        let document = json::parse(body)?;
+        if !matches!(document, Value::Object(_)) {
+            return Err(InspectError::NotAnObject);
+        }
+        let mut walk = walk::Walk::new(rules, Side::Request);
+        match kind {
+            BATCH => walk.batch_body(&document),
+            COMPLETE => walk.completion_body(&document),
+            _ => walk.messages_body(&document),
+        }
+        Ok(finish(walk, Side::Request, body, &document))
+    }
+
+    fn inspect_reply(
+        &self,
+        _kind: &'static str,
+        rules: &RuleSet,
+        body: &[u8],
+    ) -> Result<Inspection, InspectError> {
+        let document = json::parse(body)?;
+        let mut walk = walk::Walk::new(rules, Side::Response);
+        walk.reply_body(&document);
+        Ok(finish(walk, Side::Response, body, &document))
+    }
+
+    fn stream_rewriter(&self, _kind: &'static str, rules: &RuleSet) -> Box<dyn StreamRewriter> {
+        Box::new(MessagesStream::new(rules.clone()))
+    }
+
+    fn error_body(&self, refusal: &Refusal) -> String {
+        let kind = match refusal.status().as_u16() {
+            404 => "not_found_error",
+            413 => "request_too_large",
+            503 | 529 => "overloaded_error",
+            400..=499 => "invalid_request_error",
+            _ => "api_error",
+        };
+        let message = match refusal {
+            // The adapter's own words, already prefixed.
+            Refusal::Rejected { message } => message.clone(),
+            other => format!("rulegate: {other}"),
+        };
+        format!(
+            r#"{{"type":"error","error":{{"type":{},"message":{}}}}}"#,
+            json::encode_string(kind),
+            json::encode_string(&message)
+        )
+    }
+}
+
+fn finish(walk: walk::Walk<'_>, side: Side, body: &[u8], document: &Value<'_>) -> Inspection {
+    let walk::Walk {
+        mut edits,
+        fired,
+        rejected,
+        ..
+    } = walk;
+    let outcome = if let Some(first) = rejected.first() {
+        let message = match side {
+            Side::Request => walk::rejection_message(&rejected, document),
+            Side::Response => format!(
+                "rule `{}` ({}): {}",
+                first.rule, first.location, first.message
+            ),
+        };
+        Outcome::Rejected { message }
+    } else if edits.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Masked(json::splice(body, &mut edits))
+    };
+    Inspection { outcome, fired }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,661 @@
+//! Which strings of an Anthropic API body a model sees, under which scope.
+//!
+//! The walk is generic: every string of the document is scanned, object
+//! keys included, and the only ones left alone are what the API defines as
+//! opaque, named by block type and field, never by a property name found
+//! anywhere:
+//!
+//! | block type | field | why |
+//! |---|---|---|
+//! | `image`, `document` | `source.data` of a `base64` source | media bytes |
+//! | `thinking` | `thinking`, `signature` | signed by the API |
+//! | `redacted_thinking` | `data` | encrypted by the API |
+//! | `web_search_result` | `encrypted_content` | encrypted by the API |
+//! | `web_search_result_location` | `encrypted_index` | encrypted by the API |
+//!
+//! On the request side, signed text is skipped (changing it breaks the next
+//! turn); on the response side it is *watched*: scanned, never altered, a
+//! `reject` stops the reply and a `mask` is only logged.
+//!
+//! Scopes: `system` for the system prompt, tool definitions and every other
+//! top-level field; a message's role for its content (`user`, `assistant`,
+//! `system`); `tool_input` for a tool call's `input` (keys and values);
+//! `tool_result` for a tool result's content. Tool inputs, tool schemas and
+//! unknown fields are plain data: no type field inside them changes how
+//! they are walked.
+//!
+//! Rejects: on the request side a reject counts only in the newest user
+//! turn (the last message whose role is `user`, or the prompt of a text
+//! completion); anywhere else the client resends it every turn, so it gets
+//! the rule's mask instead and a session survives a rejected message.
+
+use std::borrow::Cow;
+
+use rulegate_engine::{Disposition, RuleSet, Scope, Side};
+
+use crate::adapter::Fired;
+use crate::json::{self, Edit, JsonString, Value};
+
+/// Field names the walk prints in locations; any other object key is
+/// printed as its member index, since a key may hold anything.
+const KNOWN_NAMES: &[&str] = &[
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "metadata",
+    "model",
+    "max_tokens",
+    "stop_sequences",
+    "output_format",
+    "mcp_servers",
+    "container",
+    "role",
+    "content",
+    "type",
+    "text",
+    "source",
+    "data",
+    "url",
+    "file_id",
+    "title",
+    "context",
+    "citations",
+    "cited_text",
+    "input",
+    "name",
+    "id",
+    "tool_use_id",
+    "description",
+    "input_schema",
+    "thinking",
+    "signature",
+    "requests",
+    "params",
+    "custom_id",
+    "prompt",
+    "completion",
+    "message",
+    "delta",
+    "content_block",
+    "partial_json",
+    "citation",
+    "stop_reason",
+    "stop_sequence",
+    "usage",
+    "error",
+    "stdout",
+    "stderr",
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Name(&'static str),
+    Index(usize),
+    /// An object member whose key is not a known name.
+    Member(usize),
+}
+
+/// Where a rejected text is, in the words a user reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Place {
+    YourMessage,
+    /// Text a client attached to the message (Claude Code puts CLAUDE.md
+    /// and @-mentioned files in `<system-reminder>` text blocks).
+    AttachedContext,
+    AttachedFile,
+    ToolOutput {
+        tool_use_id: Option<String>,
+    },
+    /// Anything else the newest turn carries.
+    Message,
+}
+
+/// One rejecting finding, for the client's message.
+#[derive(Debug, Clone)]
+pub(super) struct Rejected {
+    pub rule: String,
+    pub message: String,
+    pub location: String,
+    pub place: Place,
+}
+
+pub(super) struct Walk<'r> {
+    rules: &'r RuleSet,
+    side: Side,
+    path: Vec<Step>,
+    pub edits: Vec<Edit>,
+    pub fired: Vec<Fired>,
+    pub rejected: Vec<Rejected>,
+    /// Whether a reject here counts; otherwise it becomes a mask.
+    rejectable: bool,
+    place: Place,
+    /// A string the caller handles itself (the text a stream's block
+    /// start carries goes through the block's scanner).
+    excluded: Option<std::ops::Range<usize>>,
+}
+
+impl<'r> Walk<'r> {
+    pub fn new(rules: &'r RuleSet, side: Side) -> Walk<'r> {
+        Walk {
+            rules,
+            side,
+            path: Vec::new(),
+            edits: Vec::new(),
+            fired: Vec::new(),
+            rejected: Vec::new(),
+            // A reply that breaks a rule is stopped wherever it does.
+            rejectable: side == Side::Response,
+            place: Place::Message,
+            excluded: None,
+        }
+    }
+
+    /// Leaves the string at `span` to the caller.
+    pub fn exclude(&mut self, span: std::ops::Range<usize>) {
+        self.excluded = Some(span);
+    }
+
+    fn location(&self) -> String {
+        let mut out = String::new();
+        for step in &self.path {
+            match step {
+                Step::Name(name) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(name);
+                }
+                Step::Index(index) => out.push_str(&format!("[{index}]")),
+                Step::Member(index) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(&format!("#{index}"));
+                }
+            }
+        }
+        out
+    }
+
+    fn enter_member(&mut self, index: usize, key: &str) {
+        let step = match KNOWN_NAMES.iter().find(|name| **name == key) {
+            Some(name) => Step::Name(name),
+            None => Step::Member(index),
+        };
+        self.path.push(step);
+    }
+
+    fn leave(&mut self) {
+        self.path.pop();
+    }
+
+    /// Scans one string and records what to do with it.
+    pub fn scan(&mut self, string: &JsonString<'_>, scope: Scope) {
+        self.scan_text(string, scope, "");
+    }
+
+    /// An object key: scanned like any string, located as `…#3 (key)`.
+    fn key(&mut self, key: &JsonString<'_>, scope: Scope) {
+        self.scan_text(key, scope, " (key)");
+    }
+
+    fn scan_text(&mut self, string: &JsonString<'_>, scope: Scope, suffix: &str) {
+        if self.excluded.as_ref() == Some(&string.span) {
+            return;
+        }
+        let text = string.text();
+        if text.is_empty() {
+            return;
+        }
+        let applied = self.rules.apply_all(self.side, scope, &text);
+        if applied.findings.is_empty() {
+            return;
+        }
+        let location = self.location() + suffix;
+        for finding in &applied.findings {
+            let downgraded = finding.disposition == Disposition::Reject && !self.rejectable;
+            self.fired.push(Fired {
+                rule: self.rules.rule(finding.rule).name.clone(),
+                disposition: if downgraded {
+                    Disposition::Mask
+                } else {
+                    finding.disposition
+                },
+                scope,
+                location: location.clone(),
+                instead_of: downgraded.then_some(Disposition::Reject),
+            });
+        }
+        if self.rejectable && !applied.rejections.is_empty() {
+            for rejection in applied.rejections {
+                self.rejected.push(Rejected {
+                    rule: rejection.rule_name,
+                    message: rejection.message,
+                    location: location.clone(),
+                    place: self.place.clone(),
+                });
+            }
+            return;
+        }
+        if let Some(masked) = applied.masked {
+            self.edits.push(Edit {
+                span: string.span.clone(),
+                replacement: json::encode_string(&masked),
+            });
+        }
+    }
+
+    /// Signed text of a reply: scanned, never altered. A reject stops the
+    /// reply; a mask is logged as not carried out.
+    fn watch(&mut self, string: &JsonString<'_>, scope: Scope) {
+        let text = string.text();
+        if text.is_empty() {
+            return;
+        }
+        let applied = self.rules.apply_all(self.side, scope, &text);
+        let location = self.location();
+        for finding in &applied.findings {
+            let masked = finding.disposition == Disposition::Mask;
+            self.fired.push(Fired {
+                rule: self.rules.rule(finding.rule).name.clone(),
+                disposition: if masked {
+                    Disposition::Log
+                } else {
+                    finding.disposition
+                },
+                scope,
+                location: location.clone(),
+                instead_of: masked.then_some(Disposition::Mask),
+            });
+        }
+        for rejection in applied.rejections {
+            self.rejected.push(Rejected {
+                rule: rejection.rule_name,
+                message: rejection.message,
+                location: location.clone(),
+                place: Place::Message,
+            });
+        }
+    }
+
+    /// Every string and key, nothing skipped: data whose shape the API
+    /// does not define (tool inputs, schemas, metadata, unknown fields).
+    pub fn plain(&mut self, value: &Value<'_>, scope: Scope) {
+        match value {
+            Value::String(text) => self.scan(text, scope),
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    self.path.push(Step::Index(index));
+                    self.plain(item, scope);
+                    self.leave();
+                }
+            }
+            Value::Object(members) => {
+                for (index, (key, member)) in members.iter().enumerate() {
+                    self.enter_member(index, &key.text());
+                    self.key(key, scope);
+                    self.plain(member, scope);
+                    self.leave();
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// A Messages API request body (also a batch request's `params`).
+    pub fn messages_body(&mut self, body: &Value<'_>) {
+        let Value::Object(members) = body else {
+            return self.plain(body, Scope::System);
+        };
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, Scope::System);
+            match name.as_ref() {
+                "messages" => self.messages(value),
+                "system" => self.blocks(value, Scope::System),
+                _ => self.plain(value, Scope::System),
+            }
+            self.leave();
+        }
+    }
+
+    /// A Message Batches creation body: each request's `params` is a
+    /// Messages body of its own (with its own newest turn).
+    pub fn batch_body(&mut self, body: &Value<'_>) {
+        let Value::Object(members) = body else {
+            return self.plain(body, Scope::System);
+        };
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, Scope::System);
+            match (name.as_ref(), value) {
+                ("requests", Value::Array(requests)) => {
+                    for (i, request) in requests.iter().enumerate() {
+                        self.path.push(Step::Index(i));
+                        self.batch_request(request);
+                        self.leave();
+                    }
+                }
+                _ => self.plain(value, Scope::System),
+            }
+            self.leave();
+        }
+    }
+
+    fn batch_request(&mut self, request: &Value<'_>) {
+        let Value::Object(members) = request else {
+            return self.plain(request, Scope::System);
+        };
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, Scope::System);
+            if name == "params" {
+                self.messages_body(value);
+            } else {
+                self.plain(value, Scope::System);
+            }
+            self.leave();
+        }
+    }
+
+    /// A legacy Text Completions body: the `prompt` is the newest turn.
+    pub fn completion_body(&mut self, body: &Value<'_>) {
+        let Value::Object(members) = body else {
+            return self.plain(body, Scope::System);
+        };
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, Scope::System);
+            if name == "prompt" {
+                let saved = std::mem::replace(&mut self.rejectable, true);
+                self.place = Place::YourMessage;
+                self.plain(value, Scope::User);
+                self.rejectable = saved;
+                self.place = Place::Message;
+            } else {
+                self.plain(value, Scope::System);
+            }
+            self.leave();
+        }
+    }
+
+    /// A reply (a Messages API message object, or any other JSON reply):
+    /// `content` holds blocks, everything else is plain.
+    pub fn reply_body(&mut self, body: &Value<'_>) {
+        let Value::Object(members) = body else {
+            return self.plain(body, Scope::Assistant);
+        };
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, Scope::Assistant);
+            if name == "content" {
+                self.blocks(value, Scope::Assistant);
+            } else {
+                self.plain(value, Scope::Assistant);
+            }
+            self.leave();
+        }
+    }
+
+    /// The data of one streamed event: a `message` is a reply, a
+    /// `content_block` or `delta` a block, the rest plain.
+    pub fn event(&mut self, data: &Value<'_>) {
+        let Value::Object(members) = data else {
+            return self.plain(data, Scope::Assistant);
+        };
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, Scope::Assistant);
+            match name.as_ref() {
+                "message" => self.reply_body(value),
+                "content_block" | "delta" => self.block(value, Scope::Assistant),
+                _ => self.plain(value, Scope::Assistant),
+            }
+            self.leave();
+        }
+    }
+
+    fn messages(&mut self, value: &Value<'_>) {
+        let Value::Array(messages) = value else {
+            return self.plain(value, Scope::User);
+        };
+        let newest = messages
+            .iter()
+            .rposition(|m| role(m).as_deref() == Some("user"));
+        for (index, message) in messages.iter().enumerate() {
+            self.path.push(Step::Index(index));
+            let saved = self.rejectable;
+            self.rejectable = self.side == Side::Response || Some(index) == newest;
+            self.message(message);
+            self.rejectable = saved;
+            self.leave();
+        }
+    }
+
+    fn message(&mut self, message: &Value<'_>) {
+        let Value::Object(members) = message else {
+            return self.plain(message, Scope::User);
+        };
+        // Claude Code sends mid-conversation `system` messages; an unknown
+        // role gets the strictest common scope, `user`.
+        let scope = match role(message).as_deref() {
+            Some("assistant") => Scope::Assistant,
+            Some("system") => Scope::System,
+            _ => Scope::User,
+        };
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, scope);
+            if name == "content" {
+                self.place = Place::YourMessage;
+                self.blocks(value, scope);
+                self.place = Place::Message;
+            } else {
+                self.plain(value, scope);
+            }
+            self.leave();
+        }
+    }
+
+    /// A content value: a string, a block, or an array of them.
+    pub fn blocks(&mut self, value: &Value<'_>, scope: Scope) {
+        match value {
+            Value::String(text) => self.scan(text, scope),
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    self.path.push(Step::Index(index));
+                    self.block(item, scope);
+                    self.leave();
+                }
+            }
+            Value::Object(_) => self.block(value, scope),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// One typed content block.
+    pub fn block(&mut self, block: &Value<'_>, scope: Scope) {
+        let Value::Object(members) = block else {
+            return self.plain(block, scope);
+        };
+        let kind: Cow<'_, str> = block
+            .get("type")
+            .and_then(Value::as_string)
+            .map_or(Cow::Borrowed(""), JsonString::text);
+        let saved_place = self.place.clone();
+        if self.place != Place::Message {
+            self.place = match kind.as_ref() {
+                "text" if text_is_attached(block) => Place::AttachedContext,
+                "image" | "document" => Place::AttachedFile,
+                "tool_result" | "mcp_tool_result" => Place::ToolOutput {
+                    tool_use_id: block
+                        .get("tool_use_id")
+                        .and_then(Value::as_string)
+                        .map(|id| id.text().into_owned()),
+                },
+                _ => self.place.clone(),
+            };
+        }
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, scope);
+            match (kind.as_ref(), name.as_ref()) {
+                ("thinking", "thinking") => self.signed(value, scope),
+                ("thinking", "signature")
+                | ("redacted_thinking", "data")
+                | ("web_search_result", "encrypted_content")
+                | ("web_search_result_location", "encrypted_index") => {}
+                ("image" | "document", "source") => self.source(value, scope),
+                ("text" | "document" | "search_result", "citations") => self.blocks(value, scope),
+                ("search_result", "content") => self.blocks(value, scope),
+                ("citations_delta", "citation") => self.block(value, scope),
+                ("tool_use" | "server_tool_use" | "mcp_tool_use", "input") => {
+                    self.plain(value, Scope::ToolInput)
+                }
+                (kind, "content") if kind.ends_with("tool_result") => {
+                    self.blocks(value, Scope::ToolResult)
+                }
+                (kind, "content") if kind.ends_with("_result") => self.blocks(value, scope),
+                _ => self.plain(value, scope),
+            }
+            self.leave();
+        }
+        self.place = saved_place;
+    }
+
+    fn source(&mut self, source: &Value<'_>, scope: Scope) {
+        let Value::Object(members) = source else {
+            return self.plain(source, scope);
+        };
+        let base64 = source.get("type").is_some_and(|t| t.is_str("base64"));
+        let nested = source.get("type").is_some_and(|t| t.is_str("content"));
+        for (index, (key, value)) in members.iter().enumerate() {
+            let name = key.text();
+            self.enter_member(index, &name);
+            self.key(key, scope);
+            match name.as_ref() {
+                "data" if base64 => {}
+                "content" if nested => self.blocks(value, scope),
+                _ => self.plain(value, scope),
+            }
+            self.leave();
+        }
+    }
+
+    fn signed(&mut self, value: &Value<'_>, scope: Scope) {
+        if self.side == Side::Request {
+            return;
+        }
+        if let Value::String(text) = value {
+            self.watch(text, scope);
+        }
+    }
+}
+
+fn role(message: &Value<'_>) -> Option<String> {
+    message
+        .get("role")
+        .and_then(Value::as_string)
+        .map(|r| r.text().into_owned())
+}
+
+/// Whether a text block is context a client attached rather than what the
+/// user typed.
+fn text_is_attached(block: &Value<'_>) -> bool {
+    block
+        .get("text")
+        .and_then(Value::as_string)
+        .is_some_and(|t| t.text().trim_start().starts_with("<system-reminder>"))
+}
+
+/// The client's message for a rejected request: every rule, where, why,
+/// and how to recover.
+pub(super) fn rejection_message(rejected: &[Rejected], document: &Value<'_>) -> String {
+    let mut rules: Vec<&str> = Vec::new();
+    for r in rejected {
+        if !rules.contains(&r.rule.as_str()) {
+            rules.push(&r.rule);
+        }
+    }
+    let names = rules
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = format!(
+        "rulegate: the request was not forwarded: {} {} found what {} forbid.",
+        if rules.len() == 1 { "rule" } else { "rules" },
+        names,
+        if rules.len() == 1 { "it" } else { "they" },
+    );
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for r in rejected {
+        if seen.contains(&(r.rule.as_str(), r.location.as_str())) {
+            continue;
+        }
+        seen.push((&r.rule, &r.location));
+        let place = match &r.place {
+            Place::YourMessage => "your message".to_owned(),
+            Place::AttachedContext => {
+                "context attached to your message (a file you mentioned, or CLAUDE.md)".to_owned()
+            }
+            Place::AttachedFile => "a file you attached".to_owned(),
+            Place::ToolOutput { tool_use_id } => match tool_use_id
+                .as_deref()
+                .and_then(|id| tool_name(document, id))
+            {
+                Some(tool) => format!("tool output (the result of `{tool}`)"),
+                None => "tool output".to_owned(),
+            },
+            Place::Message => "the newest message".to_owned(),
+        };
+        out.push_str(&format!(" `{}` in {place} ({})", r.rule, r.location));
+        if !r.message.is_empty() {
+            out.push_str(&format!(": {}", r.message.trim_end_matches('.')));
+        }
+        out.push('.');
+    }
+    let fix = if rejected.iter().all(|r| r.place == Place::YourMessage) {
+        " Edit your message and send it again (in Claude Code, press Esc twice to go back and edit it); the rest of the conversation is kept."
+    } else {
+        " Remove it from the file, context or tool output it came from, or go back before it (in Claude Code, press Esc twice), and send again; the rest of the conversation is kept."
+    };
+    out.push_str(fix);
+    out
+}
+
+/// The name of the tool whose call had this id, if the body has it.
+fn tool_name(document: &Value<'_>, id: &str) -> Option<String> {
+    let messages = match document.get("messages") {
+        Some(Value::Array(messages)) => messages,
+        _ => return None,
+    };
+    messages.iter().rev().find_map(|message| {
+        let Some(Value::Array(blocks)) = message.get("content") else {
+            return None;
+        };
+        blocks.iter().find_map(|block| {
+            let matches = block
+                .get("id")
+                .and_then(Value::as_string)
+                .is_some_and(|b| b.is(id));
+            let name = block.get("name").and_then(Value::as_string)?;
+            let name = name.text();
+            // Tool names are identifiers; anything else is not repeated.
+            let plain = name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            (matches && plain).then(|| name.into_owned())
+        })
+    })
+}
