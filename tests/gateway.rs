@@ -228,14 +228,31 @@ async fn several_blocks_tool_use_pings_and_usage_pass_in_order() {
             "Done, nothing else."
         ]
     );
-    // Every event that is not a text delta is passed through, in order.
+    // Every event that carries no text or arguments passes through, in
+    // order; the arguments are regrouped (a string waits for its scanner)
+    // and join to the same JSON.
     let names = |bytes: &[u8]| -> Vec<(String, String)> {
         rulegate_mock_upstream::parse_sse(bytes)
             .into_iter()
-            .filter(|(_, data)| !data.contains("\"text_delta\""))
+            .filter(|(_, data)| {
+                !data.contains("\"text_delta\"") && !data.contains("\"input_json_delta\"")
+            })
             .collect()
     };
     assert_eq!(names(&body), names(&original));
+    let arguments = |bytes: &[u8]| -> String {
+        rulegate_mock_upstream::parse_sse(bytes)
+            .into_iter()
+            .filter_map(|(_, data)| {
+                let value: serde_json::Value = serde_json::from_str(&data).ok()?;
+                Some(value["delta"]["partial_json"].as_str()?.to_owned())
+            })
+            .collect()
+    };
+    assert_eq!(
+        arguments(&body),
+        r#"{"command": "git log -1 --format=%ae"}"#
+    );
     insta::assert_snapshot!(String::from_utf8(body).unwrap());
 }
 
@@ -589,13 +606,13 @@ async fn other_routes_are_relayed_as_they_are() {
         .unwrap();
     let reply = send(proxy.addr, models).await;
     assert_eq!(reply.status, StatusCode::OK);
-    // Not an inspected route: even a body that is not JSON goes through.
-    let odd = Request::builder()
+    // A relayed route: even a body that is not JSON goes through.
+    let cancel = Request::builder()
         .method(Method::POST)
-        .uri("/v1/files")
+        .uri("/v1/messages/batches/msgbatch_01/cancel")
         .body(Full::new(Bytes::from_static(b"not json")))
         .unwrap();
-    send(proxy.addr, odd).await;
+    send(proxy.addr, cancel).await;
     let seen: Vec<(Method, String)> = upstream
         .requests()
         .into_iter()
@@ -606,7 +623,10 @@ async fn other_routes_are_relayed_as_they_are() {
         [
             (Method::HEAD, "/".to_owned()),
             (Method::GET, "/v1/models?limit=5".to_owned()),
-            (Method::POST, "/v1/files".to_owned()),
+            (
+                Method::POST,
+                "/v1/messages/batches/msgbatch_01/cancel".to_owned()
+            ),
         ]
     );
     assert_eq!(upstream.requests()[2].body, Bytes::from_static(b"not json"));

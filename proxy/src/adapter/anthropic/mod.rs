@@ -86,7 +86,7 @@ impl ApiAdapter for Anthropic {
             COMPLETE => walk.completion_body(&document),
             _ => walk.messages_body(&document),
         }
-        Ok(finish(walk, Side::Request, body, &document))
+        Ok(finish(rules, walk, Side::Request, body, &document))
     }
 
     fn inspect_reply(
@@ -98,7 +98,7 @@ impl ApiAdapter for Anthropic {
         let document = json::parse(body)?;
         let mut walk = walk::Walk::new(rules, Side::Response);
         walk.reply_body(&document);
-        Ok(finish(walk, Side::Response, body, &document))
+        Ok(finish(rules, walk, Side::Response, body, &document))
     }
 
     fn stream_rewriter(&self, _kind: &'static str, rules: &RuleSet) -> Box<dyn StreamRewriter> {
@@ -126,7 +126,13 @@ impl ApiAdapter for Anthropic {
     }
 }
 
-fn finish(walk: walk::Walk<'_>, side: Side, body: &[u8], document: &Value<'_>) -> Inspection {
+fn finish(
+    rules: &RuleSet,
+    walk: walk::Walk<'_>,
+    side: Side,
+    body: &[u8],
+    document: &Value<'_>,
+) -> Inspection {
     let walk::Walk {
         mut edits,
         fired,
@@ -135,7 +141,7 @@ fn finish(walk: walk::Walk<'_>, side: Side, body: &[u8], document: &Value<'_>) -
     } = walk;
     let outcome = if let Some(first) = rejected.first() {
         let message = match side {
-            Side::Request => walk::rejection_message(&rejected, document),
+            Side::Request => walk::rejection_message(rules, &rejected, document),
             Side::Response => format!(
                 "rule `{}` ({}): {}",
                 first.rule, first.location, first.message

@@ -579,7 +579,11 @@ fn text_is_attached(block: &Value<'_>) -> bool {
 
 /// The client's message for a rejected request: every rule, where, why,
 /// and how to recover.
-pub(super) fn rejection_message(rejected: &[Rejected], document: &Value<'_>) -> String {
+pub(super) fn rejection_message(
+    rules_set: &RuleSet,
+    rejected: &[Rejected],
+    document: &Value<'_>,
+) -> String {
     let mut rules: Vec<&str> = Vec::new();
     for r in rejected {
         if !rules.contains(&r.rule.as_str()) {
@@ -592,10 +596,11 @@ pub(super) fn rejection_message(rejected: &[Rejected], document: &Value<'_>) -> 
         .collect::<Vec<_>>()
         .join(", ");
     let mut out = format!(
-        "rulegate: the request was not forwarded: {} {} found what {} forbid.",
+        "rulegate: the request was not forwarded: {} {} found what {} forbid{}.",
         if rules.len() == 1 { "rule" } else { "rules" },
         names,
         if rules.len() == 1 { "it" } else { "they" },
+        if rules.len() == 1 { "s" } else { "" },
     );
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for r in rejected {
@@ -612,7 +617,12 @@ pub(super) fn rejection_message(rejected: &[Rejected], document: &Value<'_>) -> 
             Place::ToolOutput { tool_use_id } => match tool_use_id
                 .as_deref()
                 .and_then(|id| tool_name(document, id))
-            {
+                // Never echo a name that is itself what a rule looks for.
+                .filter(|name| {
+                    rules_set
+                        .findings(Side::Request, Scope::System, name.as_bytes())
+                        .is_empty()
+                }) {
                 Some(tool) => format!("tool output (the result of `{tool}`)"),
                 None => "tool output".to_owned(),
             },
