@@ -633,6 +633,59 @@ async fn other_routes_are_relayed_as_they_are() {
 }
 
 #[tokio::test]
+async fn unknown_routes_and_methods_are_refused_in_the_api_shape() {
+    let upstream = mock(Script::default()).await;
+    let proxy = Proxy::start(&upstream.url(), |config| {
+        config.relayed = vec!["GET /v1/organizations/**".parse().unwrap()];
+    })
+    .await;
+    let get = |path: &str| {
+        Request::builder()
+            .uri(path)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let reply = send(proxy.addr, get("/v1/messages")).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.headers["allow"], "POST");
+    let (kind, message) = error_of(&reply);
+    assert_eq!(kind, "invalid_request_error");
+    assert!(
+        message.contains("`GET /v1/messages` is not allowed"),
+        "{message}"
+    );
+    let reply = send(proxy.addr, get("/v1/experimental")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let (kind, message) = error_of(&reply);
+    assert_eq!(kind, "not_found_error");
+    assert!(
+        message.contains("`GET /v1/experimental` is not a route the gateway inspects or relays"),
+        "{message}"
+    );
+    let reply = send(
+        proxy.addr,
+        post(
+            "/v1/messages/",
+            messages_body(serde_json::json!("hi"), false),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(error_of(&reply).1.contains("not in canonical form"));
+    // The operator's relayed route reaches the upstream (which has no such
+    // route: its 404 comes back as it is).
+    let reply = send(proxy.addr, get("/v1/organizations/org_1/users")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(error_of(&reply).1.contains("mock-upstream"));
+    let paths: Vec<String> = upstream
+        .requests()
+        .into_iter()
+        .map(|r| r.path_and_query)
+        .collect();
+    assert_eq!(paths, ["/v1/organizations/org_1/users"]);
+}
+
+#[tokio::test]
 async fn healthz_answers_locally() {
     let upstream = mock(Script::default()).await;
     let proxy = Proxy::start(&upstream.url(), |_| {}).await;

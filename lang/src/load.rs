@@ -14,12 +14,29 @@ use std::path::{Path, PathBuf};
 pub enum LoadError {
     #[error("`{}` does not exist", path.display())]
     NotFound { path: PathBuf },
+    #[error("`{}` holds no `*.rules` file{}", path.display(), near_misses(.near))]
+    NoRules {
+        path: PathBuf,
+        /// Files there whose name looks meant to be a rules file.
+        near: Vec<String>,
+    },
     #[error("cannot read `{}`: {source}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
+}
+
+fn near_misses(near: &[String]) -> String {
+    if near.is_empty() {
+        return " (a directory loads the `*.rules` files directly inside it)".to_owned();
+    }
+    let names: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
+    format!(
+        "; found {}: rename to end in `.rules` to load",
+        names.join(", ")
+    )
 }
 
 impl LoadError {
@@ -54,7 +71,11 @@ pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(files)
 }
 
+/// A directory given with no rules in it is an error, not an empty rule
+/// set: a gateway that started with no rules would enforce nothing.
 fn rules_in(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let before = files.len();
+    let mut near = Vec::new();
     let entries = fs::read_dir(dir).map_err(|e| LoadError::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| LoadError::io(dir, e))?;
@@ -69,7 +90,18 @@ fn rules_in(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             if is_file {
                 files.push(path);
             }
+        } else if let Some(name) = path.file_name().map(|n| n.to_string_lossy()) {
+            if name.to_ascii_lowercase().contains("rule") {
+                near.push(name.into_owned());
+            }
         }
+    }
+    if files.len() == before {
+        near.sort();
+        return Err(LoadError::NoRules {
+            path: dir.into(),
+            near,
+        });
     }
     Ok(())
 }
@@ -110,6 +142,27 @@ mod tests {
             collect(&[dir.join("missing")]),
             Err(LoadError::NotFound { .. })
         ));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_without_rules_is_an_error_naming_near_misses() {
+        let dir = std::env::temp_dir().join(format!("rulegate-norules-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("company.rule"), "").unwrap();
+        fs::write(dir.join("README.md"), "").unwrap();
+        let error = collect(std::slice::from_ref(&dir)).unwrap_err();
+        assert!(matches!(&error, LoadError::NoRules { near, .. } if near == &["company.rule"]));
+        assert!(
+            error.to_string().ends_with(
+                "holds no `*.rules` file; found `company.rule`: rename to end in `.rules` to load"
+            ),
+            "{error}"
+        );
+        fs::remove_file(dir.join("company.rule")).unwrap();
+        let error = collect(std::slice::from_ref(&dir)).unwrap_err().to_string();
+        assert!(error.contains("directly inside it"), "{error}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -135,6 +135,23 @@ fn a_missing_path_is_a_usage_error() {
 }
 
 #[test]
+fn a_directory_without_rules_files_is_an_error() {
+    let dir = scratch("no-rules");
+    std::fs::write(
+        dir.join("company.rule"),
+        "rule a {\n  match \"x\"\n  request log\n}\n",
+    )
+    .unwrap();
+    let output = rulec(&["check", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("holds no `*.rules` file; found `company.rule`"),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
     assert_eq!(rulec(&["check"]).status.code(), Some(2));
     assert_eq!(rulec(&["frobnicate"]).status.code(), Some(2));

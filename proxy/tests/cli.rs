@@ -167,6 +167,49 @@ fn a_bad_upstream_url_is_a_usage_error() {
     assert!(stderr.contains("http:// or https://"), "{stderr}");
 }
 
+#[test]
+fn a_rules_directory_without_rules_files_refuses_to_start() {
+    let dir = temp_dir("no-rules");
+    std::fs::write(dir.join("company.rule"), "").unwrap();
+    let output = proxy()
+        .args(["--listen", "127.0.0.1:0", "--rules"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("holds no `*.rules` file"), "{stderr}");
+}
+
+#[test]
+fn a_relayed_route_that_covers_an_inspected_one_refuses_to_start() {
+    let output = proxy()
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--relay",
+            "POST /v1/**",
+            "--rules",
+        ])
+        .arg(shipped_rules())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "the relayed route `POST /v1/**` would cover the inspected route `POST /v1/messages`"
+        ),
+        "{stderr}"
+    );
+    let bad = proxy()
+        .args(["--relay", "/v1/x", "--rules"])
+        .arg(shipped_rules())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
 fn sigterm(child: &mut Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -238,7 +281,7 @@ fn logs_say_what_fired_and_never_what_matched() {
     assert_eq!(access.len(), 1, "{log}");
     for expected in [
         "method=POST",
-        "path=/v1/messages",
+        "route=messages",
         "status=200",
         "latency_ms=",
         "github-token:mask",
