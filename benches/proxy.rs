@@ -27,6 +27,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rulegate_mock_upstream::{anthropic_responder, Block, MockUpstream, Script};
+use rulegate_proxy::adapter::anthropic::Anthropic;
+use rulegate_proxy::adapter::ApiAdapter;
 use rulegate_proxy::{Config, Workers};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -89,13 +91,14 @@ fn main() {
     let mut inspect = Vec::new();
     for _ in 0..iterations / 5 + 1 {
         let started = Instant::now();
-        let inspection =
-            rulegate_proxy::messages::inspect_request(&rules, &big).expect("valid request");
+        let inspection = Anthropic
+            .inspect_request("messages", &rules, &big)
+            .expect("valid request");
         inspect.push(started.elapsed());
         assert!(
             matches!(
                 inspection.outcome,
-                rulegate_proxy::messages::Outcome::Unchanged
+                rulegate_proxy::adapter::Outcome::Unchanged
             ),
             "the generated request holds no secret"
         );

@@ -10,6 +10,12 @@
 #     `tool_result`; the mock (which answers a tool_result with its text
 #     only) must have received them redacted, never in clear, and the
 #     gateway must have logged an audit line per masked rule.
+#   C (a session survives a reject): the user sends a GitHub token; the
+#     gateway rejects the request (400) and Claude Code reports the
+#     gateway's message. The user then sends `hello` in the same session
+#     (`--continue`): the rejected message is still in the history, so the
+#     gateway masks it there instead of rejecting again, and the session
+#     goes on.
 #
 # Needs the Rust toolchain, Node >= 18 with npm (the npm registry reachable
 # on the first run) and coreutils `timeout`. Claude Code is installed once
@@ -66,14 +72,14 @@ e2e_say "claude $version"
 e2e_build
 
 # claude_session NAME DIR ARGS...: runs Claude Code in DIR with ARGS, its own
-# HOME, against $proxy_url; its stdout in $E2E_WORK/NAME.out, stderr in
-# NAME.err; sets $claude_status.
+# HOME (or $session_home if set), against $proxy_url; its stdout in
+# $E2E_WORK/NAME.out, stderr in NAME.err; sets $claude_status.
 claude_session() {
   local name=$1 dir=$2
   shift 2
   e2e_log "$E2E_WORK/$name.out" "$E2E_WORK/$name.err"
   claude_status=0
-  (cd "$dir" && claude "$E2E_WORK/home-$name" "$@") \
+  (cd "$dir" && claude "${session_home:-$E2E_WORK/home-$name}" "$@") \
     >"$E2E_WORK/$name.out" 2>"$E2E_WORK/$name.err" || claude_status=$?
 }
 
@@ -193,5 +199,37 @@ for (const want of ["GITHUB_TOKEN=[redacted:github-token]", "AWS_ACCESS_KEY_ID=[
 }
 EOF
 e2e_say "B (tool_result): ok; the mock received: $(received | sort | uniq -c | xargs)"
+
+# 5. Scenario C: a rejected message, then a clean one in the same session.
+start_pair c --text "Hello again."
+project=$E2E_WORK/project-c
+mkdir "$project"
+session_home=$E2E_WORK/home-c
+claude_session c1 "$project" -p "here is my token $github_token" --max-turns 1
+[ "$claude_status" -ne 0 ] || e2e_fail "scenario C: the session with a token did not fail"
+grep -qF "rulegate: the request was not forwarded" "$E2E_WORK/c1.out" "$E2E_WORK/c1.err" ||
+  e2e_fail "scenario C: Claude Code did not show the gateway's reason"
+claude_session c2 "$project" --continue -p "hello" --max-turns 1
+unset session_home
+expect_output c2 "Hello again."
+no_secret "scenario C: what the upstream received" "$requests"
+clean_log "scenario C: the gateway log" "$proxy_log"
+node - "$requests" <<'EOF' || e2e_fail "scenario C: the second request is not as expected"
+const fs = require("fs");
+const path = require("path");
+const dir = process.argv[2];
+const fail = (message) => { console.error("claude-code: " + message); process.exit(1); };
+const names = fs.readdirSync(dir).filter((n) => n.endsWith("-v1_messages.json")).sort();
+const text = (m) => typeof m.content === "string" ? m.content
+  : m.content.filter((b) => b.type === "text").map((b) => b.text).join("\n");
+const continued = names.map((n) => JSON.parse(fs.readFileSync(path.join(dir, n), "utf8")))
+  .filter((body) => body.messages.some((m) => m.role === "user" && text(m).includes("hello")));
+if (continued.length === 0) fail("no request carried the second message");
+const history = continued[continued.length - 1].messages.map(text).join("\n");
+if (!history.includes("[redacted:github-token]")) {
+  fail("the rejected message is not in the history, masked: " + JSON.stringify(history).slice(0, 400));
+}
+EOF
+e2e_say "C (reject, then continue): ok; the mock received: $(received | sort | uniq -c | xargs)"
 
 e2e_say "ok: Claude Code $version through the gateway passed in $((SECONDS - started))s"
