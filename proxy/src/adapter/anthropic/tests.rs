@@ -166,6 +166,7 @@ fn opaque_fields_are_skipped_by_block_type_and_field_only() {
     {"type":"tool_use","id":"u","name":"n","input":{"signature":"SECRET8","cache_control":{"x":"SECRET9"},"type":"thinking","thinking":"SECRET1"}},
     {"type":"future_block","signature":"SECRET2","encrypted_content":"SECRET3","text":"SECRET4"}
   ]},
+  {"role":"user","content":[{"type":"thinking","thinking":"user SECRET5","signature":"SECRET6"}]},
   {"role":"user","content":"ok"}
 ]}"#;
     let out = masked(body);
@@ -185,6 +186,7 @@ fn opaque_fields_are_skipped_by_block_type_and_field_only() {
         r#""x":"[tool_input]""#,
         r#""thinking":"[tool_input]""#,
         r#""signature":"[assistant]","encrypted_content":"[assistant]","text":"[assistant]""#,
+        r#""thinking":"user [user]","signature":"[user]""#,
     ] {
         assert!(out.contains(masked), "{masked} missing in {out}");
     }

@@ -13,7 +13,8 @@
 //! | `web_search_result` | `encrypted_content` | encrypted by the API |
 //! | `web_search_result_location` | `encrypted_index` | encrypted by the API |
 //!
-//! On the request side, signed text is skipped (changing it breaks the next
+//! Thinking blocks count as signed only in the assistant's turns (and in
+//! replies). On the request side, signed text is skipped (changing it breaks the next
 //! turn); on the response side it is *watched*: scanned, never altered, a
 //! `reject` stops the reply and a `mask` is only logged.
 //!
@@ -508,11 +509,13 @@ impl<'r> Walk<'r> {
             let name = key.text();
             self.enter_member(index, &name);
             self.key(key, scope);
+            // Only the assistant's own turns carry signed thinking; the
+            // same shape anywhere else is text a model may read.
+            let signed_here = scope == Scope::Assistant;
             match (kind.as_ref(), name.as_ref()) {
-                ("thinking", "thinking") => self.signed(value, scope),
-                ("thinking", "signature")
-                | ("redacted_thinking", "data")
-                | ("web_search_result", "encrypted_content")
+                ("thinking", "thinking") if signed_here => self.signed(value, scope),
+                ("thinking", "signature") | ("redacted_thinking", "data") if signed_here => {}
+                ("web_search_result", "encrypted_content")
                 | ("web_search_result_location", "encrypted_index") => {}
                 ("image" | "document", "source") => self.source(value, scope),
                 ("text" | "document" | "search_result", "citations") => self.blocks(value, scope),
