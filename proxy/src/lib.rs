@@ -21,3 +21,14 @@ pub mod workers;
 pub use config::{Config, Upstream};
 pub use gateway::{serve, Gateway, GatewayError};
 pub use workers::Workers;
+
+/// Compiles rules written in a test, panicking with their diagnostics.
+#[cfg(test)]
+pub(crate) fn test_rules(source: &str) -> rulegate_engine::RuleSet {
+    let loaded = rulegate_lang::check_sources([("t.rules".to_owned(), source.as_bytes().to_vec())]);
+    let mut diagnostics = Vec::new();
+    rulegate_lang::render_human(&loaded, &mut diagnostics, false).unwrap();
+    loaded
+        .compile()
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&diagnostics)))
+}

@@ -388,15 +388,7 @@ mod tests {
 
     use super::*;
 
-    fn rules(source: &str) -> RuleSet {
-        let loaded =
-            rulegate_lang::check_sources([("t.rules".to_owned(), source.as_bytes().to_vec())]);
-        let mut diagnostics = Vec::new();
-        rulegate_lang::render_human(&loaded, &mut diagnostics, false).unwrap();
-        loaded
-            .compile()
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&diagnostics)))
-    }
+    use crate::test_rules as rules;
 
     const EMAIL: &str = r#"
 rule email {

@@ -142,10 +142,19 @@ impl MessagesStream {
         let rules = self.rules.clone();
         let mut walk = Walk::new(&rules, Side::Response);
         walk.event(value);
-        self.pass(walk, event, name, data, out);
+        self.pass(walk, Some(event), name, data, out);
     }
 
-    fn pass(&mut self, walk: Walk<'_>, event: &Event, name: &str, data: &[u8], out: &mut Vec<u8>) {
+    /// Writes an event after a walk of it: its raw bytes when nothing
+    /// changed (`raw`), else rewritten; or the error, if a rule rejected.
+    fn pass(
+        &mut self,
+        walk: Walk<'_>,
+        raw: Option<&Event>,
+        name: &str,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let Walk {
             mut edits,
             fired,
@@ -156,7 +165,7 @@ impl MessagesStream {
         if let Some(first) = rejected.first() {
             return self.reject(&first.rule, &first.message, out);
         }
-        if edits.is_empty() {
+        if let (true, Some(event)) = (edits.is_empty(), raw) {
             out.extend_from_slice(&event.raw);
         } else {
             write_event(name, &json::splice(data, &mut edits), out);
@@ -208,7 +217,7 @@ impl MessagesStream {
                 replacement: "\"\"".to_owned(),
             });
         }
-        self.pass(walk, event, "content_block_start", data, out);
+        self.pass(walk, Some(event), "content_block_start", data, out);
         if self.failed.is_some() {
             return;
         }
@@ -308,21 +317,12 @@ impl MessagesStream {
         let mut walk = Walk::new(&rules, Side::Response);
         walk.exclude(text.span.clone());
         walk.event(value);
+        // Always rewritten: the text is what the scanner released.
         walk.edits.push(Edit {
             span: text.span.clone(),
             replacement: json::encode_string(&released),
         });
-        let Walk {
-            mut edits,
-            fired,
-            rejected,
-            ..
-        } = walk;
-        self.fired.extend(fired);
-        if let Some(first) = rejected.first() {
-            return self.reject(&first.rule, &first.message, out);
-        }
-        write_event("completion", &json::splice(data, &mut edits), out);
+        self.pass(walk, None, "completion", data, out);
     }
 
     /// Flushes block `index`; false if the stream failed instead.
@@ -608,15 +608,7 @@ mod tests {
     use crate::adapter::StreamRewriter;
     use rulegate_engine::Verdict;
 
-    fn rules(source: &str) -> RuleSet {
-        let loaded =
-            rulegate_lang::check_sources([("t.rules".to_owned(), source.as_bytes().to_vec())]);
-        let mut diagnostics = Vec::new();
-        rulegate_lang::render_human(&loaded, &mut diagnostics, false).unwrap();
-        loaded
-            .compile()
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&diagnostics)))
-    }
+    use crate::test_rules as rules;
 
     const EMAIL_AND_KEY: &str = r#"
 rule email {

@@ -304,123 +304,93 @@ impl<'r> Walk<'r> {
         }
     }
 
-    /// A Messages API request body (also a batch request's `params`).
-    pub fn messages_body(&mut self, body: &Value<'_>) {
-        let Value::Object(members) = body else {
-            return self.plain(body, Scope::System);
+    /// Walks an object's members: each key scanned under `scope`, each
+    /// value handed to `member` with its name. Not an object: plain.
+    fn members(
+        &mut self,
+        value: &Value<'_>,
+        scope: Scope,
+        member: impl Fn(&mut Self, &str, &Value<'_>),
+    ) {
+        let Value::Object(members) = value else {
+            return self.plain(value, scope);
         };
         for (index, (key, value)) in members.iter().enumerate() {
             let name = key.text();
             self.enter_member(index, &name);
-            self.key(key, Scope::System);
-            match name.as_ref() {
-                "messages" => self.messages(value),
-                "system" => self.blocks(value, Scope::System),
-                _ => self.plain(value, Scope::System),
-            }
+            self.key(key, scope);
+            member(self, &name, value);
             self.leave();
         }
+    }
+
+    /// A Messages API request body (also a batch request's `params`).
+    pub fn messages_body(&mut self, body: &Value<'_>) {
+        self.members(body, Scope::System, |walk, name, value| match name {
+            "messages" => walk.messages(value),
+            "system" => walk.blocks(value, Scope::System),
+            _ => walk.plain(value, Scope::System),
+        });
     }
 
     /// A Message Batches creation body: each request's `params` is a
     /// Messages body of its own (with its own newest turn).
     pub fn batch_body(&mut self, body: &Value<'_>) {
-        let Value::Object(members) = body else {
-            return self.plain(body, Scope::System);
-        };
-        for (index, (key, value)) in members.iter().enumerate() {
-            let name = key.text();
-            self.enter_member(index, &name);
-            self.key(key, Scope::System);
-            match (name.as_ref(), value) {
+        self.members(body, Scope::System, |walk, name, value| {
+            match (name, value) {
                 ("requests", Value::Array(requests)) => {
                     for (i, request) in requests.iter().enumerate() {
-                        self.path.push(Step::Index(i));
-                        self.batch_request(request);
-                        self.leave();
+                        walk.path.push(Step::Index(i));
+                        walk.members(request, Scope::System, |walk, name, value| {
+                            if name == "params" {
+                                walk.messages_body(value);
+                            } else {
+                                walk.plain(value, Scope::System);
+                            }
+                        });
+                        walk.leave();
                     }
                 }
-                _ => self.plain(value, Scope::System),
+                _ => walk.plain(value, Scope::System),
             }
-            self.leave();
-        }
-    }
-
-    fn batch_request(&mut self, request: &Value<'_>) {
-        let Value::Object(members) = request else {
-            return self.plain(request, Scope::System);
-        };
-        for (index, (key, value)) in members.iter().enumerate() {
-            let name = key.text();
-            self.enter_member(index, &name);
-            self.key(key, Scope::System);
-            if name == "params" {
-                self.messages_body(value);
-            } else {
-                self.plain(value, Scope::System);
-            }
-            self.leave();
-        }
+        });
     }
 
     /// A legacy Text Completions body: the `prompt` is the newest turn.
     pub fn completion_body(&mut self, body: &Value<'_>) {
-        let Value::Object(members) = body else {
-            return self.plain(body, Scope::System);
-        };
-        for (index, (key, value)) in members.iter().enumerate() {
-            let name = key.text();
-            self.enter_member(index, &name);
-            self.key(key, Scope::System);
+        self.members(body, Scope::System, |walk, name, value| {
             if name == "prompt" {
-                let saved = std::mem::replace(&mut self.rejectable, true);
-                self.place = Place::YourMessage;
-                self.plain(value, Scope::User);
-                self.rejectable = saved;
-                self.place = Place::Message;
+                let saved = std::mem::replace(&mut walk.rejectable, true);
+                walk.place = Place::YourMessage;
+                walk.plain(value, Scope::User);
+                walk.rejectable = saved;
+                walk.place = Place::Message;
             } else {
-                self.plain(value, Scope::System);
+                walk.plain(value, Scope::System);
             }
-            self.leave();
-        }
+        });
     }
 
     /// A reply (a Messages API message object, or any other JSON reply):
     /// `content` holds blocks, everything else is plain.
     pub fn reply_body(&mut self, body: &Value<'_>) {
-        let Value::Object(members) = body else {
-            return self.plain(body, Scope::Assistant);
-        };
-        for (index, (key, value)) in members.iter().enumerate() {
-            let name = key.text();
-            self.enter_member(index, &name);
-            self.key(key, Scope::Assistant);
+        self.members(body, Scope::Assistant, |walk, name, value| {
             if name == "content" {
-                self.blocks(value, Scope::Assistant);
+                walk.blocks(value, Scope::Assistant);
             } else {
-                self.plain(value, Scope::Assistant);
+                walk.plain(value, Scope::Assistant);
             }
-            self.leave();
-        }
+        });
     }
 
     /// The data of one streamed event: a `message` is a reply, a
     /// `content_block` or `delta` a block, the rest plain.
     pub fn event(&mut self, data: &Value<'_>) {
-        let Value::Object(members) = data else {
-            return self.plain(data, Scope::Assistant);
-        };
-        for (index, (key, value)) in members.iter().enumerate() {
-            let name = key.text();
-            self.enter_member(index, &name);
-            self.key(key, Scope::Assistant);
-            match name.as_ref() {
-                "message" => self.reply_body(value),
-                "content_block" | "delta" => self.block(value, Scope::Assistant),
-                _ => self.plain(value, Scope::Assistant),
-            }
-            self.leave();
-        }
+        self.members(data, Scope::Assistant, |walk, name, value| match name {
+            "message" => walk.reply_body(value),
+            "content_block" | "delta" => walk.block(value, Scope::Assistant),
+            _ => walk.plain(value, Scope::Assistant),
+        });
     }
 
     fn messages(&mut self, value: &Value<'_>) {
@@ -441,9 +411,6 @@ impl<'r> Walk<'r> {
     }
 
     fn message(&mut self, message: &Value<'_>) {
-        let Value::Object(members) = message else {
-            return self.plain(message, Scope::User);
-        };
         // Claude Code sends mid-conversation `system` messages; an unknown
         // role gets the strictest common scope, `user`.
         let scope = match role(message).as_deref() {
@@ -451,19 +418,15 @@ impl<'r> Walk<'r> {
             Some("system") => Scope::System,
             _ => Scope::User,
         };
-        for (index, (key, value)) in members.iter().enumerate() {
-            let name = key.text();
-            self.enter_member(index, &name);
-            self.key(key, scope);
+        self.members(message, scope, |walk, name, value| {
             if name == "content" {
-                self.place = Place::YourMessage;
-                self.blocks(value, scope);
-                self.place = Place::Message;
+                walk.place = Place::YourMessage;
+                walk.blocks(value, scope);
+                walk.place = Place::Message;
             } else {
-                self.plain(value, scope);
+                walk.plain(value, scope);
             }
-            self.leave();
-        }
+        });
     }
 
     /// A content value: a string, a block, or an array of them.
@@ -536,22 +499,13 @@ impl<'r> Walk<'r> {
     }
 
     fn source(&mut self, source: &Value<'_>, scope: Scope) {
-        let Value::Object(members) = source else {
-            return self.plain(source, scope);
-        };
         let base64 = source.get("type").is_some_and(|t| t.is_str("base64"));
         let nested = source.get("type").is_some_and(|t| t.is_str("content"));
-        for (index, (key, value)) in members.iter().enumerate() {
-            let name = key.text();
-            self.enter_member(index, &name);
-            self.key(key, scope);
-            match name.as_ref() {
-                "data" if base64 => {}
-                "content" if nested => self.blocks(value, scope),
-                _ => self.plain(value, scope),
-            }
-            self.leave();
-        }
+        self.members(source, scope, |walk, name, value| match name {
+            "data" if base64 => {}
+            "content" if nested => walk.blocks(value, scope),
+            _ => walk.plain(value, scope),
+        });
     }
 
     fn signed(&mut self, value: &Value<'_>, scope: Scope) {
