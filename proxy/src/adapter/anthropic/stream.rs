@@ -22,6 +22,8 @@
 //!   server-tool result's block start, `citations_delta`, `message_delta`,
 //!   unknown ones) is scanned whole, every string and key, and masked in
 //!   place; it passes byte-for-byte when nothing fired.
+//! - An event is what both its name and its data's `type` say; when they
+//!   disagree the stream ends (clients dispatch on either).
 //! - After a rejection, or an event it cannot read, one Anthropic
 //!   `event: error` is written and nothing more: it fails closed.
 
@@ -91,7 +93,6 @@ impl MessagesStream {
     }
 
     fn event(&mut self, event: Event, out: &mut Vec<u8>) {
-        let name = event.name.as_deref().unwrap_or("message").to_owned();
         let Some(data) = event.data.as_deref() else {
             // No data, nothing to read (a comment or a bare `event:`).
             out.extend_from_slice(&event.raw);
@@ -99,7 +100,25 @@ impl MessagesStream {
         };
         let value = match json::parse(data) {
             Ok(value) => value,
-            Err(error) => return self.fail(&format!("an unreadable `{name}` event: {error}"), out),
+            Err(error) => {
+                let name = event.name.as_deref().unwrap_or("message");
+                return self.fail(&format!("an unreadable `{name}` event: {error}"), out);
+            }
+        };
+        // Some clients dispatch on the event name, others on the data's
+        // `type`: the two must name the same event, or a delta could pass
+        // here as a ping and be read there as text.
+        let kind = value
+            .get("type")
+            .and_then(Value::as_string)
+            .map(|t| t.text().into_owned());
+        let name = match (event.name.as_deref(), kind) {
+            (Some(name), Some(kind)) if name != kind => {
+                return self.fail("an event whose name and data `type` disagree", out);
+            }
+            (_, Some(kind)) => kind,
+            (Some(name), None) => name.to_owned(),
+            (None, None) => "message".to_owned(),
         };
         let thinking_delta = name == "content_block_delta"
             && value
