@@ -90,11 +90,44 @@ pub struct Config {
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Routes relayed besides the adapter's own (`GET /v1/organizations/**`).
     pub relayed: Vec<RoutePattern>,
+    /// A client must send a whole request head within this, counted from
+    /// its first byte.
+    pub header_read_timeout: Duration,
+    /// A connection idle between requests this long is closed.
+    pub idle_timeout: Duration,
+    /// Largest request head (request line and headers).
+    pub max_header_bytes: usize,
+    /// Open client connections at most, across every serving thread.
+    pub max_connections: usize,
+    /// An inspected request's body must arrive within this.
+    pub body_read_timeout: Duration,
+    /// Memory for bodies under inspection, across every serving thread
+    /// (each costs `INSPECTION_COST_FACTOR` times its size).
+    pub inspection_budget_bytes: u64,
+    /// How long a request waits for inspection memory before a 503.
+    pub inspection_queue_timeout: Duration,
+    /// On shutdown, in-flight requests and streams get this long; streams
+    /// still running then end with an error event.
+    pub drain_timeout: Duration,
+    /// A streamed reply longer than this ends with an error event.
+    pub max_stream_duration: Option<Duration>,
+    /// A streamed reply of more upstream bytes ends with an error event
+    /// (0: no limit).
+    pub max_stream_bytes: u64,
 }
 
 impl Config {
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
     pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(600);
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+    pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+    pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const DEFAULT_INSPECTION_BUDGET_BYTES: u64 = 1024 * 1024 * 1024;
+    pub const DEFAULT_INSPECTION_QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+    pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_MAX_STREAM_DURATION: Duration = Duration::from_secs(3600);
 
     /// Defaults for everything but the upstream.
     pub fn new(upstream: Upstream) -> Config {
@@ -104,6 +137,16 @@ impl Config {
             upstream_timeout: Config::DEFAULT_UPSTREAM_TIMEOUT,
             extra_roots: Vec::new(),
             relayed: Vec::new(),
+            header_read_timeout: Config::DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: Config::DEFAULT_IDLE_TIMEOUT,
+            max_header_bytes: Config::DEFAULT_MAX_HEADER_BYTES,
+            max_connections: Config::DEFAULT_MAX_CONNECTIONS,
+            body_read_timeout: Config::DEFAULT_BODY_READ_TIMEOUT,
+            inspection_budget_bytes: Config::DEFAULT_INSPECTION_BUDGET_BYTES,
+            inspection_queue_timeout: Config::DEFAULT_INSPECTION_QUEUE_TIMEOUT,
+            drain_timeout: Config::DEFAULT_DRAIN_TIMEOUT,
+            max_stream_duration: Some(Config::DEFAULT_MAX_STREAM_DURATION),
+            max_stream_bytes: 0,
         }
     }
 }

@@ -16,36 +16,31 @@
 //! - Logs name the route class, status, timings and rules; never a body, a
 //!   header value, a raw path or a matched text.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::graceful::GracefulShutdown;
-use rulegate_engine::{Disposition, RuleSet};
-use tokio::net::TcpListener;
+use hyper_util::rt::TokioExecutor;
+use rulegate_engine::{Disposition, RuleSet, Scope};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::adapter::anthropic::Anthropic;
-use crate::adapter::{ApiAdapter, Fired, Inspection, Outcome, Refusal, StreamRewriter};
+use crate::adapter::{ApiAdapter, Fired, Inspection, Outcome, Refusal};
+use crate::body::{Guarded, OnEnd, StreamBody, StreamLimits};
 use crate::config::Config;
+use crate::listener::{InFlight, Shared};
 use crate::route::{Class, Decision, RouteTable, ShadowError};
 
-/// The body type of every request and response the gateway produces.
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub use crate::body::ProxyBody;
 
 type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
@@ -67,8 +62,13 @@ static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
 const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
 
 /// Bodies at least this large are inspected on the blocking pool, so one
-/// big request does not stall the other streams of its thread.
-const INLINE_INSPECTION_LIMIT: usize = 64 * 1024;
+/// big request does not stall the other requests of its thread. Small:
+/// hostile text can cost the engine a few milliseconds per 10 KiB.
+const INLINE_INSPECTION_LIMIT: usize = 4 * 1024;
+
+/// Inspecting a body costs this many times its size: the body, and the
+/// parsed document (string spans and structure) while the walk runs.
+pub const INSPECTION_COST_FACTOR: u64 = 4;
 
 /// The shared state of a running gateway.
 pub struct Gateway {
@@ -77,10 +77,26 @@ pub struct Gateway {
     client: UpstreamClient,
     adapter: Arc<dyn ApiAdapter>,
     routes: RouteTable,
+    shared: Arc<Shared>,
 }
 
 impl Gateway {
+    /// A gateway with limits of its own (one serving thread).
     pub fn new(rules: RuleSet, config: Config) -> Result<Gateway, GatewayError> {
+        let shared = Arc::new(Shared::new(
+            config.max_connections,
+            config.inspection_budget_bytes,
+        ));
+        Gateway::with_shared(rules, config, shared)
+    }
+
+    /// A gateway whose connection and memory limits are shared with the
+    /// other serving threads of the process.
+    pub fn with_shared(
+        rules: RuleSet,
+        config: Config,
+        shared: Arc<Shared>,
+    ) -> Result<Gateway, GatewayError> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for certificate in &config.extra_roots {
@@ -116,7 +132,12 @@ impl Gateway {
             client,
             adapter,
             routes,
+            shared,
         })
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     pub fn routes(&self) -> &RouteTable {
@@ -131,26 +152,23 @@ impl Gateway {
         &self.config
     }
 
-    /// Answers one client request.
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
-        let mut log = AccessLog {
-            id: NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed),
-            method: request.method().clone(),
-            route: "-",
-            status: 0,
-            started: Instant::now(),
-            fired: Vec::new(),
-            note: None,
-        };
-        let response = self.route(request, &mut log).await;
-        match response {
+    /// Answers one client request; `in_flight` keeps its connection busy
+    /// until the reply's body is done.
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        in_flight: InFlight,
+    ) -> Response<ProxyBody> {
+        let mut log = AccessLog::new(request.method().clone());
+        let response = match self.route(request, &mut log).await {
             Routed::Done(response) => {
                 log.status = response.status().as_u16();
                 log.emit();
                 response
             }
             Routed::Stream(response) => response,
-        }
+        };
+        response.map(|body| Guarded::wrap(body, Some(in_flight)))
     }
 
     /// The gateway's own answer, in the API's error shape.
@@ -164,6 +182,11 @@ impl Gateway {
             if let Ok(value) = HeaderValue::from_str(allowed) {
                 response.headers_mut().insert(header::ALLOW, value);
             }
+        }
+        if let Refusal::Overloaded { retry_after } = &refusal {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         Routed::Done(response)
     }
@@ -235,12 +258,26 @@ impl Gateway {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<u64>().ok());
                 let limit = self.config.max_body_bytes;
-                let bytes = match read_limited(body, declared, limit).await {
-                    Ok(bytes) => bytes,
-                    Err(BodyError::TooLarge) => {
+                let budget = Budget {
+                    semaphore: &self.shared.inspection,
+                    capacity: self.shared.inspection_kib,
+                    wait: self.config.inspection_queue_timeout,
+                };
+                let read = read_limited(body, declared, limit, budget);
+                let read = tokio::time::timeout(self.config.body_read_timeout, read);
+                let (bytes, _permit) = match read.await {
+                    Err(_) => {
+                        let secs = self.config.body_read_timeout.as_secs_f64();
+                        return self.refuse(Refusal::BodyTimeout { secs }, log);
+                    }
+                    Ok(Ok(read)) => read,
+                    Ok(Err(BodyError::Overloaded)) => {
+                        return self.refuse(Refusal::Overloaded { retry_after: 1 }, log)
+                    }
+                    Ok(Err(BodyError::TooLarge)) => {
                         return self.refuse(Refusal::TooLarge { limit }, log)
                     }
-                    Err(BodyError::Read(error)) => {
+                    Ok(Err(BodyError::Read(error))) => {
                         let refused = self.refuse(Refusal::BodyUnreadable, log);
                         log.note = Some(format!("client body: {error}"));
                         return refused;
@@ -316,13 +353,25 @@ impl Gateway {
             "text/event-stream" => {
                 parts.headers.remove(header::CONTENT_LENGTH);
                 log.status = parts.status.as_u16();
-                let body = SseBody {
-                    upstream: body,
-                    rewriter: self.adapter.stream_rewriter(kind, &self.rules),
-                    ended: false,
-                    flush_next: false,
-                    log: Some(log.take()),
+                let mut log = log.take();
+                let on_end: OnEnd = Box::new(move |rewriter, note| {
+                    for fired in rewriter.take_fired() {
+                        audit(&mut log, "response", &fired);
+                    }
+                    if let Some(failed) = rewriter.failed() {
+                        log.note = Some(failed.to_owned());
+                    } else if let Some(note) = note {
+                        log.note = Some(note.to_owned());
+                    }
+                    log.emit();
+                });
+                let limits = StreamLimits {
+                    stop: Box::pin(self.shared.stopped()),
+                    max_duration: self.config.max_stream_duration,
+                    max_bytes: self.config.max_stream_bytes,
                 };
+                let rewriter = self.adapter.stream_rewriter(kind, &self.rules);
+                let body = StreamBody::new(body, rewriter, limits, on_end);
                 Routed::Stream(Response::from_parts(parts, body.boxed()))
             }
             "application/json" => {
@@ -365,51 +414,6 @@ enum Routed {
     Stream(Response<ProxyBody>),
 }
 
-/// Serves connections from `listener` until `shutdown` resolves, then
-/// stops accepting and waits for in-flight requests (and streams) to end.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Arc<Gateway>,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let builder = hyper::server::conn::http1::Builder::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off
-                        // rather than spin.
-                        tracing::warn!("accept failed: {error}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let gateway = gateway.clone();
-                let service = hyper::service::service_fn(move |request| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.handle(request).await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!("connection ended: {error}");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}
-
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -442,31 +446,78 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 #[derive(Debug)]
 enum BodyError {
     TooLarge,
+    /// The inspection budget stayed exhausted for the whole wait.
+    Overloaded,
     Read(hyper::Error),
 }
 
+/// Memory under inspection, shared by every request of the process.
+struct Budget<'a> {
+    semaphore: &'a Arc<Semaphore>,
+    /// The semaphore's permits when none is taken.
+    capacity: u32,
+    wait: Duration,
+}
+
+/// What inspecting a body of `bytes` costs, in budget permits (KiB): the
+/// body and the parsed document the adapter keeps while it walks it. A
+/// body that alone exceeds the budget waits for all of it, not forever.
+fn inspection_cost(bytes: u64, capacity: u32) -> u32 {
+    let kib = (bytes * INSPECTION_COST_FACTOR).div_ceil(1024).max(1);
+    kib.min(capacity as u64) as u32
+}
+
 /// Reads a whole body, giving up as soon as it is known to exceed `limit`
-/// (from its declared length, before reading anything).
+/// (from its declared length, before reading anything), and holding its
+/// share of the inspection budget as it grows. Over budget for the whole
+/// wait: [`BodyError::Overloaded`].
 async fn read_limited(
     mut body: Incoming,
     declared: Option<u64>,
     limit: u64,
-) -> Result<Bytes, BodyError> {
+    budget: Budget<'_>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), BodyError> {
     if declared.is_some_and(|length| length > limit) {
         return Err(BodyError::TooLarge);
     }
-    let capacity = declared.unwrap_or(0).min(limit) as usize;
-    let mut buf = BytesMut::with_capacity(capacity);
+    let deadline = tokio::time::Instant::now() + budget.wait;
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    // Takes what a body of `size` bytes costs beyond what is held.
+    let reserve = |size: u64, held: &mut Option<OwnedSemaphorePermit>| {
+        let have = held.as_ref().map_or(0, |p| p.num_permits() as u32);
+        let more = inspection_cost(size, budget.capacity).saturating_sub(have);
+        let semaphore = budget.semaphore.clone();
+        let held = held.take();
+        async move {
+            if more == 0 {
+                return Ok(held);
+            }
+            match tokio::time::timeout_at(deadline, semaphore.acquire_many_owned(more)).await {
+                Ok(Ok(mut permit)) => {
+                    if let Some(held) = held {
+                        permit.merge(held);
+                    }
+                    Ok(Some(permit))
+                }
+                _ => Err(BodyError::Overloaded),
+            }
+        }
+    };
+    let capacity = declared.unwrap_or(0).min(limit);
+    held = reserve(capacity, &mut held).await?;
+    let mut buf = BytesMut::with_capacity(capacity as usize);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(BodyError::Read)?;
         if let Ok(data) = frame.into_data() {
-            if (buf.len() + data.len()) as u64 > limit {
+            let len = (buf.len() + data.len()) as u64;
+            if len > limit {
                 return Err(BodyError::TooLarge);
             }
+            held = reserve(len, &mut held).await?;
             buf.extend_from_slice(&data);
         }
     }
-    Ok(buf.freeze())
+    Ok((buf.freeze(), held))
 }
 
 fn full(bytes: Bytes) -> ProxyBody {
@@ -495,6 +546,16 @@ fn shown_path(path: &str) -> String {
     }
 }
 
+/// A log value with every control character escaped, so no text can
+/// start a line of its own.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(char::escape_default)
+        .collect::<String>()
+        .replace("\\'", "'")
+        .replace("\\\"", "\"")
+}
+
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -511,7 +572,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 fn settle(
     inspection: Inspection,
     original: Bytes,
-    side: &str,
+    side: &'static str,
     log: &mut AccessLog,
 ) -> Result<Bytes, String> {
     for fired in &inspection.fired {
@@ -524,55 +585,99 @@ fn settle(
     }
 }
 
-/// One decision: which rule did what, where; never the matched text.
-fn audit(log: &mut AccessLog, side: &str, fired: &Fired) {
-    tracing::info!(
-        target: "rulegate::audit",
-        request = log.id,
-        rule = %fired.rule,
-        action = %fired.disposition.name(),
-        side = %side,
-        scope = %fired.scope.name(),
-        location = %fired.location,
-        instead_of = %fired.instead_of.map_or("-", Disposition::name),
-    );
-    log.fired
-        .push(format!("{}:{}", fired.rule, fired.disposition.name()));
+/// Records one decision (which rule did what, where; never the matched
+/// text). Decisions are written as audit lines when the request ends, one
+/// per side, rule, action and scope, with a count and the first location:
+/// a body full of phone numbers is one line, not a million.
+fn audit(log: &mut AccessLog, side: &'static str, fired: &Fired) {
+    let same = |d: &&mut AuditLine| {
+        d.side == side
+            && d.rule == fired.rule
+            && d.action == fired.disposition
+            && d.scope == fired.scope
+            && d.instead_of == fired.instead_of
+    };
+    match log.decisions.iter_mut().find(same) {
+        Some(decision) => decision.count += 1,
+        None => log.decisions.push(AuditLine {
+            side,
+            rule: fired.rule.clone(),
+            action: fired.disposition,
+            scope: fired.scope,
+            instead_of: fired.instead_of,
+            first_location: fired.location.clone(),
+            count: 1,
+        }),
+    }
+}
+
+struct AuditLine {
+    side: &'static str,
+    rule: String,
+    action: Disposition,
+    scope: Scope,
+    instead_of: Option<Disposition>,
+    first_location: String,
+    count: u64,
 }
 
 /// The one line logged per request.
 struct AccessLog {
     id: u64,
+    decisions: Vec<AuditLine>,
     method: Method,
     /// The route's fixed name (`-` when none matched), never the raw path.
     route: &'static str,
     status: u16,
     started: Instant,
-    /// `rule:action` of every rule that fired, in order.
-    fired: Vec<String>,
     note: Option<String>,
 }
 
 impl AccessLog {
+    fn new(method: Method) -> AccessLog {
+        AccessLog {
+            id: NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed),
+            decisions: Vec::new(),
+            method,
+            route: "-",
+            status: 0,
+            started: Instant::now(),
+            note: None,
+        }
+    }
+
     fn take(&mut self) -> AccessLog {
         AccessLog {
             id: self.id,
+            decisions: std::mem::take(&mut self.decisions),
             method: self.method.clone(),
             route: self.route,
             status: self.status,
             started: self.started,
-            fired: std::mem::take(&mut self.fired),
             note: self.note.take(),
         }
     }
 
     fn emit(&self) {
-        let mut rules: Vec<&str> = Vec::new();
-        for fired in &self.fired {
-            if !rules.contains(&fired.as_str()) {
+        let mut rules: Vec<String> = Vec::new();
+        for d in &self.decisions {
+            tracing::info!(
+                target: "rulegate::audit",
+                request = self.id,
+                rule = %d.rule,
+                action = %d.action.name(),
+                side = %d.side,
+                scope = %d.scope.name(),
+                location = %d.first_location,
+                count = d.count,
+                instead_of = %d.instead_of.map_or("-", Disposition::name),
+            );
+            let fired = format!("{}:{}", d.rule, d.action.name());
+            if !rules.contains(&fired) {
                 rules.push(fired);
             }
         }
+        let note = self.note.as_deref().map(printable);
         tracing::info!(
             target: "rulegate::access",
             request = self.id,
@@ -581,101 +686,8 @@ impl AccessLog {
             status = self.status,
             latency_ms = %format_args!("{:.1}", self.started.elapsed().as_secs_f64() * 1000.0),
             rules = %rules.join(","),
-            note = %self.note.as_deref().unwrap_or("-"),
+            note = %note.as_deref().unwrap_or("-"),
         );
-    }
-}
-
-/// A streamed reply run through the response rules. Dropping it (the client
-/// went away) drops the upstream body, which ends the upstream request.
-struct SseBody {
-    upstream: Incoming,
-    rewriter: Box<dyn StreamRewriter>,
-    ended: bool,
-    /// Set after a frame went out: the next poll returns `Pending` once, so
-    /// hyper writes that frame now. Without it, while upstream bytes are
-    /// already waiting, hyper gathers many events into one late write.
-    flush_next: bool,
-    log: Option<AccessLog>,
-}
-
-impl SseBody {
-    fn finish_log(&mut self, note: Option<&str>) {
-        if let Some(mut log) = self.log.take() {
-            for fired in self.rewriter.take_fired() {
-                audit(&mut log, "response", &fired);
-            }
-            if let Some(failed) = self.rewriter.failed() {
-                log.note = Some(failed.to_owned());
-            } else if let Some(note) = note {
-                log.note = Some(note.to_owned());
-            }
-            log.emit();
-        }
-    }
-}
-
-impl Drop for SseBody {
-    fn drop(&mut self) {
-        self.finish_log(Some("client went away before the stream ended"));
-    }
-}
-
-impl Body for SseBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        if std::mem::take(&mut this.flush_next) && !this.ended {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        loop {
-            if this.ended {
-                return Poll::Ready(None);
-            }
-            let mut out = Vec::new();
-            match Pin::new(&mut this.upstream).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => this.rewriter.push(&data, &mut out),
-                    // Trailers carry no text.
-                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
-                },
-                Poll::Ready(Some(Err(error))) => {
-                    this.ended = true;
-                    this.finish_log(Some("upstream stream broke off"));
-                    return Poll::Ready(Some(Err(error)));
-                }
-                Poll::Ready(None) => {
-                    this.rewriter.finish(&mut out);
-                    this.ended = true;
-                    this.finish_log(None);
-                }
-            }
-            if this.rewriter.failed().is_some() && !this.ended {
-                // Fail closed: the error event is the last thing sent, and
-                // dropping the upstream body ends the upstream request.
-                this.ended = true;
-                this.finish_log(None);
-            }
-            if !out.is_empty() {
-                this.flush_next = true;
-                return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
     }
 }
 

@@ -10,16 +10,19 @@
 //! `rulegate-lang` and `rulegate-engine`.
 
 pub mod adapter;
+mod body;
 pub mod config;
 pub mod gateway;
 pub mod json;
+pub mod listener;
 pub mod route;
 pub mod sse;
 pub mod tool_json;
 pub mod workers;
 
 pub use config::{Config, Upstream};
-pub use gateway::{serve, Gateway, GatewayError};
+pub use gateway::{Gateway, GatewayError};
+pub use listener::{serve, Shared};
 pub use workers::Workers;
 
 /// Compiles rules written in a test, panicking with their diagnostics.

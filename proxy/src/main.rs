@@ -69,17 +69,113 @@ struct Args {
         value_name = "METHOD /PATH"
     )]
     relay: Vec<RoutePattern>,
+    /// Seconds a client has to send a whole request head, from its first
+    /// byte
+    #[arg(long, env = "RULEGATE_HEADER_READ_TIMEOUT", default_value_t = Config::DEFAULT_HEADER_READ_TIMEOUT.as_secs_f64(), value_name = "SECS")]
+    header_read_timeout: f64,
+    /// Seconds a connection may sit idle between requests
+    #[arg(long, env = "RULEGATE_IDLE_TIMEOUT", default_value_t = Config::DEFAULT_IDLE_TIMEOUT.as_secs_f64(), value_name = "SECS")]
+    idle_timeout: f64,
+    /// Largest request head in bytes (request line and headers; at least 8192)
+    #[arg(long, env = "RULEGATE_MAX_HEADER_BYTES", default_value_t = Config::DEFAULT_MAX_HEADER_BYTES, value_name = "N")]
+    max_header_bytes: usize,
+    /// Open client connections at most; at the cap the gateway stops accepting
+    #[arg(long, env = "RULEGATE_MAX_CONNECTIONS", default_value_t = Config::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    max_connections: usize,
+    /// Seconds an inspected request's body has to arrive (408 after)
+    #[arg(long, env = "RULEGATE_BODY_READ_TIMEOUT", default_value_t = Config::DEFAULT_BODY_READ_TIMEOUT.as_secs_f64(), value_name = "SECS")]
+    body_read_timeout: f64,
+    /// Bytes of memory for bodies under inspection (each costs 4x its size)
+    #[arg(long, env = "RULEGATE_INSPECTION_BUDGET_BYTES", default_value_t = Config::DEFAULT_INSPECTION_BUDGET_BYTES, value_name = "N")]
+    inspection_budget_bytes: u64,
+    /// Seconds a request waits for inspection memory before a 503
+    #[arg(long, env = "RULEGATE_INSPECTION_QUEUE_TIMEOUT", default_value_t = Config::DEFAULT_INSPECTION_QUEUE_TIMEOUT.as_secs_f64(), value_name = "SECS")]
+    inspection_queue_timeout: f64,
+    /// Seconds in-flight requests get on shutdown; streams then end with an error event
+    #[arg(long, env = "RULEGATE_DRAIN_TIMEOUT", default_value_t = Config::DEFAULT_DRAIN_TIMEOUT.as_secs_f64(), value_name = "SECS")]
+    drain_timeout: f64,
+    /// Seconds a streamed reply may last (0: no limit)
+    #[arg(long, env = "RULEGATE_MAX_STREAM_SECS", default_value_t = Config::DEFAULT_MAX_STREAM_DURATION.as_secs_f64(), value_name = "SECS")]
+    max_stream_secs: f64,
+    /// Upstream bytes a streamed reply may have (0: no limit)
+    #[arg(
+        long,
+        env = "RULEGATE_MAX_STREAM_BYTES",
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    max_stream_bytes: u64,
+    /// Log lines as text or as one JSON object each
+    #[arg(long, env = "RULEGATE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+/// A flag's seconds as a duration; `zero_ok` lets 0 mean "no limit".
+fn seconds(flag: &str, value: f64, zero_ok: bool) -> Result<Option<Duration>, String> {
+    if !value.is_finite() || value < 0.0 || (value == 0.0 && !zero_ok) {
+        let what = if zero_ok {
+            "a number of seconds (0: no limit)"
+        } else {
+            "a positive number of seconds"
+        };
+        return Err(format!("--{flag} must be {what}, not {value}"));
+    }
+    Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
+}
+
+/// Applies the limit flags to `config`.
+fn limits(args: &Args, config: &mut Config) -> Result<(), String> {
+    let required = |flag: &str, value: f64| -> Result<Duration, String> {
+        Ok(seconds(flag, value, false)?.unwrap_or_default())
+    };
+    config.upstream_timeout = required("upstream-timeout", args.upstream_timeout)?;
+    config.header_read_timeout = required("header-read-timeout", args.header_read_timeout)?;
+    config.idle_timeout = required("idle-timeout", args.idle_timeout)?;
+    config.body_read_timeout = required("body-read-timeout", args.body_read_timeout)?;
+    config.inspection_queue_timeout =
+        required("inspection-queue-timeout", args.inspection_queue_timeout)?;
+    config.drain_timeout = required("drain-timeout", args.drain_timeout)?;
+    config.max_stream_duration = seconds("max-stream-secs", args.max_stream_secs, true)?;
+    if args.max_header_bytes < 8192 {
+        return Err("--max-header-bytes must be at least 8192".to_owned());
+    }
+    if args.max_connections == 0 {
+        return Err("--max-connections must be at least 1".to_owned());
+    }
+    if args.inspection_budget_bytes < args.max_body_bytes {
+        return Err(format!(
+            "--inspection-budget-bytes ({}) must hold at least one body of --max-body-bytes ({})",
+            args.inspection_budget_bytes, args.max_body_bytes
+        ));
+    }
+    config.max_header_bytes = args.max_header_bytes;
+    config.max_connections = args.max_connections;
+    config.inspection_budget_bytes = args.inspection_budget_bytes;
+    config.max_stream_bytes = args.max_stream_bytes;
+    config.max_body_bytes = args.max_body_bytes;
+    config.relayed = args.relay.clone();
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .init();
+    // Log lines are written by a thread of their own: a burst of audit
+    // lines never stalls a request. The guard flushes them at exit.
+    let (writer, _flush) = tracing_appender::non_blocking(io::stderr());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if args.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init();
+    }
 
     let loaded = match rulegate_lang::load(&args.rules) {
         Ok(loaded) => loaded,
@@ -100,14 +196,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if !(args.upstream_timeout > 0.0 && args.upstream_timeout.is_finite()) {
-        eprintln!("error: --upstream-timeout must be a positive number of seconds");
+    let mut config = Config::new(args.upstream.clone());
+    if let Err(error) = limits(&args, &mut config) {
+        eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    let mut config = Config::new(args.upstream);
-    config.max_body_bytes = args.max_body_bytes;
-    config.upstream_timeout = Duration::from_secs_f64(args.upstream_timeout);
-    config.relayed = args.relay;
     if let Some(path) = &args.upstream_ca {
         let certificates = std::fs::read(path)
             .map_err(|e| e.to_string())

@@ -22,7 +22,8 @@ use rulegate_engine::RuleSet;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::gateway::{serve, Gateway, GatewayError};
+use crate::gateway::{Gateway, GatewayError};
+use crate::listener::{serve, Shared};
 
 /// A running gateway on its own threads.
 pub struct Workers {
@@ -42,11 +43,15 @@ impl Workers {
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared::new(
+            config.max_connections,
+            config.inspection_budget_bytes,
+        ));
         let mut threads = Vec::new();
         for index in 0..count.max(1) {
             // Build every gateway up front so a bad TLS set-up fails here,
             // not in a thread.
-            let gateway = Gateway::new(rules.clone(), config.clone())?;
+            let gateway = Gateway::with_shared(rules.clone(), config.clone(), shared.clone())?;
             let listener = listener.try_clone()?;
             let mut stopped = stopped.clone();
             let thread = std::thread::Builder::new()

@@ -76,6 +76,9 @@ pub trait StreamRewriter: Send + Sync {
     fn failed(&self) -> Option<&str>;
     /// Rules that fired since the last call.
     fn take_fired(&mut self) -> Vec<Fired>;
+    /// Ends the stream now with the API's error event saying `why` (the
+    /// gateway stops, a cap was reached); nothing more is written after.
+    fn abort(&mut self, why: &str, out: &mut Vec<u8>);
 }
 
 /// Who is to blame for a request the gateway answers itself.
@@ -104,6 +107,10 @@ pub enum Refusal {
     TooLarge { limit: u64 },
     #[error("the request body could not be read")]
     BodyUnreadable,
+    #[error("the request body did not arrive within {secs} s")]
+    BodyTimeout { secs: f64 },
+    #[error("the gateway is inspecting as much as it can hold; retry in {retry_after} s")]
+    Overloaded { retry_after: u32 },
     #[error("the request was not forwarded: {0}")]
     Uninspectable(InspectError),
     /// A rule rejected the request; the message is the adapter's.
@@ -127,6 +134,8 @@ impl Refusal {
             Refusal::NotCanonical { .. } | Refusal::UnknownRoute { .. } => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Refusal::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::BodyUnreadable | Refusal::Uninspectable(_) | Refusal::Rejected { .. } => {
                 StatusCode::BAD_REQUEST
             }
@@ -141,7 +150,7 @@ impl Refusal {
     pub fn blame(&self) -> Blame {
         match self.status().as_u16() {
             400..=499 => Blame::Client,
-            500 => Blame::Gateway,
+            500 | 503 => Blame::Gateway,
             _ => Blame::Upstream,
         }
     }

@@ -602,6 +602,12 @@ impl StreamRewriter for MessagesStream {
     fn take_fired(&mut self) -> Vec<Fired> {
         std::mem::take(&mut self.fired)
     }
+
+    fn abort(&mut self, why: &str, out: &mut Vec<u8>) {
+        if self.failed.is_none() {
+            self.fail_with(format!("rulegate: {why}"), out);
+        }
+    }
 }
 
 fn index_of(value: &Value<'_>) -> Option<u64> {
