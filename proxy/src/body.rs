@@ -179,8 +179,10 @@ impl Body for StreamBody {
                     Err(frame) => return Poll::Ready(Some(Ok(frame))),
                 },
                 Poll::Ready(Some(Err(error))) => {
-                    this.end(Some("upstream stream broke off"));
-                    return Poll::Ready(Some(Err(error)));
+                    // The client gets the API's error event, not a torn
+                    // chunked body.
+                    tracing::debug!("upstream stream broke off: {error}");
+                    return this.abort("the upstream stream broke off");
                 }
                 Poll::Ready(None) => {
                     this.rewriter.finish(&mut out);
