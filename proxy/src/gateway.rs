@@ -66,6 +66,9 @@ const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
 /// hostile text can cost the engine a few milliseconds per 10 KiB.
 const INLINE_INSPECTION_LIMIT: usize = 4 * 1024;
 
+/// Bodies at least this large are inspected one per spare core at a time.
+const HEAVY_INSPECTION: usize = 1024 * 1024;
+
 /// Inspecting a body costs this many times its size: the body, and the
 /// parsed document (string spans and structure) while the walk runs.
 pub const INSPECTION_COST_FACTOR: u64 = 4;
@@ -286,6 +289,16 @@ impl Gateway {
                 let inspected = if bytes.len() < INLINE_INSPECTION_LIMIT {
                     self.adapter.inspect_request(kind, &self.rules, &bytes)
                 } else {
+                    // Large bodies take turns for the spare cores; smaller
+                    // ones (a Claude Code turn) do not wait behind them.
+                    let _slot = if bytes.len() >= HEAVY_INSPECTION {
+                        match self.shared.heavy_inspections.clone().acquire_owned().await {
+                            Ok(slot) => Some(slot),
+                            Err(_) => return self.refuse(Refusal::Internal, log),
+                        }
+                    } else {
+                        None
+                    };
                     let (adapter, rules, body) =
                         (self.adapter.clone(), self.rules.clone(), bytes.clone());
                     let task = move || adapter.inspect_request(kind, &rules, &body);

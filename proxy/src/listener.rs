@@ -39,6 +39,10 @@ pub struct Shared {
     /// One permit per KiB of inspection memory.
     pub inspection: Arc<Semaphore>,
     pub inspection_kib: u32,
+    /// One permit per body inspected off the serving threads at once: one
+    /// core fewer than the machine has (at least one), so hostile bodies
+    /// never take every core from the serving threads.
+    pub heavy_inspections: Arc<Semaphore>,
     /// Set when the drain deadline has passed: streams end now.
     stop: watch::Sender<bool>,
 }
@@ -52,6 +56,11 @@ impl Shared {
             )),
             inspection: Arc::new(Semaphore::new(kib as usize)),
             inspection_kib: kib,
+            heavy_inspections: Arc::new(Semaphore::new(
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get().saturating_sub(1))
+                    .max(1),
+            )),
             stop: watch::channel(false).0,
         }
     }
