@@ -25,7 +25,7 @@ use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rulegate_benches::Rng;
-use rulegate_mock_upstream::{anthropic_responder, Block, MockUpstream, Script};
+use rulegate_mock_upstream::{anthropic_responder, Block, MockUpstream, Reply, Script};
 use rulegate_proxy::adapter::anthropic::Anthropic;
 use rulegate_proxy::adapter::ApiAdapter;
 use rulegate_proxy::{Config, Workers};
@@ -53,10 +53,34 @@ fn main() {
 /// the automaton's partial matches alive.
 fn hostile_body(size: usize) -> Bytes {
     const FRAGMENTS: &[&str] = &[
-        "ghp_", "gho_", "xoxb-", "xoxp-", "AKIA", "ASIA", "sk-ant-api03-", "sk-proj-", "glpat-",
-        "AIza", "-----BEGIN ", "eyJhbGciOi", "Bearer ", "api_key=", "password: ", "secret=",
-        "token ", "4111 1111 ", "GB82 WEST ", "AB 12 34 ", "user.name@", "${API_", "8Q~",
-        ".atlasv1.", "npm_", "SG.", "xai-", "hf_",
+        "ghp_",
+        "gho_",
+        "xoxb-",
+        "xoxp-",
+        "AKIA",
+        "ASIA",
+        "sk-ant-api03-",
+        "sk-proj-",
+        "glpat-",
+        "AIza",
+        "-----BEGIN ",
+        "eyJhbGciOi",
+        "Bearer ",
+        "api_key=",
+        "password: ",
+        "secret=",
+        "token ",
+        "4111 1111 ",
+        "GB82 WEST ",
+        "AB 12 34 ",
+        "user.name@",
+        "${API_",
+        "8Q~",
+        ".atlasv1.",
+        "npm_",
+        "SG.",
+        "xai-",
+        "hf_",
     ];
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = Rng::new(12);
@@ -130,17 +154,26 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn head_of_line(hostile: &Bytes, count: usize, quick: bool) {
-    let mock_runtime = runtime(1);
-    let upstream = mock_runtime.block_on(async {
-        MockUpstream::start(anthropic_responder(Script::text("hi")))
-            .await
-            .unwrap()
+    let mock_runtime = runtime(2);
+    // The mock answers large bodies without parsing them: what is measured
+    // is the gateway, not serde_json in the mock.
+    let scripted = anthropic_responder(Script::text("hi"));
+    let responder: rulegate_mock_upstream::Responder = Arc::new(move |request| {
+        if request.body.len() > 1 << 20 {
+            Reply::json_text(
+                200,
+                r#"{"type":"message","content":[{"type":"text","text":"ok"}]}"#,
+            )
+        } else {
+            scripted(request)
+        }
     });
+    let upstream = mock_runtime.block_on(async { MockUpstream::start(responder).await.unwrap() });
     let mut config = Config::new(upstream.url().parse().unwrap());
     config.max_body_bytes = hostile.len() as u64 + 1024;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let workers = Workers::start(listener, 2, rulegate_benches::shipped_rule_set(), config)
-        .expect("gateway");
+    let workers =
+        Workers::start(listener, 2, rulegate_benches::shipped_rule_set(), config).expect("gateway");
     let addr = workers.address();
     let client = runtime(1);
     let attackers = runtime(1);
@@ -273,12 +306,15 @@ fn memory_per_stream(count: usize) {
     let mut config = Config::new(upstream.url().parse().unwrap());
     config.max_connections = count * 2;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let workers = Workers::start(listener, 2, rulegate_benches::shipped_rule_set(), config)
-        .expect("gateway");
+    let workers =
+        Workers::start(listener, 2, rulegate_benches::shipped_rule_set(), config).expect("gateway");
     let (through, sizes) = open_streams(workers.address(), count);
     std::thread::sleep(Duration::from_millis(500));
     let after = rss_kib();
-    assert!(sizes.iter().all(|&s| s == sizes[0]), "every stream complete");
+    assert!(
+        sizes.iter().all(|&s| s == sizes[0]),
+        "every stream complete"
+    );
     let per_stream = through.saturating_sub(direct.max(after_direct)) as f64 / count as f64;
     println!(
         "{count} concurrent streams: RSS {} MiB direct, {} MiB through the gateway: {:.0} KiB per stream (process RSS before {} MiB, after the burst {} MiB)",

@@ -35,7 +35,9 @@ pub fn shipped() -> &'static RuleSet {
 
 /// Two cut points taken from the input itself, so the fuzzer steers them.
 fn cuts(data: &[u8]) -> (usize, usize) {
-    let seed = data.iter().fold(0usize, |h, &b| h.wrapping_mul(31).wrapping_add(b as usize));
+    let seed = data
+        .iter()
+        .fold(0usize, |h, &b| h.wrapping_mul(31).wrapping_add(b as usize));
     let len = data.len().max(1);
     let a = seed % len;
     let b = (seed / len) % len;
@@ -66,7 +68,8 @@ pub fn json(data: &[u8]) {
 fn check_spans(value: &json::Value<'_>, text: &str) {
     match value {
         json::Value::String(s) => {
-            let back: String = serde_json::from_str(&text[s.span.clone()]).expect("a span is a literal");
+            let back: String =
+                serde_json::from_str(&text[s.span.clone()]).expect("a span is a literal");
             assert_eq!(back, s.text());
         }
         json::Value::Array(items) => items.iter().for_each(|v| check_spans(v, text)),
@@ -105,10 +108,14 @@ fn rewrite(text: &str, cut: &[usize]) -> Result<String, String> {
     let mut out = String::new();
     let mut start = 0;
     for &at in cut {
-        rewriter.push(&text[start..at], &mut out).map_err(|e| e.to_string())?;
+        rewriter
+            .push(&text[start..at], &mut out)
+            .map_err(|e| e.to_string())?;
         start = at;
     }
-    rewriter.push(&text[start..], &mut out).map_err(|e| e.to_string())?;
+    rewriter
+        .push(&text[start..], &mut out)
+        .map_err(|e| e.to_string())?;
     rewriter.finish(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
@@ -118,10 +125,19 @@ pub fn tool_json(data: &[u8]) {
         return;
     };
     let (a, b) = cuts(data);
-    let boundary = |at: usize| (0..=at).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    let boundary = |at: usize| {
+        (0..=at)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0)
+    };
     let (a, b) = (boundary(a), boundary(b));
     let whole = rewrite(text, &[]);
-    assert_eq!(whole, rewrite(text, &[a, b]), "the output depends on the cut");
+    assert_eq!(
+        whole,
+        rewrite(text, &[a, b]),
+        "the output depends on the cut"
+    );
     if let Ok(out) = whole {
         if serde_json::from_str::<serde_json::Value>(text).is_ok() {
             serde_json::from_str::<serde_json::Value>(&out).expect("valid in, valid out");

@@ -64,6 +64,47 @@ impl Body for Guarded {
     }
 }
 
+/// A whole body handed out in frames of at most `frame` bytes, without
+/// copying.
+pub(crate) struct Frames {
+    rest: Bytes,
+    frame: usize,
+}
+
+impl Frames {
+    pub(crate) fn new(bytes: Bytes, frame: usize) -> Frames {
+        Frames {
+            rest: bytes,
+            frame: frame.max(1),
+        }
+    }
+}
+
+impl Body for Frames {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        if self.rest.is_empty() {
+            return Poll::Ready(None);
+        }
+        let take = self.frame.min(self.rest.len());
+        let frame = self.rest.split_to(take);
+        Poll::Ready(Some(Ok(Frame::data(frame))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.rest.len() as u64)
+    }
+}
+
 type Stop = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
 
 /// Why a stream was cut short, for the access log.

@@ -66,8 +66,8 @@ const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
 /// hostile text can cost the engine a few milliseconds per 10 KiB.
 const INLINE_INSPECTION_LIMIT: usize = 4 * 1024;
 
-/// Bodies at least this large are inspected one per spare core at a time.
-const HEAVY_INSPECTION: usize = 1024 * 1024;
+/// Bodies at least this large are inspected on the low-priority pool.
+const HEAVY_INSPECTION: usize = 256 * 1024;
 
 /// Inspecting a body costs this many times its size: the body, and the
 /// parsed document (string spans and structure) while the walk runs.
@@ -288,17 +288,15 @@ impl Gateway {
                 };
                 let inspected = if bytes.len() < INLINE_INSPECTION_LIMIT {
                     self.adapter.inspect_request(kind, &self.rules, &bytes)
+                } else if bytes.len() >= HEAVY_INSPECTION {
+                    let (adapter, rules, body) =
+                        (self.adapter.clone(), self.rules.clone(), bytes.clone());
+                    let task = move || adapter.inspect_request(kind, &rules, &body);
+                    match self.shared.heavy_inspections.run(task).await {
+                        Some(inspected) => inspected,
+                        None => return self.refuse(Refusal::Internal, log),
+                    }
                 } else {
-                    // Large bodies take turns for the spare cores; smaller
-                    // ones (a Claude Code turn) do not wait behind them.
-                    let _slot = if bytes.len() >= HEAVY_INSPECTION {
-                        match self.shared.heavy_inspections.clone().acquire_owned().await {
-                            Ok(slot) => Some(slot),
-                            Err(_) => return self.refuse(Refusal::Internal, log),
-                        }
-                    } else {
-                        None
-                    };
                     let (adapter, rules, body) =
                         (self.adapter.clone(), self.rules.clone(), bytes.clone());
                     let task = move || adapter.inspect_request(kind, &rules, &body);
@@ -316,7 +314,7 @@ impl Gateway {
                     Err(message) => return self.refuse(Refusal::Rejected { message }, log),
                 };
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
-                full(forwarded)
+                in_frames(forwarded)
             }
             None => body.boxed(),
         };
@@ -519,6 +517,7 @@ async fn read_limited(
     let capacity = declared.unwrap_or(0).min(limit);
     held = reserve(capacity, &mut held).await?;
     let mut buf = BytesMut::with_capacity(capacity as usize);
+    let mut since_yield = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(BodyError::Read)?;
         if let Ok(data) = frame.into_data() {
@@ -528,9 +527,29 @@ async fn read_limited(
             }
             held = reserve(len, &mut held).await?;
             buf.extend_from_slice(&data);
+            // Let the thread's other requests run while a large body
+            // streams in.
+            since_yield += data.len();
+            if since_yield >= FORWARD_FRAME {
+                since_yield = 0;
+                tokio::task::yield_now().await;
+            }
         }
     }
     Ok((buf.freeze(), held))
+}
+
+/// Bytes forwarded to the upstream at most per body frame: hyper yields
+/// after a few frames, so writing a large body never holds the serving
+/// thread for long.
+const FORWARD_FRAME: usize = 256 * 1024;
+
+/// A body as frames of at most [`FORWARD_FRAME`] bytes (no copy).
+fn in_frames(bytes: Bytes) -> ProxyBody {
+    if bytes.len() <= FORWARD_FRAME {
+        return full(bytes);
+    }
+    crate::body::Frames::new(bytes, FORWARD_FRAME).boxed()
 }
 
 fn full(bytes: Bytes) -> ProxyBody {
@@ -611,7 +630,7 @@ fn audit(log: &mut AccessLog, side: &'static str, fired: &Fired) {
             && d.instead_of == fired.instead_of
     };
     match log.decisions.iter_mut().find(same) {
-        Some(decision) => decision.count += 1,
+        Some(decision) => decision.count += fired.count,
         None => log.decisions.push(AuditLine {
             side,
             rule: fired.rule.clone(),
@@ -619,7 +638,7 @@ fn audit(log: &mut AccessLog, side: &'static str, fired: &Fired) {
             scope: fired.scope,
             instead_of: fired.instead_of,
             first_location: fired.location.clone(),
-            count: 1,
+            count: fired.count,
         }),
     }
 }

@@ -13,6 +13,7 @@ pub mod adapter;
 mod body;
 pub mod config;
 pub mod gateway;
+mod inspect_pool;
 pub mod json;
 pub mod listener;
 pub mod route;

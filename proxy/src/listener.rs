@@ -31,6 +31,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 use crate::gateway::Gateway;
+use crate::inspect_pool::InspectPool;
 
 /// State shared by every serving thread of one gateway process.
 pub struct Shared {
@@ -39,10 +40,9 @@ pub struct Shared {
     /// One permit per KiB of inspection memory.
     pub inspection: Arc<Semaphore>,
     pub inspection_kib: u32,
-    /// One permit per body inspected off the serving threads at once: one
-    /// core fewer than the machine has (at least one), so hostile bodies
-    /// never take every core from the serving threads.
-    pub heavy_inspections: Arc<Semaphore>,
+    /// Where large bodies are inspected: one thread per core, at the
+    /// lowest scheduling class, so they never delay the serving threads.
+    pub(crate) heavy_inspections: InspectPool,
     /// Set when the drain deadline has passed: streams end now.
     stop: watch::Sender<bool>,
 }
@@ -56,11 +56,9 @@ impl Shared {
             )),
             inspection: Arc::new(Semaphore::new(kib as usize)),
             inspection_kib: kib,
-            heavy_inspections: Arc::new(Semaphore::new(
-                std::thread::available_parallelism()
-                    .map_or(1, |n| n.get().saturating_sub(1))
-                    .max(1),
-            )),
+            heavy_inspections: InspectPool::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
             stop: watch::channel(false).0,
         }
     }

@@ -16,26 +16,100 @@
 
 pub mod anthropic;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use http::StatusCode;
-use rulegate_engine::{Disposition, RuleSet, Scope};
+use rulegate_engine::{Disposition, RuleId, RuleSet, Scope};
 
 use crate::json::JsonError;
 use crate::route::Route;
 
-/// A rule that fired somewhere in a body (never the matched text).
+/// A rule that fired somewhere in a body (never the matched text), as
+/// many times as `count`, first at `location`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fired {
     pub rule: String,
     pub disposition: Disposition,
     pub scope: Scope,
-    /// Where in the body, e.g. `messages[2].content[0].text`.
+    /// Where in the body it first fired, e.g. `messages[2].content[0].text`.
     pub location: String,
+    pub count: u64,
     /// Set when the rule's action was not carried out as written: a reject
     /// outside the newest user turn became a mask, a mask on signed text
     /// was only logged.
     pub instead_of: Option<Disposition>,
+}
+
+/// Rules that fired, one entry per rule, action, scope and replaced
+/// action: a body with a million phone numbers is one entry with a count,
+/// so recording and logging cost the same whatever the body holds.
+#[derive(Debug, Default)]
+pub struct FiredLog {
+    entries: Vec<Fired>,
+    index: HashMap<(RuleId, Disposition, Scope, Option<Disposition>), usize>,
+}
+
+impl FiredLog {
+    /// Records one finding; `location` is only built for a new entry.
+    pub fn record(
+        &mut self,
+        rules: &RuleSet,
+        rule: RuleId,
+        disposition: Disposition,
+        scope: Scope,
+        instead_of: Option<Disposition>,
+        location: impl FnOnce() -> String,
+    ) {
+        let key = (rule, disposition, scope, instead_of);
+        match self.index.get(&key) {
+            Some(&at) => self.entries[at].count += 1,
+            None => {
+                self.index.insert(key, self.entries.len());
+                self.entries.push(Fired {
+                    rule: rules.rule(rule).name.clone(),
+                    disposition,
+                    scope,
+                    location: location(),
+                    count: 1,
+                    instead_of,
+                });
+            }
+        }
+    }
+
+    /// Adds another log's entries to this one.
+    pub fn absorb(&mut self, mut other: FiredLog) {
+        let mut by_index: Vec<_> = other.index.drain().collect();
+        by_index.sort_by_key(|(_, at)| *at);
+        for (key, at) in by_index {
+            let fired = std::mem::replace(
+                &mut other.entries[at],
+                Fired {
+                    rule: String::new(),
+                    disposition: key.1,
+                    scope: key.2,
+                    location: String::new(),
+                    count: 0,
+                    instead_of: key.3,
+                },
+            );
+            match self.index.get(&key) {
+                Some(&mine) => self.entries[mine].count += fired.count,
+                None => {
+                    self.index.insert(key, self.entries.len());
+                    self.entries.push(fired);
+                }
+            }
+        }
+    }
+
+    /// The entries so far, in the order they first fired; the log starts
+    /// empty again.
+    pub fn take(&mut self) -> Vec<Fired> {
+        self.index.clear();
+        std::mem::take(&mut self.entries)
+    }
 }
 
 /// What to do with a body after inspection.

@@ -135,7 +135,7 @@ fn finish(
 ) -> Inspection {
     let walk::Walk {
         mut edits,
-        fired,
+        mut fired,
         rejected,
         ..
     } = walk;
@@ -153,7 +153,10 @@ fn finish(
     } else {
         Outcome::Masked(json::splice(body, &mut edits))
     };
-    Inspection { outcome, fired }
+    Inspection {
+        outcome,
+        fired: fired.take(),
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use rulegate_engine::{Disposition, Finding, RuleSet, Scanner, Scope, Side};
 
 use super::walk::Walk;
-use crate::adapter::{Fired, StreamRewriter};
+use crate::adapter::{Fired, FiredLog, StreamRewriter};
 use crate::json::{self, Edit, Value};
 use crate::sse::{write_event, Event, SseParser};
 use crate::tool_json::{ToolInputRewriter, ToolJsonError};
@@ -75,7 +75,7 @@ pub struct MessagesStream {
     rules: RuleSet,
     parser: SseParser,
     open: BTreeMap<u64, Open>,
-    fired: Vec<Fired>,
+    fired: FiredLog,
     failed: Option<String>,
     released: Vec<u8>,
 }
@@ -86,7 +86,7 @@ impl MessagesStream {
             rules,
             parser: SseParser::new(),
             open: BTreeMap::new(),
-            fired: Vec::new(),
+            fired: FiredLog::default(),
             failed: None,
             released: Vec::new(),
         }
@@ -180,7 +180,7 @@ impl MessagesStream {
             rejected,
             ..
         } = walk;
-        self.fired.extend(fired);
+        self.fired.absorb(fired);
         if let Some(first) = rejected.first() {
             return self.reject(&first.rule, &first.message, out);
         }
@@ -527,17 +527,20 @@ impl MessagesStream {
         };
         for finding in findings {
             let not_applied = signed && finding.disposition == Disposition::Mask;
-            self.fired.push(Fired {
-                rule: self.rules.rule(finding.rule).name.clone(),
-                disposition: if not_applied {
-                    Disposition::Log
-                } else {
-                    finding.disposition
-                },
+            let disposition = if not_applied {
+                Disposition::Log
+            } else {
+                finding.disposition
+            };
+            let instead_of = not_applied.then_some(Disposition::Mask);
+            self.fired.record(
+                &self.rules,
+                finding.rule,
+                disposition,
                 scope,
-                location: location.clone(),
-                instead_of: not_applied.then_some(Disposition::Mask),
-            });
+                instead_of,
+                || location.clone(),
+            );
         }
     }
 
@@ -600,7 +603,7 @@ impl StreamRewriter for MessagesStream {
     }
 
     fn take_fired(&mut self) -> Vec<Fired> {
-        std::mem::take(&mut self.fired)
+        self.fired.take()
     }
 
     fn abort(&mut self, why: &str, out: &mut Vec<u8>) {

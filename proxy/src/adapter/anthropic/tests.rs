@@ -243,6 +243,7 @@ fn earlier_turns_get_the_mask_instead_of_the_reject() {
             disposition: Disposition::Mask,
             scope: Scope::User,
             location: "messages[0].content".to_owned(),
+            count: 1,
             instead_of: Some(Disposition::Reject),
         }]
     );
@@ -361,4 +362,34 @@ fn replies_mask_text_tool_input_and_reject() {
             Outcome::Rejected { .. }
         ));
     }
+}
+
+#[test]
+fn findings_are_coalesced_and_a_reject_lists_a_few_places() {
+    let many = "SECRET1 ".repeat(1000);
+    let blocks: Vec<String> = (0..50)
+        .map(|_| format!(r#"{{"type":"text","text":"{many}"}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"messages":[{{"role":"assistant","content":[{}]}},{{"role":"user","content":"ok"}}]}}"#,
+        blocks.join(",")
+    );
+    let fired = inspect(MESSAGES, &body).fired;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].count, 50_000);
+    assert_eq!(fired[0].location, "messages[0].content[0].text");
+    let halts: Vec<String> = (0..20)
+        .map(|_| r#"{"type":"text","text":"HALT HALT"}"#.to_owned())
+        .collect();
+    let body = format!(
+        r#"{{"messages":[{{"role":"user","content":[{}]}}]}}"#,
+        halts.join(",")
+    );
+    let message = rejected(&body);
+    assert_eq!(
+        message.matches("`halt` in your message").count(),
+        8,
+        "{message}"
+    );
+    assert!(message.contains("And 12 more."), "{message}");
 }

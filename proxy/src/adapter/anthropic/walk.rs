@@ -31,10 +31,11 @@
 //! the rule's mask instead and a session survives a rejected message.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use rulegate_engine::{Disposition, RuleSet, Scope, Side};
 
-use crate::adapter::Fired;
+use crate::adapter::FiredLog;
 use crate::json::{self, Edit, JsonString, Value};
 
 /// Field names the walk prints in locations; any other object key is
@@ -126,8 +127,10 @@ pub(super) struct Walk<'r> {
     side: Side,
     path: Vec<Step>,
     pub edits: Vec<Edit>,
-    pub fired: Vec<Fired>,
+    pub fired: FiredLog,
     pub rejected: Vec<Rejected>,
+    /// Rule and location of every rejection so far: each is listed once.
+    rejected_at: HashSet<(String, String)>,
     /// Whether a reject here counts; otherwise it becomes a mask.
     rejectable: bool,
     place: Place,
@@ -143,8 +146,9 @@ impl<'r> Walk<'r> {
             side,
             path: Vec::new(),
             edits: Vec::new(),
-            fired: Vec::new(),
+            fired: FiredLog::default(),
             rejected: Vec::new(),
+            rejected_at: HashSet::new(),
             // A reply that breaks a rule is stopped wherever it does.
             rejectable: side == Side::Response,
             place: Place::Message,
@@ -216,26 +220,24 @@ impl<'r> Walk<'r> {
         let location = self.location() + suffix;
         for finding in &applied.findings {
             let downgraded = finding.disposition == Disposition::Reject && !self.rejectable;
-            self.fired.push(Fired {
-                rule: self.rules.rule(finding.rule).name.clone(),
-                disposition: if downgraded {
-                    Disposition::Mask
-                } else {
-                    finding.disposition
-                },
+            let disposition = if downgraded {
+                Disposition::Mask
+            } else {
+                finding.disposition
+            };
+            let instead_of = downgraded.then_some(Disposition::Reject);
+            self.fired.record(
+                self.rules,
+                finding.rule,
+                disposition,
                 scope,
-                location: location.clone(),
-                instead_of: downgraded.then_some(Disposition::Reject),
-            });
+                instead_of,
+                || location.clone(),
+            );
         }
         if self.rejectable && !applied.rejections.is_empty() {
             for rejection in applied.rejections {
-                self.rejected.push(Rejected {
-                    rule: rejection.rule_name,
-                    message: rejection.message,
-                    location: location.clone(),
-                    place: self.place.clone(),
-                });
+                self.reject(rejection, &location, self.place.clone());
             }
             return;
         }
@@ -255,27 +257,41 @@ impl<'r> Walk<'r> {
             return;
         }
         let applied = self.rules.apply_all(self.side, scope, &text);
+        if applied.findings.is_empty() {
+            return;
+        }
         let location = self.location();
         for finding in &applied.findings {
             let masked = finding.disposition == Disposition::Mask;
-            self.fired.push(Fired {
-                rule: self.rules.rule(finding.rule).name.clone(),
-                disposition: if masked {
-                    Disposition::Log
-                } else {
-                    finding.disposition
-                },
+            let disposition = if masked {
+                Disposition::Log
+            } else {
+                finding.disposition
+            };
+            let instead_of = masked.then_some(Disposition::Mask);
+            self.fired.record(
+                self.rules,
+                finding.rule,
+                disposition,
                 scope,
-                location: location.clone(),
-                instead_of: masked.then_some(Disposition::Mask),
-            });
+                instead_of,
+                || location.clone(),
+            );
         }
         for rejection in applied.rejections {
+            self.reject(rejection, &location, Place::Message);
+        }
+    }
+
+    /// Lists a rejection once per rule and location.
+    fn reject(&mut self, rejection: rulegate_engine::Rejection, location: &str, place: Place) {
+        let key = (rejection.rule_name, location.to_owned());
+        if self.rejected_at.insert(key.clone()) {
             self.rejected.push(Rejected {
-                rule: rejection.rule_name,
+                rule: key.0,
                 message: rejection.message,
-                location: location.clone(),
-                place: Place::Message,
+                location: key.1,
+                place,
             });
         }
     }
@@ -534,6 +550,9 @@ fn text_is_attached(block: &Value<'_>) -> bool {
         .is_some_and(|t| t.text().trim_start().starts_with("<system-reminder>"))
 }
 
+/// A reject message names at most this many places.
+const MAX_LISTED: usize = 8;
+
 /// The client's message for a rejected request: every rule, where, why,
 /// and how to recover.
 pub(super) fn rejection_message(
@@ -559,12 +578,8 @@ pub(super) fn rejection_message(
         if rules.len() == 1 { "it" } else { "they" },
         if rules.len() == 1 { "s" } else { "" },
     );
-    let mut seen: Vec<(&str, &str)> = Vec::new();
-    for r in rejected {
-        if seen.contains(&(r.rule.as_str(), r.location.as_str())) {
-            continue;
-        }
-        seen.push((&r.rule, &r.location));
+    // Entries are unique by rule and location; a few say where.
+    for r in rejected.iter().take(MAX_LISTED) {
         let place = match &r.place {
             Place::YourMessage => "your message".to_owned(),
             Place::AttachedContext => {
@@ -590,6 +605,9 @@ pub(super) fn rejection_message(
             out.push_str(&format!(": {}", r.message.trim_end_matches('.')));
         }
         out.push('.');
+    }
+    if rejected.len() > MAX_LISTED {
+        out.push_str(&format!(" And {} more.", rejected.len() - MAX_LISTED));
     }
     let fix = if rejected.iter().all(|r| r.place == Place::YourMessage) {
         " Edit your message and send it again (in Claude Code, press Esc twice to go back and edit it); the rest of the conversation is kept."
