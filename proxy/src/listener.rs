@@ -87,6 +87,8 @@ pub(crate) struct Activity {
     /// Whether a byte arrived since then, and when the first one did.
     reading: AtomicBool,
     head_started: AtomicU64,
+    /// Wakes the watchdog when the state changes (its deadline moves).
+    changed: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -97,6 +99,7 @@ impl Activity {
             idle_since: AtomicU64::new(0),
             reading: AtomicBool::new(false),
             head_started: AtomicU64::new(0),
+            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -109,6 +112,7 @@ impl Activity {
             && !self.reading.swap(true, Ordering::Relaxed)
         {
             self.head_started.store(self.now(), Ordering::Relaxed);
+            self.changed.notify_one();
         }
     }
 
@@ -129,6 +133,7 @@ impl Drop for InFlight {
         activity.reading.store(false, Ordering::Relaxed);
         activity.idle_since.store(activity.now(), Ordering::Relaxed);
         activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+        activity.changed.notify_one();
     }
 }
 
@@ -206,7 +211,11 @@ async fn watchdog(activity: Arc<Activity>, header_read: Duration, idle: Duration
             }
             due
         };
-        tokio::time::sleep(Duration::from_millis(due - now + 1)).await;
+        // A state change (a head starts, a reply ends) moves the deadline.
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(due - now + 1)) => {}
+            () = activity.changed.notified() => {}
+        }
     }
 }
 

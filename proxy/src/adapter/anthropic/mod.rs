@@ -76,7 +76,8 @@ impl ApiAdapter for Anthropic {
         rules: &RuleSet,
         body: &[u8],
     ) -> Result<Inspection, InspectError> {
-        let document = json::parse(body)?;
+        let parsed = json::parse(body)?;
+        let document = parsed.root();
         if !matches!(document, Value::Object(_)) {
             return Err(InspectError::NotAnObject);
         }
@@ -95,7 +96,8 @@ impl ApiAdapter for Anthropic {
         rules: &RuleSet,
         body: &[u8],
     ) -> Result<Inspection, InspectError> {
-        let document = json::parse(body)?;
+        let parsed = json::parse(body)?;
+        let document = parsed.root();
         let mut walk = walk::Walk::new(rules, Side::Response);
         walk.reply_body(&document);
         Ok(finish(rules, walk, Side::Response, body, &document))

@@ -98,13 +98,14 @@ impl MessagesStream {
             out.extend_from_slice(&event.raw);
             return;
         };
-        let value = match json::parse(data) {
-            Ok(value) => value,
+        let document = match json::parse(data) {
+            Ok(document) => document,
             Err(error) => {
                 let name = event.name.as_deref().unwrap_or("message");
                 return self.fail(&format!("an unreadable `{name}` event: {error}"), out);
             }
         };
+        let value = document.root();
         // Some clients dispatch on the event name, others on the data's
         // `type`: the two must name the same event, or a delta could pass
         // here as a ping and be read there as text.
@@ -213,9 +214,9 @@ impl MessagesStream {
                 // The API starts text blocks empty; text carried here anyway
                 // goes through the scanner like a first delta.
                 if let Some(text) = block.and_then(|b| b.get("text")).and_then(Value::as_string) {
-                    walk.exclude(text.span.clone());
-                    if text.span.len() > 2 {
-                        initial = Some((text.span.clone(), text.text().into_owned()));
+                    walk.exclude(text.span());
+                    if text.span().len() > 2 {
+                        initial = Some((text.span(), text.text().into_owned()));
                     }
                 }
             }
@@ -301,7 +302,7 @@ impl MessagesStream {
             return;
         };
         let mut edits = [Edit {
-            span: text.span.clone(),
+            span: text.span(),
             replacement: json::encode_string(&released),
         }];
         write_event("content_block_delta", &json::splice(data, &mut edits), out);
@@ -334,11 +335,11 @@ impl MessagesStream {
             return;
         }
         let mut walk = Walk::new(&rules, Side::Response);
-        walk.exclude(text.span.clone());
+        walk.exclude(text.span());
         walk.event(value);
         // Always rewritten: the text is what the scanner released.
         walk.edits.push(Edit {
-            span: text.span.clone(),
+            span: text.span(),
             replacement: json::encode_string(&released),
         });
         self.pass(walk, None, "completion", data, out);

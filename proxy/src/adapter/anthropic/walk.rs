@@ -206,7 +206,7 @@ impl<'r> Walk<'r> {
     }
 
     fn scan_text(&mut self, string: &JsonString<'_>, scope: Scope, suffix: &str) {
-        if self.excluded.as_ref() == Some(&string.span) {
+        if self.excluded == Some(string.span()) {
             return;
         }
         let text = string.text();
@@ -243,7 +243,7 @@ impl<'r> Walk<'r> {
         }
         if let Some(masked) = applied.masked {
             self.edits.push(Edit {
-                span: string.span.clone(),
+                span: string.span(),
                 replacement: json::encode_string(&masked),
             });
         }
@@ -304,15 +304,15 @@ impl<'r> Walk<'r> {
             Value::Array(items) => {
                 for (index, item) in items.iter().enumerate() {
                     self.path.push(Step::Index(index));
-                    self.plain(item, scope);
+                    self.plain(&item, scope);
                     self.leave();
                 }
             }
             Value::Object(members) => {
                 for (index, (key, member)) in members.iter().enumerate() {
                     self.enter_member(index, &key.text());
-                    self.key(key, scope);
-                    self.plain(member, scope);
+                    self.key(&key, scope);
+                    self.plain(&member, scope);
                     self.leave();
                 }
             }
@@ -334,8 +334,8 @@ impl<'r> Walk<'r> {
         for (index, (key, value)) in members.iter().enumerate() {
             let name = key.text();
             self.enter_member(index, &name);
-            self.key(key, scope);
-            member(self, &name, value);
+            self.key(&key, scope);
+            member(self, &name, &value);
             self.leave();
         }
     }
@@ -357,7 +357,7 @@ impl<'r> Walk<'r> {
                 ("requests", Value::Array(requests)) => {
                     for (i, request) in requests.iter().enumerate() {
                         walk.path.push(Step::Index(i));
-                        walk.members(request, Scope::System, |walk, name, value| {
+                        walk.members(&request, Scope::System, |walk, name, value| {
                             if name == "params" {
                                 walk.messages_body(value);
                             } else {
@@ -415,12 +415,15 @@ impl<'r> Walk<'r> {
         };
         let newest = messages
             .iter()
-            .rposition(|m| role(m).as_deref() == Some("user"));
+            .enumerate()
+            .filter(|(_, m)| role(m).as_deref() == Some("user"))
+            .last()
+            .map(|(index, _)| index);
         for (index, message) in messages.iter().enumerate() {
             self.path.push(Step::Index(index));
             let saved = self.rejectable;
             self.rejectable = self.side == Side::Response || Some(index) == newest;
-            self.message(message);
+            self.message(&message);
             self.rejectable = saved;
             self.leave();
         }
@@ -452,7 +455,7 @@ impl<'r> Walk<'r> {
             Value::Array(items) => {
                 for (index, item) in items.iter().enumerate() {
                     self.path.push(Step::Index(index));
-                    self.block(item, scope);
+                    self.block(&item, scope);
                     self.leave();
                 }
             }
@@ -469,7 +472,7 @@ impl<'r> Walk<'r> {
         let kind: Cow<'_, str> = block
             .get("type")
             .and_then(Value::as_string)
-            .map_or(Cow::Borrowed(""), JsonString::text);
+            .map_or(Cow::Borrowed(""), |t| t.text());
         let saved_place = self.place.clone();
         if self.place != Place::Message {
             self.place = match kind.as_ref() {
@@ -485,9 +488,10 @@ impl<'r> Walk<'r> {
             };
         }
         for (index, (key, value)) in members.iter().enumerate() {
+            let value = &value;
             let name = key.text();
             self.enter_member(index, &name);
-            self.key(key, scope);
+            self.key(&key, scope);
             // Only the assistant's own turns carry signed thinking; the
             // same shape anywhere else is text a model may read.
             let signed_here = scope == Scope::Assistant;
@@ -624,6 +628,7 @@ fn tool_name(document: &Value<'_>, id: &str) -> Option<String> {
         Some(Value::Array(messages)) => messages,
         _ => return None,
     };
+    let messages: Vec<Value<'_>> = messages.iter().collect();
     messages.iter().rev().find_map(|message| {
         let Some(Value::Array(blocks)) = message.get("content") else {
             return None;
