@@ -536,3 +536,71 @@ async fn a_thousand_concurrent_streams_each_get_their_own_masked_text() {
         assert_eq!(last_event(&reply).0, "message_stop", "stream {n}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_holds_back_the_upstream_not_the_gateway() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const TOTAL: usize = 32 << 20;
+    // An upstream that writes a 32 MiB stream as fast as it is taken, and
+    // counts what it got rid of.
+    let written = Arc::new(AtomicUsize::new(0));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    let counter = written.clone();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = [0u8; 4096];
+        let _ = socket.read(&mut head).await;
+        socket.write_all(&chunked_sse_head()).await.unwrap();
+        socket
+            .write_all(&chunk(b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"))
+            .await
+            .unwrap();
+        let delta = format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{}\"}}}}\n\n",
+            "word ".repeat(200)
+        );
+        let frame = chunk(delta.repeat(60).as_bytes());
+        while counter.load(Ordering::Relaxed) < TOTAL {
+            if socket.write_all(&frame).await.is_err() {
+                return;
+            }
+            counter.fetch_add(frame.len(), Ordering::Relaxed);
+        }
+        let _ = socket.write_all(&chunk(b"")).await;
+    });
+    let gateway = proxy(&upstream, |_| {}).await;
+    let mut client = TcpStream::connect(gateway.addr).await.unwrap();
+    let body = streamed_request();
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    client.write_all(&body).await.unwrap();
+    // The client reads nothing for a second: the gateway may hold a few
+    // frames and the sockets' buffers, not the stream.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held = written.load(Ordering::Relaxed);
+    assert!(
+        held < 16 << 20,
+        "the upstream got rid of {held} bytes to a client that read none"
+    );
+    // Then it reads everything.
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let done = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match client.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received += n,
+            }
+            if received > TOTAL {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(done.is_ok(), "the stream did not finish");
+    assert!(received > TOTAL * 9 / 10, "received {received}");
+}
