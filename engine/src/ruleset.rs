@@ -25,8 +25,13 @@
 //!
 //! Lazy DFAs because the dense DFA of the whole unanchored set can blow up
 //! with counted repetitions (`[A-Za-z0-9]{80,120}` in dozens of secrets);
-//! each scanner keeps its own caches, so a cache clear never invalidates
-//! another stream's state. The caches grow lazily up to a cap (16 MiB for
+//! each scanner keeps its own forward caches, so a cache clear never
+//! invalidates another stream's state. The anchored DFA's cache (the
+//! largest: about 1.4 MiB of the shipped packs' 1.9 MiB per cache set) is
+//! not a scanner's: an anchored search starts afresh at each candidate
+//! start, so a scanner borrows one from the pool only while it decides
+//! held bytes, and a stream waiting on the model holds its forward caches
+//! alone (about 0.2 MiB). The caches grow lazily up to a cap (16 MiB for
 //! the anchored DFA, an equal share of 16 MiB per forward shard, at least
 //! 2 MiB); the cap is the price of not thrashing: the notes in
 //! `shared/notes` measured 16 MB/s with the default 2 MiB on one DFA.
@@ -211,15 +216,16 @@ pub(crate) struct Compiled {
     /// patterns, stepped side by side.
     pub(crate) forward: Vec<DFA>,
     spare_caches: Mutex<Vec<Caches>>,
+    /// Forward caches of scanners that ended, warmed, for the next ones.
+    spare_forward: Mutex<Vec<Vec<DfaCache>>>,
 }
 
-/// The mutable search state one scan needs.
+/// The mutable search state one block search (or one scanner's decision)
+/// needs; none of it carries over from one search to the next.
 pub(crate) struct Caches {
     anchored: DfaCache,
-    /// The streaming scanner's own walk of the forward shards.
-    pub(crate) forward: Vec<DfaCache>,
-    /// The forward shards' caches for finding matches, apart from the
-    /// scanner's: clearing one must not invalidate the scanner's state.
+    /// The forward shards' caches for finding matches, apart from any
+    /// scanner's: clearing one must not invalidate a scanner's state.
     search: Vec<DfaCache>,
     /// Each `search` cache's clear count when its start states were last
     /// tagged.
@@ -230,19 +236,31 @@ pub(crate) struct Caches {
     candidates: Vec<Candidate>,
 }
 
-impl Caches {
-    pub(crate) fn memory_usage(&self) -> usize {
-        self.anchored.memory_usage()
-            + self
-                .forward
-                .iter()
-                .map(DfaCache::memory_usage)
-                .sum::<usize>()
-            + self
-                .search
-                .iter()
-                .map(DfaCache::memory_usage)
-                .sum::<usize>()
+/// [`Caches`] borrowed from the pool for one search.
+pub(crate) struct PooledCaches<'a> {
+    set: &'a Compiled,
+    caches: Option<Caches>,
+}
+
+impl std::ops::Deref for PooledCaches<'_> {
+    type Target = Caches;
+
+    fn deref(&self) -> &Caches {
+        self.caches.as_ref().expect("held until drop")
+    }
+}
+
+impl std::ops::DerefMut for PooledCaches<'_> {
+    fn deref_mut(&mut self) -> &mut Caches {
+        self.caches.as_mut().expect("held until drop")
+    }
+}
+
+impl Drop for PooledCaches<'_> {
+    fn drop(&mut self) {
+        if let Some(caches) = self.caches.take() {
+            self.set.return_caches(caches);
+        }
     }
 }
 
@@ -370,6 +388,7 @@ impl RuleSet {
                 anchored,
                 forward,
                 spare_caches: Mutex::new(Vec::new()),
+                spare_forward: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -559,7 +578,6 @@ impl Compiled {
     pub(crate) fn new_caches(&self) -> Caches {
         Caches {
             anchored: DfaCache::new(&self.anchored),
-            forward: self.forward.iter().map(DfaCache::new).collect(),
             search: self.forward.iter().map(DfaCache::new).collect(),
             search_clears: vec![None; self.forward.len()],
             search_sids: Vec::with_capacity(self.forward.len()),
@@ -575,6 +593,34 @@ impl Compiled {
             .map(|mut spare| spare.pop())
             .unwrap_or(None);
         spare.unwrap_or_else(|| self.new_caches())
+    }
+
+    /// Caches for one search, handed back when the guard drops.
+    pub(crate) fn pooled_caches(&self) -> PooledCaches<'_> {
+        PooledCaches {
+            set: self,
+            caches: Some(self.take_caches()),
+        }
+    }
+
+    /// A scanner's forward caches: warmed ones if a scanner left some.
+    pub(crate) fn take_forward(&self) -> Vec<DfaCache> {
+        let spare = self
+            .spare_forward
+            .lock()
+            .map(|mut spare| spare.pop())
+            .unwrap_or(None);
+        spare.unwrap_or_else(|| self.forward.iter().map(DfaCache::new).collect())
+    }
+
+    pub(crate) fn return_forward(&self, forward: Vec<DfaCache>) {
+        if let Ok(mut spare) = self.spare_forward.lock() {
+            // Enough to start a few streams warm; the rest goes back to
+            // the allocator after a burst.
+            if spare.len() < 16 {
+                spare.push(forward);
+            }
+        }
     }
 
     pub(crate) fn return_caches(&self, caches: Caches) {

@@ -26,17 +26,21 @@ use regex_automata::util::start;
 use regex_automata::Anchored;
 
 use crate::ruleset::{
-    next, next_eoi, step_shards, Caches, Disposition, Finding, Rejection, RuleId, RuleSet,
+    next, next_eoi, step_shards, Disposition, Finding, Rejection, RuleId, RuleSet,
 };
 use crate::spec::{Action, Scope, Side};
 
 /// Per-stream state: cheap to create, owns every mutable thing a stream
-/// needs, and hands its warmed caches back to the rule set when dropped.
+/// carries from one push to the next (the forward shards' caches and
+/// states, the held bytes), and hands its warmed caches back to the rule
+/// set when dropped. What a decision needs besides (the anchored DFA's
+/// cache) it borrows from the rule set's pool for that decision only.
 pub struct Scanner {
     set: RuleSet,
     side: Side,
     scope: Scope,
-    caches: Option<Caches>,
+    /// The forward shards' caches; `sids` are states of these caches.
+    forward: Vec<DfaCache>,
     /// Each forward shard's state after `total` bytes.
     sids: Vec<LazyStateID>,
     /// Bytes `buf_start..total` of the stream: the held bytes plus, before
@@ -77,13 +81,13 @@ struct MatchEnd {
 impl RuleSet {
     /// A new stream scanner applying the rules for `side` and `scope`.
     pub fn scanner(&self, side: Side, scope: Scope) -> Scanner {
-        let mut caches = self.inner.take_caches();
-        let clears = caches.forward.iter().map(DfaCache::clear_count).collect();
+        let mut forward = self.inner.take_forward();
+        let clears = forward.iter().map(DfaCache::clear_count).collect();
         let sids = self
             .inner
             .forward
             .iter()
-            .zip(caches.forward.iter_mut())
+            .zip(forward.iter_mut())
             .map(|(dfa, cache)| tag_start_states(dfa, cache))
             .collect();
         let shard_idle = vec![0; self.inner.forward.len()];
@@ -91,7 +95,7 @@ impl RuleSet {
             set: self.clone(),
             side,
             scope,
-            caches: Some(caches),
+            forward,
             sids,
             buf: Vec::new(),
             buf_start: 0,
@@ -162,11 +166,10 @@ impl Scanner {
             return Err(rejection.clone());
         }
         let inner = &*self.set.inner;
-        let caches = self.caches.as_mut().expect("caches live until drop");
         if inner
             .forward
             .iter()
-            .zip(caches.forward.iter_mut())
+            .zip(self.forward.iter_mut())
             .zip(&self.sids)
             .any(|((dfa, cache), &sid)| next_eoi(dfa, cache, sid).is_match())
         {
@@ -196,10 +199,15 @@ impl Scanner {
         &self.set
     }
 
-    /// Heap bytes this scanner holds: its DFA caches (which grow lazily up
-    /// to a fixed capacity) and its held bytes.
+    /// Heap bytes this scanner holds between pushes: its forward DFA
+    /// caches (which grow lazily up to a fixed capacity) and its held
+    /// bytes.
     pub fn memory_usage(&self) -> usize {
-        self.caches.as_ref().map_or(0, Caches::memory_usage) + self.buf.capacity()
+        self.forward
+            .iter()
+            .map(DfaCache::memory_usage)
+            .sum::<usize>()
+            + self.buf.capacity()
     }
 
     /// Bytes received so far.
@@ -208,11 +216,10 @@ impl Scanner {
     }
 
     fn advance(&mut self, chunk: &[u8]) {
-        let caches = self.caches.as_mut().expect("caches live until drop");
         let forward = &self.set.inner.forward;
         if let ([dfa], [cache], [sid], [idle]) = (
             &forward[..],
-            &mut caches.forward[..],
+            &mut self.forward[..],
             &mut self.sids[..],
             &mut self.shard_idle[..],
         ) {
@@ -242,10 +249,9 @@ impl Scanner {
         } else {
             self.advance_shards(chunk);
         }
-        let caches = self.caches.as_mut().expect("caches live until drop");
         let forward = &self.set.inner.forward;
         for (shard, dfa) in forward.iter().enumerate() {
-            let cache = &mut caches.forward[shard];
+            let cache = &mut self.forward[shard];
             if cache.clear_count() != self.clears[shard] {
                 tag_start_states(dfa, cache);
                 self.clears[shard] = cache.clear_count();
@@ -258,13 +264,12 @@ impl Scanner {
 
     /// [`Scanner::advance`] over several shards.
     fn advance_shards(&mut self, chunk: &[u8]) {
-        let caches = self.caches.as_mut().expect("caches live until drop");
         let forward = &self.set.inner.forward;
         for (i, &byte) in chunk.iter().enumerate() {
             let offset = self.total + i;
             let matched = step_shards(
                 forward,
-                &mut caches.forward,
+                &mut self.forward,
                 &mut self.sids,
                 &mut self.shard_idle,
                 byte,
@@ -298,14 +303,14 @@ impl Scanner {
             |rule: RuleId| -> Option<&Action> { inner.rule(rule).action_for(side, scope) };
         let base = self.buf_start;
         if horizon > self.resolved && self.last_match_end > self.resolved {
-            let caches = self.caches.as_mut().expect("caches live until drop");
+            let mut caches = inner.pooled_caches();
             let mut from = self.resolved - base;
             let ends = self
                 .ends
                 .iter()
                 .map(|e| (e.window.max(base) - base, e.end - base));
             while let Some((rule, span)) = inner.next_finding_among(
-                caches,
+                &mut caches,
                 &self.buf,
                 from,
                 horizon - base,
@@ -392,8 +397,9 @@ fn utf8_safe_end(bytes: &[u8], end: usize) -> usize {
 
 impl Drop for Scanner {
     fn drop(&mut self) {
-        if let Some(caches) = self.caches.take() {
-            self.set.inner.return_caches(caches);
+        let forward = std::mem::take(&mut self.forward);
+        if !forward.is_empty() {
+            self.set.inner.return_forward(forward);
         }
     }
 }
