@@ -85,6 +85,10 @@ fn hostile_body(size: usize) -> Bytes {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = Rng::new(12);
     let mut text = String::with_capacity(size + 64);
+    if std::env::var_os("ABUSE_PLAIN").is_some() {
+        // A control: as large, but nothing for the automaton to chew on.
+        text.push_str(&"plain words ".repeat(size / 12));
+    }
     while text.len() < size {
         text.push_str(rng.pick(FRAGMENTS));
         let run = 3 + rng.below(24);

@@ -542,7 +542,7 @@ async fn read_limited(
 /// Bytes forwarded to the upstream at most per body frame: hyper yields
 /// after a few frames, so writing a large body never holds the serving
 /// thread for long.
-const FORWARD_FRAME: usize = 256 * 1024;
+const FORWARD_FRAME: usize = 64 * 1024;
 
 /// A body as frames of at most [`FORWARD_FRAME`] bytes (no copy).
 fn in_frames(bytes: Bytes) -> ProxyBody {
