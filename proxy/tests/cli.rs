@@ -156,6 +156,83 @@ fn every_flag_can_come_from_the_environment() {
 }
 
 #[test]
+fn limits_with_bad_values_are_usage_errors() {
+    for (flag, value, says) in [
+        (
+            "--idle-timeout",
+            "0",
+            "--idle-timeout must be a positive number of seconds",
+        ),
+        (
+            "--header-read-timeout",
+            "-1",
+            "--header-read-timeout must be a positive number",
+        ),
+        (
+            "--max-header-bytes",
+            "100",
+            "--max-header-bytes must be at least 8192",
+        ),
+        (
+            "--max-connections",
+            "0",
+            "--max-connections must be at least 1",
+        ),
+        (
+            "--inspection-budget-bytes",
+            "1000",
+            "must hold at least one body of --max-body-bytes",
+        ),
+        (
+            "--max-stream-secs",
+            "nan",
+            "--max-stream-secs must be a number of seconds (0: no limit)",
+        ),
+    ] {
+        let output = proxy()
+            .arg(format!("{flag}={value}"))
+            .arg("--rules")
+            .arg(shipped_rules())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let mut child = proxy()
+        .args(["--log-format", "json", "--listen", "127.0.0.1:0", "--rules"])
+        .arg(shipped_rules())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = None;
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if line.contains("listening on") {
+            found = Some(line);
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line = found.expect("a listening line");
+    let value: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert!(value["fields"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("listening on http://127.0.0.1:"));
+    assert_eq!(value["level"], "INFO");
+}
+
+#[test]
 fn a_bad_upstream_url_is_a_usage_error() {
     let output = proxy()
         .args(["--upstream", "ftp://example.com", "--rules"])
