@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use http::StatusCode;
-use rulegate_engine::{Disposition, RuleId, RuleSet, Scope};
+use rulegate_engine::{Disposition, Finding, RuleId, RuleSet, Scope};
 
 use crate::json::JsonError;
 use crate::route::Route;
@@ -75,6 +75,29 @@ impl FiredLog {
                     instead_of,
                 });
             }
+        }
+    }
+
+    /// Records every finding of one text found at `location`; a finding
+    /// whose disposition is `swap.0` is recorded as `swap.1`, with the
+    /// original kept as `instead_of` (a reject that became a mask, a mask
+    /// on signed text that was only logged).
+    pub fn record_all(
+        &mut self,
+        rules: &RuleSet,
+        findings: &[Finding],
+        scope: Scope,
+        swap: Option<(Disposition, Disposition)>,
+        location: &str,
+    ) {
+        for finding in findings {
+            let (disposition, instead_of) = match swap {
+                Some((from, to)) if finding.disposition == from => (to, Some(from)),
+                _ => (finding.disposition, None),
+            };
+            self.record(rules, finding.rule, disposition, scope, instead_of, || {
+                location.to_owned()
+            });
         }
     }
 

@@ -521,28 +521,18 @@ impl MessagesStream {
     }
 
     fn record(&mut self, index: u64, findings: &[Finding], scope: Scope, signed: bool) {
+        if findings.is_empty() {
+            return;
+        }
         let location = if index == COMPLETION {
             "completion".to_owned()
         } else {
             format!("content[{index}]")
         };
-        for finding in findings {
-            let not_applied = signed && finding.disposition == Disposition::Mask;
-            let disposition = if not_applied {
-                Disposition::Log
-            } else {
-                finding.disposition
-            };
-            let instead_of = not_applied.then_some(Disposition::Mask);
-            self.fired.record(
-                &self.rules,
-                finding.rule,
-                disposition,
-                scope,
-                instead_of,
-                || location.clone(),
-            );
-        }
+        // Signed text cannot be masked: such a mask is only logged.
+        let swap = signed.then_some((Disposition::Mask, Disposition::Log));
+        self.fired
+            .record_all(&self.rules, findings, scope, swap, &location);
     }
 
     fn reject(&mut self, rule: &str, message: &str, out: &mut Vec<u8>) {

@@ -218,23 +218,9 @@ impl<'r> Walk<'r> {
             return;
         }
         let location = self.location() + suffix;
-        for finding in &applied.findings {
-            let downgraded = finding.disposition == Disposition::Reject && !self.rejectable;
-            let disposition = if downgraded {
-                Disposition::Mask
-            } else {
-                finding.disposition
-            };
-            let instead_of = downgraded.then_some(Disposition::Reject);
-            self.fired.record(
-                self.rules,
-                finding.rule,
-                disposition,
-                scope,
-                instead_of,
-                || location.clone(),
-            );
-        }
+        let swap = (!self.rejectable).then_some((Disposition::Reject, Disposition::Mask));
+        self.fired
+            .record_all(self.rules, &applied.findings, scope, swap, &location);
         if self.rejectable && !applied.rejections.is_empty() {
             for rejection in applied.rejections {
                 self.reject(rejection, &location, self.place.clone());
@@ -261,23 +247,9 @@ impl<'r> Walk<'r> {
             return;
         }
         let location = self.location();
-        for finding in &applied.findings {
-            let masked = finding.disposition == Disposition::Mask;
-            let disposition = if masked {
-                Disposition::Log
-            } else {
-                finding.disposition
-            };
-            let instead_of = masked.then_some(Disposition::Mask);
-            self.fired.record(
-                self.rules,
-                finding.rule,
-                disposition,
-                scope,
-                instead_of,
-                || location.clone(),
-            );
-        }
+        let swap = Some((Disposition::Mask, Disposition::Log));
+        self.fired
+            .record_all(self.rules, &applied.findings, scope, swap, &location);
         for rejection in applied.rejections {
             self.reject(rejection, &location, Place::Message);
         }
