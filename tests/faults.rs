@@ -306,7 +306,9 @@ async fn over_the_inspection_budget_a_request_waits_then_gets_503() {
     let mut holder = TcpStream::connect(gateway.addr).await.unwrap();
     let head = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n{";
     holder.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Time for the gateway to read the head and reserve (generous: CI
+    // runs the suites side by side on two cores).
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let body = vec![b' '; 40 * 1024];
     let started = Instant::now();
     let (status, reply) = send(gateway.addr, post(body)).await;
@@ -336,7 +338,7 @@ async fn the_retry_after_header_comes_with_the_503() {
         .write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 30000\r\n\r\n{")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let mut stream = TcpStream::connect(gateway.addr).await.unwrap();
     stream
         .write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
@@ -463,7 +465,7 @@ async fn shutdown_drains_then_ends_running_streams_with_an_error_event() {
     })
     .await;
     let stream = tokio::spawn(send(gateway.addr, post(streamed_request())));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     let _ = gateway.stop.take().unwrap().send(());
     let (status, body) = tokio::time::timeout(Duration::from_secs(5), stream)
