@@ -12,7 +12,7 @@
 //!   once they ended (does memory come back after a burst).
 //!
 //! `cargo bench -p rulegate-benches --bench abuse` (env `SMALL_REQUESTS`,
-//! default 400; `STREAMS`, default 1000). `cargo test --benches` runs a
+//! default 1000; `STREAMS`, default 1000). `cargo test --benches` runs a
 //! quick pass.
 
 use std::net::SocketAddr;
@@ -39,7 +39,7 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(if quick { short } else { full })
     };
-    let small_requests = env("SMALL_REQUESTS", 400, 20);
+    let small_requests = env("SMALL_REQUESTS", 1000, 20);
     let streams = env("STREAMS", 1000, 50);
     let hostile_mib = if quick { 1 } else { 32 };
 

@@ -40,8 +40,9 @@ pub struct Shared {
     /// One permit per KiB of inspection memory.
     pub inspection: Arc<Semaphore>,
     pub inspection_kib: u32,
-    /// Where large bodies are inspected: one thread per core, at the
-    /// lowest scheduling class, so they never delay the serving threads.
+    /// Where large bodies are inspected: one thread fewer than the cores
+    /// (at least one), at nice 19, so they leave a core to the serving
+    /// threads.
     pub(crate) heavy_inspections: InspectPool,
     /// Set when the drain deadline has passed: streams end now.
     stop: watch::Sender<bool>,
@@ -57,7 +58,8 @@ impl Shared {
             inspection: Arc::new(Semaphore::new(kib as usize)),
             inspection_kib: kib,
             heavy_inspections: InspectPool::new(
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             ),
             stop: watch::channel(false).0,
         }
