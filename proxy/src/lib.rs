@@ -19,6 +19,7 @@ pub mod listener;
 pub mod route;
 pub mod sse;
 pub mod tool_json;
+mod trim;
 pub mod workers;
 
 pub use config::{Config, Upstream};

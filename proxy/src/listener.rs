@@ -46,6 +46,9 @@ pub struct Shared {
     pub(crate) heavy_inspections: InspectPool,
     /// Set when the drain deadline has passed: streams end now.
     stop: watch::Sender<bool>,
+    max_connections: usize,
+    /// Whether a serving thread already runs the memory-trim watcher.
+    trimming: AtomicBool,
 }
 
 impl Shared {
@@ -62,7 +65,16 @@ impl Shared {
                     .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             ),
             stop: watch::channel(false).0,
+            max_connections: max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            trimming: AtomicBool::new(false),
         }
+    }
+
+    /// Open connections and reserved inspection KiB, now.
+    pub fn in_use(&self) -> (usize, usize) {
+        let connections = self.max_connections - self.connections.available_permits();
+        let kib = self.inspection_kib as usize - self.inspection.available_permits();
+        (connections, kib)
     }
 
     /// Ends every running stream with an error event.
@@ -271,6 +283,9 @@ pub async fn serve(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.max_buf_size(config.max_header_bytes.max(8192));
     let mut errors = AcceptErrors::new();
+    if !shared.trimming.swap(true, Ordering::Relaxed) {
+        tokio::spawn(crate::trim::watch(Arc::downgrade(&shared)));
+    }
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
