@@ -530,7 +530,7 @@ async fn read_limited(
             // Let the thread's other requests run while a large body
             // streams in.
             since_yield += data.len();
-            if since_yield >= FORWARD_FRAME {
+            if since_yield >= BODY_STEP {
                 since_yield = 0;
                 tokio::task::yield_now().await;
             }
@@ -539,17 +539,17 @@ async fn read_limited(
     Ok((buf.freeze(), held))
 }
 
-/// Bytes forwarded to the upstream at most per body frame: hyper yields
-/// after a few frames, so writing a large body never holds the serving
-/// thread for long.
-const FORWARD_FRAME: usize = 64 * 1024;
+/// A large body moves through a serving thread this many bytes at a time
+/// (read, then a yield; forwarded as frames, and hyper yields after a few),
+/// so it never holds the thread long from the other requests.
+const BODY_STEP: usize = 64 * 1024;
 
-/// A body as frames of at most [`FORWARD_FRAME`] bytes (no copy).
+/// A body as frames of at most [`BODY_STEP`] bytes (no copy).
 fn in_frames(bytes: Bytes) -> ProxyBody {
-    if bytes.len() <= FORWARD_FRAME {
+    if bytes.len() <= BODY_STEP {
         return full(bytes);
     }
-    crate::body::Frames::new(bytes, FORWARD_FRAME).boxed()
+    crate::body::Frames::new(bytes, BODY_STEP).boxed()
 }
 
 fn full(bytes: Bytes) -> ProxyBody {

@@ -280,13 +280,8 @@ impl<'r> Walk<'r> {
                     self.leave();
                 }
             }
-            Value::Object(members) => {
-                for (index, (key, member)) in members.iter().enumerate() {
-                    self.enter_member(index, &key.text());
-                    self.key(&key, scope);
-                    self.plain(&member, scope);
-                    self.leave();
-                }
+            Value::Object(_) => {
+                self.members(value, scope, |walk, _, member| walk.plain(member, scope))
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
