@@ -36,8 +36,8 @@ fn naive_baseline(set: &RuleSet) -> Vec<regex::bytes::Regex> {
         .iter()
         .flat_map(|rule| &rule.patterns)
         .map(|pattern| {
-            let (hir, _) = rulegate_engine::compile_pattern(pattern).expect("shipped pattern");
-            regex::bytes::Regex::new(&hir.to_string()).expect("printed HIR parses")
+            let printed = rulegate_engine::pattern_regex(pattern).expect("shipped pattern");
+            regex::bytes::Regex::new(&printed).expect("printed HIR parses")
         })
         .collect()
 }

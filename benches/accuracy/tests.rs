@@ -548,7 +548,7 @@ fn the_shipped_packs_meet_the_accuracy_goal_on_a_held_out_seed() {
             )
             .into_iter()
             .map(|f| {
-                let rule = super::canonical(&set.rule(f.rule).name).to_string();
+                let rule = super::canonical(set.rule_name(f.rule)).to_string();
                 let category = type_spec(&rule).map_or(Category::Secret, |spec| spec.category);
                 Found {
                     start: f.start,

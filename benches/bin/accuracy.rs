@@ -258,7 +258,7 @@ fn run(args: &Args) -> Result<(), String> {
                 .map(|f| Found {
                     start: f.start,
                     end: f.end,
-                    rule: accuracy::canonical(&set.rule(f.rule).name).to_string(),
+                    rule: accuracy::canonical(set.rule_name(f.rule)).to_string(),
                     category: categories[f.rule.index()],
                 })
                 .collect()

@@ -2,32 +2,50 @@
 //! scanner and a streaming masker. No I/O, no HTTP, no syntax.
 //!
 //! ```text
-//! let set = RuleSet::build(spec)?;            // immutable, Arc-shared
-//! let applied = set.apply(side, scope, text); // block: clean, masked, rejected
-//! let mut sc = set.scanner(side, scope);      // per stream, owns all state
-//! sc.push(chunk, &mut out)?; sc.finish(&mut out)?;
+//! let set = RuleSet::builder().configure(Config::new()).build(spec)?; // immutable, Arc-shared
+//! let mut cache = set.create_cache();             // mutable search state, one per thread
+//! let applied = set.apply_with(&mut cache, side, scope, text); // block: clean, masked, rejected
+//! let mut sc = set.scanner(side, scope);          // per stream: held bytes and states, a few KiB
+//! sc.push_with(&mut cache, chunk, &mut out)?; sc.finish_with(&mut cache, &mut out)?;
 //! ```
 //!
+//! Methods without `_with` borrow a cache from a small pool inside the rule
+//! set for the call, as `regex-automata`'s meta regex does.
+//!
 //! Invariants (proven by the property tests in `tests/`):
-//! - for every input and every way of cutting it into chunks, the
-//!   concatenated output of `push`* and `finish` equals the block result;
+//! - for every input and every way of cutting it into chunks, and whatever
+//!   caches the pushes are given, the concatenated output of `push`* and
+//!   `finish` equals the block result;
 //! - every release is valid UTF-8 when the input is, and ends on a
 //!   character boundary;
 //! - a scanner holds back at most the longest pattern's maximum length
 //!   (plus up to 3 bytes of an unfinished character), whatever the stream's
-//!   length, and releases a byte as soon as no live partial match covers it.
+//!   length, and releases a byte as soon as no live partial match covers it;
+//! - a scanner owns no DFA state: its memory is the held bytes and a few
+//!   words per shard and open match end.
+//!
+//! Modules: `build` (config, builder, errors), `automata` (the DFAs and how
+//! they are stepped), `cache` (the caller's mutable state), `search` (the
+//! block algorithm), `ruleset` (the public block API), `stream` (the
+//! scanner), `findings` (what scans report), `pattern` and `spec` (input).
 
+mod automata;
+mod build;
+mod cache;
 mod checks;
+mod findings;
 mod pattern;
 mod ruleset;
+mod search;
 mod spec;
 mod stream;
 
+pub use build::{BuildError, Builder, Config, PatternRef};
+pub use cache::Cache;
 pub use checks::{luhn, mod97, shannon_entropy};
-pub use pattern::{analyze_pattern, compile_pattern, PatternError, PatternErrorKind, PatternInfo};
-pub use ruleset::{
-    Applied, AppliedAll, BuildError, Disposition, Finding, Rejection, RuleId, RuleSet, Verdict,
-};
+pub use findings::{Applied, AppliedAll, Disposition, Finding, Rejection, RuleId, Verdict};
+pub use pattern::{analyze_pattern, pattern_regex, PatternError, PatternErrorKind, PatternInfo};
+pub use ruleset::RuleSet;
 pub use spec::{
     Action, ActionClause, Check, Example, Expect, PatternFlags, PatternKind, PatternSpec,
     RuleSetSpec, RuleSpec, Scope, ScopeSet, Side, Template, TemplatePart,

@@ -46,7 +46,7 @@ pub struct PatternInfo {
 }
 
 /// Compiles a pattern to HIR and checks that it is usable for streaming.
-pub fn compile_pattern(pattern: &PatternSpec) -> Result<(Hir, PatternInfo), PatternError> {
+pub(crate) fn compile_pattern(pattern: &PatternSpec) -> Result<(Hir, PatternInfo), PatternError> {
     let hir = translate(pattern)?;
     let props = hir.properties();
     let (min_len, max_len) = match (props.minimum_len(), props.maximum_len()) {
@@ -80,6 +80,13 @@ pub fn compile_pattern(pattern: &PatternSpec) -> Result<(Hir, PatternInfo), Patt
 /// Checks a pattern without keeping the compiled form.
 pub fn analyze_pattern(pattern: &PatternSpec) -> Result<PatternInfo, PatternError> {
     compile_pattern(pattern).map(|(_, info)| info)
+}
+
+/// The pattern as the engine compiles it, printed in `regex` syntax (flags
+/// applied, `\d \w \s \b` spelled as the ASCII classes they are): for
+/// benchmarks that run the same patterns in another engine.
+pub fn pattern_regex(pattern: &PatternSpec) -> Result<String, PatternError> {
+    compile_pattern(pattern).map(|(hir, _)| hir.to_string())
 }
 
 fn regex_source(pattern: &PatternSpec) -> String {

@@ -20,29 +20,31 @@
 
 use std::collections::VecDeque;
 
-use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::hybrid::LazyStateID;
-use regex_automata::util::start;
-use regex_automata::Anchored;
 
-use crate::ruleset::{
-    next, next_eoi, step_shards, Disposition, Finding, Rejection, RuleId, RuleSet,
-};
+use crate::automata::{next, next_eoi, step_shards};
+use crate::cache::Cache;
+use crate::findings::{Disposition, Finding, Rejection, RuleId};
+use crate::ruleset::RuleSet;
 use crate::spec::{Action, Scope, Side};
 
-/// Per-stream state: cheap to create, owns every mutable thing a stream
-/// carries from one push to the next (the forward shards' caches and
-/// states, the held bytes), and hands its warmed caches back to the rule
-/// set when dropped. What a decision needs besides (the anchored DFA's
-/// cache) it borrows from the rule set's pool for that decision only.
+/// Held bytes beyond which an emptied buffer gives its memory back.
+const BUF_KEEP_BYTES: usize = 16 * 1024;
+
+/// Per-stream state: the held bytes, the forward shards' states and what
+/// is known of the matches still open. Small (a few KiB plus the held
+/// bytes): the lazy DFA states live in a [`Cache`], which the caller
+/// passes to each `push_with` (or which `push` borrows from the rule set),
+/// and which many scanners may share.
 pub struct Scanner {
     set: RuleSet,
     side: Side,
     scope: Scope,
-    /// The forward shards' caches; `sids` are states of these caches.
-    forward: Vec<DfaCache>,
-    /// Each forward shard's state after `total` bytes.
+    /// Each forward shard's state after `total` bytes, in the cache
+    /// `bound_to` under the epochs `epochs`.
     sids: Vec<LazyStateID>,
+    bound_to: Option<u64>,
+    epochs: Vec<u64>,
     /// Bytes `buf_start..total` of the stream: the held bytes plus, before
     /// `resolved`, the rule set's `context_len` bytes and one more as
     /// look-behind.
@@ -63,9 +65,6 @@ pub struct Scanner {
     last_idle: usize,
     /// The largest end of a match the forward DFA has reported.
     last_match_end: usize,
-    /// Each forward cache's clear count when its start states were last
-    /// tagged.
-    clears: Vec<usize>,
     findings: Vec<Finding>,
     rejection: Option<Rejection>,
 }
@@ -81,97 +80,78 @@ struct MatchEnd {
 impl RuleSet {
     /// A new stream scanner applying the rules for `side` and `scope`.
     pub fn scanner(&self, side: Side, scope: Scope) -> Scanner {
-        let mut forward = self.inner.take_forward();
-        let clears = forward.iter().map(DfaCache::clear_count).collect();
-        let sids = self
-            .inner
-            .forward
-            .iter()
-            .zip(forward.iter_mut())
-            .map(|(dfa, cache)| tag_start_states(dfa, cache))
-            .collect();
-        let shard_idle = vec![0; self.inner.forward.len()];
+        let shards = self.inner.automata.forward.len();
         Scanner {
             set: self.clone(),
             side,
             scope,
-            forward,
-            sids,
+            sids: Vec::with_capacity(shards),
+            bound_to: None,
+            epochs: vec![0; shards],
             buf: Vec::new(),
             buf_start: 0,
             resolved: 0,
             total: 0,
-            shard_idle,
+            shard_idle: vec![0; shards],
             ends: VecDeque::new(),
             last_idle: 0,
             last_match_end: 0,
-            clears,
             findings: Vec::new(),
             rejection: None,
         }
     }
 }
 
-/// Creates every unanchored start state (one per kind of look-behind) and
-/// returns the one for the start of a text.
-///
-/// The lazy DFA tags a state as a start state only if it was first created
-/// as one; a state reached by a transition first stays untagged even when
-/// it equals a start state. Creating them all up front (and again after a
-/// cache clear) lets the scanner see "no partial match alive" as a tag
-/// check. A missed tag only delays a release; it never changes the output.
-pub(crate) fn tag_start_states(dfa: &DFA, cache: &mut DfaCache) -> LazyStateID {
-    // Text start, then one byte of each look-behind class: line feed,
-    // carriage return, word byte, non-word byte, non-ASCII byte.
-    let look_behinds = [
-        Some(b'\n'),
-        Some(b'\r'),
-        Some(b'a'),
-        Some(b' '),
-        Some(0xC3),
-        None,
-    ];
-    let mut sid = None;
-    for look_behind in look_behinds {
-        let config = start::Config::new()
-            .anchored(Anchored::No)
-            .look_behind(look_behind);
-        sid = Some(
-            dfa.start_state(cache, &config)
-                .expect("lazy DFA without quit bytes or clear limit cannot fail"),
-        );
-    }
-    sid.expect("the list of look-behinds is not empty")
-}
-
 impl Scanner {
     /// Feeds the next chunk and appends to `out` every byte that can no
-    /// longer be part of a match (masked where a match was decided).
+    /// longer be part of a match (masked where a match was decided),
+    /// borrowing a cache from the rule set for the call.
     ///
     /// After a rejection the scanner writes nothing more and returns the
     /// same rejection again.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Rejection> {
+        let set = self.set.clone();
+        let mut cache = set.inner.pooled_cache();
+        self.push_with(&mut cache, chunk, out)
+    }
+
+    /// [`Scanner::push`] with the caller's cache (of the same rule set).
+    pub fn push_with(
+        &mut self,
+        cache: &mut Cache,
+        chunk: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Rejection> {
         if let Some(rejection) = &self.rejection {
             return Err(rejection.clone());
         }
-        self.advance(chunk);
+        self.bind(cache);
         self.buf.extend_from_slice(chunk);
+        self.advance(cache, chunk);
         self.total += chunk.len();
-        self.resolve(false, out)
+        self.settle(cache);
+        self.resolve(cache, false, out)
     }
 
     /// Ends the stream: decides the held bytes and writes them out.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), Rejection> {
+        let set = self.set.clone();
+        let mut cache = set.inner.pooled_cache();
+        self.finish_with(&mut cache, out)
+    }
+
+    /// [`Scanner::finish`] with the caller's cache (of the same rule set).
+    pub fn finish_with(&mut self, cache: &mut Cache, out: &mut Vec<u8>) -> Result<(), Rejection> {
         if let Some(rejection) = &self.rejection {
             return Err(rejection.clone());
         }
-        let inner = &*self.set.inner;
-        if inner
-            .forward
+        self.bind(cache);
+        let forward = &self.set.inner.automata.forward;
+        if forward
             .iter()
-            .zip(self.forward.iter_mut())
+            .zip(cache.forward.iter_mut())
             .zip(&self.sids)
-            .any(|((dfa, cache), &sid)| next_eoi(dfa, cache, sid).is_match())
+            .any(|((dfa, shard), &sid)| next_eoi(dfa, &mut shard.dfa, sid).is_match())
         {
             self.last_match_end = self.total;
             let window = self.shard_idle.iter().copied().min().unwrap_or(0);
@@ -180,7 +160,7 @@ impl Scanner {
                 end: self.total,
             });
         }
-        self.resolve(true, out)
+        self.resolve(cache, true, out)
     }
 
     /// Findings decided so far, in stream order, with stream offsets;
@@ -199,15 +179,14 @@ impl Scanner {
         &self.set
     }
 
-    /// Heap bytes this scanner holds between pushes: its forward DFA
-    /// caches (which grow lazily up to a fixed capacity) and its held
-    /// bytes.
+    /// Heap bytes this scanner holds between pushes: the held bytes, the
+    /// open match ends and the shards' states (the DFA states themselves
+    /// are in the cache, which is not the scanner's).
     pub fn memory_usage(&self) -> usize {
-        self.forward
-            .iter()
-            .map(DfaCache::memory_usage)
-            .sum::<usize>()
-            + self.buf.capacity()
+        self.buf.capacity()
+            + self.ends.capacity() * std::mem::size_of::<MatchEnd>()
+            + self.findings.capacity() * std::mem::size_of::<Finding>()
+            + (self.sids.capacity() + self.epochs.capacity() + self.shard_idle.capacity()) * 8
     }
 
     /// Bytes received so far.
@@ -215,11 +194,76 @@ impl Scanner {
         self.total
     }
 
-    fn advance(&mut self, chunk: &[u8]) {
-        let forward = &self.set.inner.forward;
-        if let ([dfa], [cache], [sid], [idle]) = (
+    /// Makes `sids` states of `cache`: kept when they already are (same
+    /// cache, no clear since), otherwise re-derived shard by shard.
+    fn bind(&mut self, cache: &mut Cache) {
+        let set = self.set.clone();
+        let inner = &*set.inner;
+        inner.check_cache(cache);
+        let same_cache = self.bound_to == Some(cache.id);
+        for (shard, dfa) in inner.automata.forward.iter().enumerate() {
+            cache.forward[shard].settle(dfa);
+            if !same_cache || self.epochs[shard] != cache.forward[shard].epoch() {
+                self.resync(cache, shard);
+            }
+        }
+        self.bound_to = Some(cache.id);
+        for (epoch, shard) in self.epochs.iter_mut().zip(&cache.forward) {
+            *epoch = shard.epoch();
+        }
+    }
+
+    /// After stepping: a cache cleared while stepping has its start tags
+    /// restored, and a shard whose cache had to be reset is re-derived.
+    fn settle(&mut self, cache: &mut Cache) {
+        let set = self.set.clone();
+        for (shard, dfa) in set.inner.automata.forward.iter().enumerate() {
+            if cache.forward[shard].settle(dfa) {
+                self.resync(cache, shard);
+            }
+            self.epochs[shard] = cache.forward[shard].epoch();
+        }
+    }
+
+    /// Re-derives shard `shard`'s state from the held bytes, starting
+    /// afresh at the latest point that loses nothing: where the shard was
+    /// last idle, or where a match would have to be longer than the longest
+    /// pattern to still be open, or where everything before is decided.
+    /// Ends found on the way were reported before and are not recorded
+    /// again; an idle point found is a true one for every match that can
+    /// still count.
+    fn resync(&mut self, cache: &mut Cache, shard: usize) {
+        let inner = &*self.set.inner;
+        let dfa = &inner.automata.forward[shard];
+        let restart = self.shard_idle[shard]
+            .max(self.total.saturating_sub(inner.max_len))
+            .max(self.resolved);
+        debug_assert!(restart == 0 || restart > self.buf_start);
+        let look_behind = restart
+            .checked_sub(1)
+            .map(|at| self.buf[at - self.buf_start]);
+        let shard_cache = &mut cache.forward[shard];
+        let mut sid = shard_cache.start(dfa, look_behind);
+        let mut idle = restart.max(self.shard_idle[shard]);
+        let held = &self.buf[restart - self.buf_start..self.total - self.buf_start];
+        for (i, &byte) in held.iter().enumerate() {
+            sid = next(dfa, &mut shard_cache.dfa, sid, byte);
+            if sid.is_tagged() && sid.is_start() {
+                idle = restart + i + 1;
+            }
+        }
+        self.shard_idle[shard] = idle;
+        if self.sids.len() <= shard {
+            self.sids.resize(shard + 1, sid);
+        }
+        self.sids[shard] = sid;
+    }
+
+    fn advance(&mut self, cache: &mut Cache, chunk: &[u8]) {
+        let forward = &self.set.inner.automata.forward;
+        if let ([dfa], [shard], [sid], [idle]) = (
             &forward[..],
-            &mut self.forward[..],
+            &mut cache.forward[..],
             &mut self.sids[..],
             &mut self.shard_idle[..],
         ) {
@@ -228,7 +272,7 @@ impl Scanner {
             // measured 1.5x faster than the general loop below.
             let (mut state, mut last_idle, total) = (*sid, *idle, self.total);
             for (i, &byte) in chunk.iter().enumerate() {
-                state = next(dfa, cache, state, byte);
+                state = next(dfa, &mut shard.dfa, state, byte);
                 if state.is_tagged() {
                     let offset = total + i;
                     if state.is_start() {
@@ -247,52 +291,44 @@ impl Scanner {
             }
             (*sid, *idle) = (state, last_idle);
         } else {
-            self.advance_shards(chunk);
-        }
-        let forward = &self.set.inner.forward;
-        for (shard, dfa) in forward.iter().enumerate() {
-            let cache = &mut self.forward[shard];
-            if cache.clear_count() != self.clears[shard] {
-                tag_start_states(dfa, cache);
-                self.clears[shard] = cache.clear_count();
+            for (i, &byte) in chunk.iter().enumerate() {
+                let offset = self.total + i;
+                let matched = step_shards(
+                    forward,
+                    &mut cache.forward,
+                    &mut self.sids,
+                    &mut self.shard_idle,
+                    byte,
+                    offset + 1,
+                );
+                if matched {
+                    // Reported one byte late: the match ended at `offset`.
+                    // A match that ends there or later is alive in its own
+                    // shard from its start on, so it starts after that
+                    // shard's last idle offset (a shard idle after this
+                    // very byte has no such match, and the reporting shard
+                    // is not idle).
+                    let window = self.shard_idle.iter().copied().min().unwrap_or(offset);
+                    self.last_match_end = offset;
+                    self.ends.push_back(MatchEnd {
+                        window,
+                        end: offset,
+                    });
+                }
             }
         }
+    }
+
+    fn resolve(
+        &mut self,
+        cache: &mut Cache,
+        eoi: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Rejection> {
+        let inner = &*self.set.inner;
         // A match alive at an offset is alive in its own shard: nothing
         // reaches past an offset where every shard was idle at or after it.
         self.last_idle = self.shard_idle.iter().copied().min().unwrap_or(self.total);
-    }
-
-    /// [`Scanner::advance`] over several shards.
-    fn advance_shards(&mut self, chunk: &[u8]) {
-        let forward = &self.set.inner.forward;
-        for (i, &byte) in chunk.iter().enumerate() {
-            let offset = self.total + i;
-            let matched = step_shards(
-                forward,
-                &mut self.forward,
-                &mut self.sids,
-                &mut self.shard_idle,
-                byte,
-                offset + 1,
-            );
-            if matched {
-                // Reported one byte late: the match ended at `offset`. A
-                // match that ends there or later is alive in its own shard
-                // from its start on, so it starts after that shard's last
-                // idle offset (a shard idle after this very byte has no
-                // such match, and the reporting shard is not idle).
-                let window = self.shard_idle.iter().copied().min().unwrap_or(offset);
-                self.last_match_end = offset;
-                self.ends.push_back(MatchEnd {
-                    window,
-                    end: offset,
-                });
-            }
-        }
-    }
-
-    fn resolve(&mut self, eoi: bool, out: &mut Vec<u8>) -> Result<(), Rejection> {
-        let inner = &*self.set.inner;
         let horizon = if eoi {
             self.total
         } else {
@@ -303,14 +339,13 @@ impl Scanner {
             |rule: RuleId| -> Option<&Action> { inner.rule(rule).action_for(side, scope) };
         let base = self.buf_start;
         if horizon > self.resolved && self.last_match_end > self.resolved {
-            let mut caches = inner.pooled_caches();
             let mut from = self.resolved - base;
             let ends = self
                 .ends
                 .iter()
                 .map(|e| (e.window.max(base) - base, e.end - base));
             while let Some((rule, span)) = inner.next_finding_among(
-                &mut caches,
+                cache,
                 &self.buf,
                 from,
                 horizon - base,
@@ -364,6 +399,9 @@ impl Scanner {
             .max(base);
         self.buf.drain(..keep_from - base);
         self.buf_start = keep_from;
+        if self.buf.capacity() > BUF_KEEP_BYTES && self.buf.len() < self.buf.capacity() / 4 {
+            self.buf.shrink_to(self.buf.len().max(BUF_KEEP_BYTES / 2));
+        }
         Ok(())
     }
 }
@@ -393,15 +431,6 @@ fn utf8_safe_end(bytes: &[u8], end: usize) -> usize {
         return if continuations_only { at } else { end };
     }
     end
-}
-
-impl Drop for Scanner {
-    fn drop(&mut self) {
-        let forward = std::mem::take(&mut self.forward);
-        if !forward.is_empty() {
-            self.set.inner.return_forward(forward);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 mod support;
 
 use proptest::prelude::*;
-use rulegate_engine::{Disposition, RuleSet, Scope, Side, Verdict};
+use rulegate_engine::{Config, Disposition, RuleSet, Scope, Side, Verdict};
 use support::{stream_with_cuts, tricky_set, tricky_spec, Oracle};
 
 const FRAGMENTS: &[&str] = &[
@@ -142,7 +142,7 @@ proptest! {
     /// The forward DFA in one shard (the scanner's single-shard loop).
     #[test]
     fn streaming_equals_block_with_one_shard((text, cuts) in text_and_cuts()) {
-        let set = RuleSet::build_sharded(tricky_spec(), 1000).unwrap();
+        let set = RuleSet::builder().configure(Config::new().patterns_per_shard(1000)).build(tricky_spec()).unwrap();
         prop_assert_eq!(set.forward_shards(), 1);
         check_invariance(&set, &text, &cuts)?;
     }
@@ -151,7 +151,7 @@ proptest! {
     /// engine ever splits): streaming still equals block.
     #[test]
     fn streaming_equals_block_with_one_pattern_per_shard((text, cuts) in text_and_cuts()) {
-        let set = RuleSet::build_sharded(tricky_spec(), 1).unwrap();
+        let set = RuleSet::builder().configure(Config::new().patterns_per_shard(1)).build(tricky_spec()).unwrap();
         check_invariance(&set, &text, &cuts)?;
     }
 }
@@ -162,7 +162,7 @@ proptest! {
     #[test]
     fn block_equals_the_oracle(text in text_strategy(), per_shard in prop::sample::select(vec![1usize, 2, 5, 16])) {
         let spec = tricky_spec();
-        let set = RuleSet::build_sharded(spec.clone(), per_shard).unwrap();
+        let set = RuleSet::builder().configure(Config::new().patterns_per_shard(per_shard)).build(spec.clone()).unwrap();
         let oracle = Oracle::new(&spec);
         for side in Side::ALL {
             let got: Vec<(usize, usize, usize)> = set

@@ -127,7 +127,7 @@ fn describe(set: &RuleSet, lines: &LineStarts, input: &[u8], finding: &Finding) 
     let matched = String::from_utf8_lossy(&input[finding.start..finding.end]);
     format!(
         "{line}:{column}-{end_line}:{end_column} {} {} {:?}",
-        set.rule(finding.rule).name,
+        set.rule_name(finding.rule),
         finding.disposition.name(),
         matched
     )

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 
 use rulegate_engine::{
     analyze_pattern, Action, ActionClause, BuildError, Check, Example, Expect, PatternError,
-    PatternErrorKind, PatternFlags, PatternKind, PatternSpec, RuleId, RuleSet, RuleSetSpec,
-    RuleSpec, Scope, ScopeSet, Side,
+    PatternErrorKind, PatternFlags, PatternKind, PatternRef, PatternSpec, RuleId, RuleSet,
+    RuleSetSpec, RuleSpec, Scope, ScopeSet, Side,
 };
 
 use crate::ast::{self, ClauseKind, Name, Pattern, PatternLit, RuleDecl, Span, Str};
@@ -172,24 +172,28 @@ fn compile_alone(rule: &Compiled, diagnostics: &mut Vec<Diagnostic>) {
         rules: vec![rule.spec.clone()],
     };
     match RuleSet::build(alone) {
-        Ok(set) => check_examples(&set, RuleId(0), rule, diagnostics),
+        Ok(set) => check_examples(&set, only_rule(&set), rule, diagnostics),
         Err(error) => diagnostics.push(build_failure(error, rule)),
     }
+}
+
+/// The rule of a set compiled from one rule alone.
+fn only_rule(set: &RuleSet) -> RuleId {
+    set.rule_ids().next().expect("a set of one rule")
 }
 
 fn build_failure(error: BuildError, rule: &Compiled) -> Diagnostic {
     // Every pattern passed `analyze_pattern`, so this is about size; the
     // other arms guard against the engine and the checker drifting apart.
-    let span = match &error {
-        BuildError::Pattern { pattern, .. } => rule.pattern_spans.get(*pattern).cloned(),
-        BuildError::Context { pattern, .. } => rule.context_spans.get(*pattern).cloned(),
-        BuildError::NoPattern { .. } | BuildError::Automaton(_) => None,
+    let span = match error.pattern() {
+        Some(PatternRef::Pattern(index)) => rule.pattern_spans.get(index).cloned(),
+        Some(PatternRef::UnlessPrecededBy(index)) => rule.context_spans.get(index).cloned(),
+        None => None,
     };
     let problem = Problem::RuleSetFailed {
-        reason: match error {
-            BuildError::Automaton(reason) => reason,
-            other => other.to_string(),
-        },
+        reason: error
+            .limit_exceeded()
+            .map_or_else(|| error.to_string(), str::to_string),
     };
     Diagnostic::new(problem, rule.file, span.unwrap_or(rule.name.span.clone()))
 }
@@ -265,11 +269,13 @@ fn first_finding(rule: &RuleSpec, text: &str) -> Option<std::ops::Range<usize>> 
 /// business, not restated here.
 fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
     let filtered = !rule.checks.is_empty() || !rule.unless_preceded_by.is_empty();
-    if !filtered || !alone(rule, false)?.rule_matches(RuleId(0), text.as_bytes()) {
+    if !filtered
+        || !alone(rule, false).map(|set| set.rule_matches(only_rule(&set), text.as_bytes()))?
+    {
         return None;
     }
     let turns_down = |only: RuleSpec| {
-        alone(&only, true).is_some_and(|set| !set.rule_matches(RuleId(0), text.as_bytes()))
+        alone(&only, true).is_some_and(|set| !set.rule_matches(only_rule(&set), text.as_bytes()))
     };
     let check = rule.checks.iter().find_map(|check| {
         let only = RuleSpec {

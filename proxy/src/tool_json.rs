@@ -574,7 +574,7 @@ rule email {
         assert_eq!((first[0].start, first[0].end), (0, 8));
         assert_eq!(second.len(), 1);
         assert_eq!((second[0].start, second[0].end), (2, 14));
-        assert_eq!(rules.rule(second[0].rule).name, "email");
+        assert_eq!(rules.rule_name(second[0].rule), "email");
         assert!(rewriter.take_findings().is_empty());
         assert_eq!(out, r#"{"[email]": "a [email]"}"#);
     }

@@ -262,9 +262,10 @@ fn check_passes(check: Check, text: &[u8]) -> bool {
 /// The oracle compiles through the engine's own pattern front end (the
 /// ASCII rewrite is part of the meaning of a pattern, not of the matcher).
 fn compile_hir(pattern: &PatternSpec) -> regex_syntax::hir::Hir {
-    rulegate_engine::compile_pattern(pattern)
-        .expect("valid pattern")
-        .0
+    let printed = rulegate_engine::pattern_regex(pattern).expect("valid pattern");
+    regex_syntax::Parser::new()
+        .parse(&printed)
+        .expect("the engine prints patterns in regex syntax")
 }
 
 /// Feeds `text` cut at `cuts` (sorted offsets, may repeat to make empty
@@ -284,9 +285,23 @@ pub fn stream_with_cuts(
     let mut releases = Vec::new();
     let mut last = 0;
     let bound = set.max_match_len() + 3;
-    for &cut in cuts.iter().chain(std::iter::once(&text.len())) {
+    // Pushes rotate among the pool and two caches of their own, and one
+    // of them also serves block searches in between, so every cutting
+    // also proves that a scanner re-derives its states in a cache that
+    // is not the one it left them in (or that was cleared since).
+    let mut caches = [set.create_cache(), set.create_cache()];
+    for (index, &cut) in cuts.iter().chain(std::iter::once(&text.len())).enumerate() {
         let mut out = Vec::new();
-        let pushed = scanner.push(&text[last..cut], &mut out);
+        let piece = &text[last..cut];
+        let pushed = match index % 4 {
+            0 => scanner.push(piece, &mut out),
+            1 => scanner.push_with(&mut caches[0], piece, &mut out),
+            2 => {
+                let _ = set.findings_with(&mut caches[1], side, scope, piece);
+                scanner.push_with(&mut caches[1], piece, &mut out)
+            }
+            _ => scanner.push_with(&mut caches[0], piece, &mut out),
+        };
         assert!(
             scanner.held() <= bound,
             "held {} bytes, bound {bound}",

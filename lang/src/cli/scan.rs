@@ -258,7 +258,7 @@ fn write_finding(
     let (line, column) = lines.locate(finding.start as u64);
     let record = serde_json::json!({
         "file": name,
-        "rule": scanner.rule_set().rule(finding.rule).name,
+        "rule": scanner.rule_set().rule_name(finding.rule),
         "start": finding.start,
         "end": finding.end,
         "line": line,

@@ -67,7 +67,7 @@ impl FiredLog {
             None => {
                 self.index.insert(key, self.entries.len());
                 self.entries.push(Fired {
-                    rule: rules.rule(rule).name.clone(),
+                    rule: rules.rule_name(rule).to_string(),
                     disposition,
                     scope,
                     location: location(),

@@ -1,0 +1,293 @@
+//! The two automata every rule set is compiled into, and how they are
+//! stepped. Immutable once built; all mutable search state lives in a
+//! [`Cache`](crate::Cache).
+//!
+//! - `forward`: lazy DFAs, unanchored, `MatchKind::All`, start states
+//!   tagged, built from the patterns without repetition upper bounds (see
+//!   [`without_upper_bounds`]) and split into shards stepped side by side
+//!   (see [`Config::patterns_per_shard`](crate::Config::patterns_per_shard)).
+//!   Driven byte by byte they tell the earliest end of any match and the
+//!   last position before it where no partial match was alive; every match
+//!   that starts before that end starts after that position. The streaming
+//!   scanner drives them too, to learn how much it must hold back.
+//! - `anchored`: a lazy DFA, anchored, `MatchKind::All`, that lists every
+//!   (pattern, end) pair of the matches starting at one position; it never
+//!   walks more than the longest pattern.
+//!
+//! No reverse automaton: the reverse DFA of a meta regex (which this engine
+//! used first) has to run back over every long alphanumeric run, and with
+//! dozens of counted repetitions its states exploded; on the 68 shipped
+//! rules a whole block scan ran at 0.05 MB/s, determinizing all the time.
+//!
+//! Lazy DFAs because the dense DFA of even one unanchored pattern can be
+//! enormous: measured on the shipped packs, fully determinized one at a
+//! time without upper bounds, `discord-bot-token`, `flyio-token` and
+//! `azure-ad-client-secret` take 180 to 200 MB each.
+//!
+//! Invariant of the start-state tags: in a cache whose tags are current
+//! ([`ShardCache::settle`]), every state equal to an unanchored start state
+//! is tagged as one. The lazy DFA only tags a state first created as a
+//! start state; after a cache clear it re-adds the state the search was in,
+//! untagged, and a start state asked for later is that untagged copy. A
+//! settled cache is reset whenever that happened.
+
+use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
+use regex_automata::hybrid::LazyStateID;
+use regex_automata::nfa::thompson;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::Hir;
+
+/// Heap an NFA may take (the meta regex's default): a pattern like
+/// `.{1000}{1000}` is refused at build time, not compiled for a minute.
+pub(crate) const NFA_SIZE_LIMIT: usize = 10 * 1024 * 1024;
+
+/// A candidate match: where it ends and which pattern made it.
+#[derive(Clone, Copy)]
+pub(crate) struct Candidate {
+    pub(crate) pattern: usize,
+    pub(crate) end: usize,
+}
+
+pub(crate) struct Automata {
+    pub(crate) anchored: DFA,
+    /// The forward DFA, in shards stepped side by side.
+    pub(crate) forward: Vec<DFA>,
+}
+
+/// How the automata are sized; see [`crate::Config`].
+pub(crate) struct Sizing {
+    pub(crate) patterns_per_shard: usize,
+    pub(crate) cache_bytes: usize,
+    pub(crate) min_shard_cache_bytes: usize,
+}
+
+impl Automata {
+    pub(crate) fn build(hirs: &[Hir], sizing: &Sizing) -> Result<Automata, String> {
+        let patterns_per_shard = sizing.patterns_per_shard.max(1);
+        let nfa = |patterns: &[&Hir]| {
+            thompson::Compiler::new()
+                .configure(
+                    thompson::Config::new()
+                        .shrink(false)
+                        .nfa_size_limit(Some(NFA_SIZE_LIMIT)),
+                )
+                .build_many_from_hir(patterns)
+                .map_err(|e| e.to_string())
+        };
+        let dfa_config = |capacity: usize| {
+            DFA::config()
+                .match_kind(MatchKind::All)
+                .cache_capacity(capacity)
+                .skip_cache_capacity_check(true)
+        };
+        let all: Vec<&Hir> = hirs.iter().collect();
+        let anchored = DFA::builder()
+            .configure(dfa_config(sizing.cache_bytes))
+            .build_from_nfa(nfa(&all)?)
+            .map_err(|e| e.to_string())?;
+        let relaxed: Vec<Hir> = hirs.iter().map(without_upper_bounds).collect();
+        // Patterns that begin with a distinctive literal (`ghp_`, `AKIA`)
+        // are alive only after it, so they hardly ever combine: one shard
+        // holds them all. Patterns that can begin anywhere (emails, card
+        // numbers, keyword assignments) combine at every byte: they go in
+        // small shards.
+        let (prefixed, broad): (Vec<&Hir>, Vec<&Hir>) =
+            relaxed.iter().partition(|hir| has_literal_prefix(hir));
+        let mut groups: Vec<Vec<&Hir>> = Vec::new();
+        if relaxed.len() <= patterns_per_shard {
+            // Few enough to combine freely: one shard, one step per byte.
+            groups.push(relaxed.iter().collect());
+        } else {
+            if !prefixed.is_empty() {
+                groups.push(prefixed);
+            }
+            groups.extend(broad.chunks(patterns_per_shard).map(<[&Hir]>::to_vec));
+        }
+        let shard_cache =
+            (sizing.cache_bytes / groups.len().max(1)).max(sizing.min_shard_cache_bytes);
+        let forward = groups
+            .iter()
+            .map(|patterns| {
+                DFA::builder()
+                    .configure(dfa_config(shard_cache).specialize_start_states(true))
+                    .build_from_nfa(nfa(patterns)?)
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<DFA>, String>>()?;
+        Ok(Automata { anchored, forward })
+    }
+}
+
+/// One forward shard's lazy DFA cache, with what tells its holders whether
+/// the state ids they keep are still good.
+pub(crate) struct ShardCache {
+    pub(crate) dfa: DfaCache,
+    /// The cache's clear count when its start states were last tagged.
+    tagged_at: usize,
+    /// Bumped whenever the cache was cleared or reset: a state id taken
+    /// from it under another epoch may name a different state now.
+    epoch: u64,
+}
+
+impl ShardCache {
+    pub(crate) fn new(dfa: &DFA) -> ShardCache {
+        let mut cache = ShardCache {
+            dfa: DfaCache::new(dfa),
+            tagged_at: 0,
+            epoch: 0,
+        };
+        tag_start_states(dfa, &mut cache.dfa);
+        cache.tagged_at = cache.dfa.clear_count();
+        cache
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Restores the start-state invariant after a clear. Returns true when
+    /// that took a reset, after which no state id from before is valid
+    /// (not even the one of the search that caused the clear, which a
+    /// plain clear keeps).
+    pub(crate) fn settle(&mut self, dfa: &DFA) -> bool {
+        if self.dfa.clear_count() == self.tagged_at {
+            return false;
+        }
+        self.epoch += 1;
+        let untagged = !tag_start_states(dfa, &mut self.dfa);
+        if untagged {
+            self.dfa.reset(dfa);
+            tag_start_states(dfa, &mut self.dfa);
+        }
+        self.tagged_at = self.dfa.clear_count();
+        untagged
+    }
+
+    /// The unanchored start state after `look_behind` (None: text start).
+    pub(crate) fn start(&mut self, dfa: &DFA, look_behind: Option<u8>) -> LazyStateID {
+        let config = start::Config::new()
+            .anchored(Anchored::No)
+            .look_behind(look_behind);
+        dfa.start_state(&mut self.dfa, &config)
+            .expect("lazy DFA without quit bytes or clear limit cannot fail")
+    }
+}
+
+/// Creates every unanchored start state (one per kind of look-behind);
+/// true when each came back tagged as a start state.
+fn tag_start_states(dfa: &DFA, cache: &mut DfaCache) -> bool {
+    // Text start, then one byte of each look-behind class: line feed,
+    // carriage return, word byte, non-word byte, non-ASCII byte.
+    let look_behinds = [
+        None,
+        Some(b'\n'),
+        Some(b'\r'),
+        Some(b'a'),
+        Some(b' '),
+        Some(0xC3),
+    ];
+    let mut all_tagged = true;
+    for look_behind in look_behinds {
+        let config = start::Config::new()
+            .anchored(Anchored::No)
+            .look_behind(look_behind);
+        let sid = dfa
+            .start_state(cache, &config)
+            .expect("lazy DFA without quit bytes or clear limit cannot fail");
+        all_tagged &= sid.is_start();
+    }
+    all_tagged
+}
+
+/// Whether every match of the pattern begins with one of a few literals of
+/// at least three bytes.
+fn has_literal_prefix(hir: &Hir) -> bool {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut extractor = Extractor::new();
+    // Not more: case-insensitive keywords (`password`, 256 spellings) then
+    // join the prefixed shard, which measured 15% faster on the bench
+    // corpus but thrashed its cache on text dense with secrets (2.8x
+    // slower there, warm).
+    extractor.kind(ExtractKind::Prefix).limit_total(64);
+    let prefixes = extractor.extract(hir);
+    prefixes.is_finite() && prefixes.min_literal_len().is_some_and(|len| len >= 3)
+}
+
+/// The pattern with every repetition's upper bound dropped (`x{2,64}`
+/// becomes `x{2,}`), for the unanchored forward DFA.
+///
+/// Why: unanchored, a bounded repetition over a broad class (`[A-Za-z0-9]`)
+/// makes the DFA count, for every pattern at once, how long the current run
+/// is; the product of those counters over dozens of patterns is more states
+/// than any cache holds, and the lazy DFA spent its time determinizing
+/// (0.3 MB/s on the 68 shipped rules). Without upper bounds a run is one
+/// state. It is safe because the relaxed language contains the exact one:
+/// every exact match end is still reported (extra ends only cost an
+/// anchored check, which is exact), and wherever an exact partial match is
+/// alive a relaxed one is too, so "nothing alive" stays a true statement.
+fn without_upper_bounds(hir: &Hir) -> Hir {
+    use regex_syntax::hir::{Capture, HirKind, Repetition};
+    match hir.kind() {
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            min: rep.min,
+            max: None,
+            greedy: rep.greedy,
+            sub: Box::new(without_upper_bounds(&rep.sub)),
+        }),
+        HirKind::Capture(cap) => Hir::capture(Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(without_upper_bounds(&cap.sub)),
+        }),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(without_upper_bounds).collect()),
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.iter().map(without_upper_bounds).collect())
+        }
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => hir.clone(),
+    }
+}
+
+/// One byte through every forward shard in lockstep: the shards' lookups
+/// do not depend on one another, so the CPU overlaps their memory latency
+/// (shard by shard over a chunk measured 1.5x slower). A shard back in its
+/// start state records `idle_at` in `idle`. True when some shard reports a
+/// match, which ended before this byte (matches are reported one byte
+/// late); the reporting shard's `idle` is then not updated.
+#[inline(always)]
+pub(crate) fn step_shards(
+    forward: &[DFA],
+    caches: &mut [ShardCache],
+    sids: &mut [LazyStateID],
+    idle: &mut [usize],
+    byte: u8,
+    idle_at: usize,
+) -> bool {
+    let mut matched = false;
+    // Zipped, not indexed: no bounds check per shard and byte.
+    for (((dfa, cache), sid), idle) in forward.iter().zip(caches).zip(sids).zip(idle) {
+        *sid = next(dfa, &mut cache.dfa, *sid, byte);
+        if sid.is_tagged() {
+            if sid.is_start() {
+                *idle = idle_at;
+            } else if sid.is_match() {
+                matched = true;
+            }
+        }
+    }
+    matched
+}
+
+/// One lazy DFA step. A `CacheError` has only two causes, quit bytes and a
+/// limit on cache clears, and the DFAs are built with neither, so it cannot
+/// occur.
+#[inline]
+pub(crate) fn next(dfa: &DFA, cache: &mut DfaCache, sid: LazyStateID, byte: u8) -> LazyStateID {
+    dfa.next_state(cache, sid, byte)
+        .expect("lazy DFA without quit bytes or clear limit cannot fail")
+}
+
+pub(crate) fn next_eoi(dfa: &DFA, cache: &mut DfaCache, sid: LazyStateID) -> LazyStateID {
+    dfa.next_eoi_state(cache, sid)
+        .expect("lazy DFA without quit bytes or clear limit cannot fail")
+}

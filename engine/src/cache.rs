@@ -1,0 +1,66 @@
+//! [`Cache`]: the mutable state searches need, owned by the caller.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use regex_automata::hybrid::dfa::Cache as DfaCache;
+use regex_automata::hybrid::LazyStateID;
+
+use crate::automata::{Automata, Candidate, ShardCache};
+
+/// Lazy DFA caches and scratch space for searching with one
+/// [`RuleSet`](crate::RuleSet): what `regex-automata` calls a cache.
+///
+/// A cache is not tied to a text or a stream. Many [`Scanner`](crate::Scanner)s
+/// may share one (a thread's cache, say), one after another; a scanner
+/// remembers which cache and which of its generations its states belong to,
+/// and when handed another it re-derives them from the bytes it holds,
+/// which costs at most the longest pattern's length. Using one cache per
+/// thread keeps that rare and the memory per stream small.
+///
+/// It grows lazily as states are built, up to the capacity the rule set
+/// was built with ([`Config::cache_capacity`](crate::Config::cache_capacity)).
+pub struct Cache {
+    /// Which compiled rule set made this cache.
+    pub(crate) set_id: u64,
+    /// Unique among caches, so that a scanner can tell caches apart.
+    pub(crate) id: u64,
+    pub(crate) forward: Vec<ShardCache>,
+    pub(crate) anchored: DfaCache,
+    /// Scratch for block searches: each shard's state and idle offset.
+    pub(crate) sids: Vec<LazyStateID>,
+    pub(crate) idle: Vec<usize>,
+    pub(crate) candidates: Vec<Candidate>,
+}
+
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Cache {
+    pub(crate) fn new(set_id: u64, automata: &Automata) -> Cache {
+        Cache {
+            set_id,
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            forward: automata.forward.iter().map(ShardCache::new).collect(),
+            anchored: DfaCache::new(&automata.anchored),
+            sids: Vec::with_capacity(automata.forward.len()),
+            idle: Vec::with_capacity(automata.forward.len()),
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Heap bytes the lazy DFAs have taken so far.
+    pub fn memory_usage(&self) -> usize {
+        self.forward
+            .iter()
+            .map(|shard| shard.dfa.memory_usage())
+            .sum::<usize>()
+            + self.anchored.memory_usage()
+    }
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("memory_usage", &self.memory_usage())
+            .finish_non_exhaustive()
+    }
+}
