@@ -172,14 +172,18 @@ fn compile_alone(rule: &Compiled, diagnostics: &mut Vec<Diagnostic>) {
         rules: vec![rule.spec.clone()],
     };
     match RuleSet::build(alone) {
-        Ok(set) => check_examples(&set, only_rule(&set), rule, diagnostics),
+        Ok(set) => {
+            if let Some(id) = only_rule(&set) {
+                check_examples(&set, id, rule, diagnostics);
+            }
+        }
         Err(error) => diagnostics.push(build_failure(error, rule)),
     }
 }
 
 /// The rule of a set compiled from one rule alone.
-fn only_rule(set: &RuleSet) -> RuleId {
-    set.rule_ids().next().expect("a set of one rule")
+fn only_rule(set: &RuleSet) -> Option<RuleId> {
+    set.rule_ids().next()
 }
 
 fn build_failure(error: BuildError, rule: &Compiled) -> Diagnostic {
@@ -270,12 +274,15 @@ fn first_finding(rule: &RuleSpec, text: &str) -> Option<std::ops::Range<usize>> 
 fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
     let filtered = !rule.checks.is_empty() || !rule.unless_preceded_by.is_empty();
     if !filtered
-        || !alone(rule, false).map(|set| set.rule_matches(only_rule(&set), text.as_bytes()))?
+        || !alone(rule, false)
+            .and_then(|set| Some(set.rule_matches(only_rule(&set)?, text.as_bytes())))?
     {
         return None;
     }
     let turns_down = |only: RuleSpec| {
-        alone(&only, true).is_some_and(|set| !set.rule_matches(only_rule(&set), text.as_bytes()))
+        alone(&only, true).is_some_and(|set| {
+            only_rule(&set).is_some_and(|id| !set.rule_matches(id, text.as_bytes()))
+        })
     };
     let check = rule.checks.iter().find_map(|check| {
         let only = RuleSpec {
