@@ -159,7 +159,9 @@ fn main() {
     let hs = match Hs::load() {
         Ok(hs) => Some(hs),
         Err(why) => {
-            println!("Vectorscan skipped: libhs.so.5 not found (apt-get install libvectorscan5) [{why}]");
+            println!(
+                "Vectorscan skipped: libhs.so.5 not found (apt-get install libvectorscan5) [{why}]"
+            );
             None
         }
     };
@@ -228,7 +230,10 @@ fn main() {
     for (name, seed) in committed() {
         inputs.push((
             format!("slow:{name}"),
-            format!("benches/slow-inputs/{name}.txt ({} bytes) repeated", seed.len()),
+            format!(
+                "benches/slow-inputs/{name}.txt ({} bytes) repeated",
+                seed.len()
+            ),
             repeat_to(&seed, CLASS_BYTES),
         ));
     }
@@ -263,7 +268,10 @@ fn main() {
         .as_ref()
         .map(|peer| (peer.block.scratch(), peer.stream.scratch()));
     for (name, about, text) in &inputs {
-        println!("  {name:<20} {:.1} MiB: {about}", text.len() as f64 / 1048576.0);
+        println!(
+            "  {name:<20} {:.1} MiB: {about}",
+            text.len() as f64 / 1048576.0
+        );
         let (rg_block, findings) = timed(text.len(), || block(&set, text));
         let (rg_stream, streamed) = timed(text.len(), || stream(&set, text, CHUNK));
         let hs = peer.as_ref().zip(scratch.as_mut()).map(|(peer, (bs, ss))| {
@@ -281,8 +289,9 @@ fn main() {
         });
     }
     let worse_ratio = |row: &Row| {
-        row.hs
-            .map_or(f64::MAX, |(b, s, _)| (row.rg_block / b).min(row.rg_stream / s))
+        row.hs.map_or(f64::MAX, |(b, s, _)| {
+            (row.rg_block / b).min(row.rg_stream / s)
+        })
     };
     rows.sort_by(|a, b| worse_ratio(a).total_cmp(&worse_ratio(b)));
 
@@ -290,8 +299,17 @@ fn main() {
     println!();
     println!(
         "{:<20} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9} {:>8} {:>9} {:>10}",
-        "input (MB/s)", "rg block", "rg str16", "hs block", "hs str16", "blk×", "str×",
-        "rg state", "hs state", "findings", "hs matches"
+        "input (MB/s)",
+        "rg block",
+        "rg str16",
+        "hs block",
+        "hs str16",
+        "blk×",
+        "str×",
+        "rg state",
+        "hs state",
+        "findings",
+        "hs matches"
     );
     for row in &rows {
         let (hs_block, hs_stream, ratios, matches) = match row.hs {
@@ -301,7 +319,12 @@ fn main() {
                 format!("{:>6.2} {:>6.2}", row.rg_block / b, row.rg_stream / s),
                 m.to_string(),
             ),
-            None => ("-".into(), "-".into(), format!("{:>6} {:>6}", "-", "-"), "-".into()),
+            None => (
+                "-".into(),
+                "-".into(),
+                format!("{:>6} {:>6}", "-", "-"),
+                "-".into(),
+            ),
         };
         println!(
             "{:<20} {:>9.1} {:>9.1} {:>9} {:>9} {} {:>7}K {:>8} {:>9} {:>10}",

@@ -35,7 +35,8 @@ enum Database {}
 enum Scratch {}
 enum Stream {}
 
-type MatchHandler = unsafe extern "C" fn(c_uint, c_ulonglong, c_ulonglong, c_uint, *mut c_void) -> c_int;
+type MatchHandler =
+    unsafe extern "C" fn(c_uint, c_ulonglong, c_ulonglong, c_uint, *mut c_void) -> c_int;
 
 type CompileMulti = unsafe extern "C" fn(
     *const *const c_char,
@@ -186,7 +187,9 @@ impl Hs {
         // SAFETY: on failure `error` points to a compile error the caller
         // frees with hs_free_compile_error, once.
         unsafe {
-            let message = CStr::from_ptr((*error).message).to_string_lossy().into_owned();
+            let message = CStr::from_ptr((*error).message)
+                .to_string_lossy()
+                .into_owned();
             let index = usize::try_from((*error).expression).ok();
             (self.free_compile_error)(error);
             Err((index, message))

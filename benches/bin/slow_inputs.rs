@@ -33,7 +33,7 @@ fn main() {
     let started = Instant::now();
     let finds = search(&set, seed, Duration::from_secs(secs), keep, |rate, text| {
         println!(
-            "{:6.1} s  new worst {rate:7.2} MB/s  {}",
+            "{:6.1} s  slowest yet on this island {rate:7.2} MB/s  {}",
             started.elapsed().as_secs_f64(),
             snippet(text, 80)
         );
@@ -55,5 +55,7 @@ fn main() {
 
 /// The first `len` bytes, with control characters escaped.
 fn snippet(text: &[u8], len: usize) -> String {
-    String::from_utf8_lossy(&text[..len.min(text.len())]).escape_debug().to_string()
+    String::from_utf8_lossy(&text[..len.min(text.len())])
+        .escape_debug()
+        .to_string()
 }

@@ -77,13 +77,56 @@ fn fill(seed: u64, size: usize, piece: fn(&mut Rng, &mut String)) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// `seed` repeated to at least `size` bytes (a search find as an input).
+/// `seed` repeated to at least `size` bytes (a search find as an input),
+/// each copy varied: in every token-like run (eight or more ASCII letters
+/// and digits, at least one of each) all but the first four characters,
+/// and every run of four or more digits, are redrawn from the same class
+/// (digit, upper, lower). Keywords and prefixes stay; the values change,
+/// as they would in real traffic, so an automaton meets new states rather
+/// than replaying one period of the text.
 pub fn repeat_to(seed: &[u8], size: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed.len() as u64);
     let mut out = Vec::with_capacity(size + seed.len());
     while out.len() < size && !seed.is_empty() {
+        let start = out.len();
         out.extend_from_slice(seed);
+        vary(&mut rng, &mut out[start..]);
     }
     out
+}
+
+fn vary(rng: &mut Rng, text: &mut [u8]) {
+    let mut at = 0;
+    while at < text.len() {
+        let len = text[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if len == 0 {
+            at += 1;
+            continue;
+        }
+        let run = &mut text[at..at + len];
+        let digits = run.iter().filter(|b| b.is_ascii_digit()).count();
+        let keep = if digits == len && len >= 4 {
+            0
+        } else if len >= 8 && digits > 0 && digits < len {
+            4
+        } else {
+            len
+        };
+        for byte in &mut run[keep..] {
+            let alphabet = if byte.is_ascii_digit() {
+                DIGITS
+            } else if byte.is_ascii_uppercase() {
+                UPPER
+            } else {
+                LOWER
+            };
+            *byte = alphabet[rng.below(alphabet.len())];
+        }
+        at += len;
+    }
 }
 
 fn secret_dense(set: &RuleSet, seed: u64, size: usize) -> Vec<u8> {
@@ -112,7 +155,10 @@ fn fresh_secret(rng: &mut Rng, out: &mut String) {
     let body = match rng.below(12) {
         0 => format!("ghp_{}", rng.string_from(ALNUM, 36)),
         1 => format!("sk-ant-api03-{}AA", rng.string_from(TOKEN, 93)),
-        2 => format!("AKIA{}", rng.string_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
+        2 => format!(
+            "AKIA{}",
+            rng.string_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+        ),
         3 => format!(
             "xoxb-{}-{}-{}",
             rng.string_from(DIGITS, 12),
@@ -130,8 +176,20 @@ fn fresh_secret(rng: &mut Rng, out: &mut String) {
             rng.string_from(LOWER, 7),
             rng.string_from(LOWER, 6)
         ),
-        6 => rng.pick(&["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005"]).to_string(),
-        7 => rng.pick(&["GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "FR1420041010050500013M02606"]).to_string(),
+        6 => rng
+            .pick(&[
+                "4111 1111 1111 1111",
+                "5500-0000-0000-0004",
+                "378282246310005",
+            ])
+            .to_string(),
+        7 => rng
+            .pick(&[
+                "GB82 WEST 1234 5698 7654 32",
+                "DE89370400440532013000",
+                "FR1420041010050500013M02606",
+            ])
+            .to_string(),
         8 => format!("+4420{}", rng.string_from(DIGITS, 8)),
         9 => format!(
             "eyJhbGciOiJIUzI1NiJ9.eyJ{}.{}",
@@ -145,17 +203,68 @@ fn fresh_secret(rng: &mut Rng, out: &mut String) {
 }
 
 const KEY_WORDS: &[&str] = &[
-    "myToken", "apiKey", "api_key", "API_KEY", "accessToken", "authToken", "secretKey",
-    "client_secret", "password", "passwd", "GITHUB_TOKEN", "OPENAI_API_KEY", "aws_secret",
-    "SECRET", "token", "Token", "bearer", "Authorization", "private_key", "MAILGUN_KEY",
-    "AccountKey", "SharedAccessSignature", "AZURE_STORAGE_KEY", "DATABASE_URL",
+    "myToken",
+    "apiKey",
+    "api_key",
+    "API_KEY",
+    "accessToken",
+    "authToken",
+    "secretKey",
+    "client_secret",
+    "password",
+    "passwd",
+    "GITHUB_TOKEN",
+    "OPENAI_API_KEY",
+    "aws_secret",
+    "SECRET",
+    "token",
+    "Token",
+    "bearer",
+    "Authorization",
+    "private_key",
+    "MAILGUN_KEY",
+    "AccountKey",
+    "SharedAccessSignature",
+    "AZURE_STORAGE_KEY",
+    "DATABASE_URL",
 ];
 
 const PREFIXES: &[&str] = &[
-    "ghp_", "gho_", "ghs_", "github_pat_", "glpat-", "sk-", "sk-ant-api03-", "sk-proj-",
-    "AKIA", "ASIA", "xoxb-", "xoxp-", "xapp-", "SG.", "GOCSPX-", "AIza", "sk_live_",
-    "rk_live_", "npm_", "pypi-", "dckr_pat_", "dapi", "shpat_", "dop_v1_", "hvs.", "r8_",
-    "gsk_", "pplx-", "xai-", "hf_", "lin_api_", "secret_", "PMAK-", "glsa_", "eyJ",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "github_pat_",
+    "glpat-",
+    "sk-",
+    "sk-ant-api03-",
+    "sk-proj-",
+    "AKIA",
+    "ASIA",
+    "xoxb-",
+    "xoxp-",
+    "xapp-",
+    "SG.",
+    "GOCSPX-",
+    "AIza",
+    "sk_live_",
+    "rk_live_",
+    "npm_",
+    "pypi-",
+    "dckr_pat_",
+    "dapi",
+    "shpat_",
+    "dop_v1_",
+    "hvs.",
+    "r8_",
+    "gsk_",
+    "pplx-",
+    "xai-",
+    "hf_",
+    "lin_api_",
+    "secret_",
+    "PMAK-",
+    "glsa_",
+    "eyJ",
 ];
 
 fn near_tokens(rng: &mut Rng, out: &mut String) {
@@ -183,7 +292,16 @@ fn mixed_keys(rng: &mut Rng, out: &mut String) {
         out.push_str(rng.pick(KEY_WORDS));
         out.push_str(rng.pick(&["", "_", "-", "."]));
     }
-    out.push_str(rng.pick(&["=", ": ", " := ", " => ", "\": \"", "=\"", " ?? \"", "\\\":\\\""]));
+    out.push_str(rng.pick(&[
+        "=",
+        ": ",
+        " := ",
+        " => ",
+        "\": \"",
+        "=\"",
+        " ?? \"",
+        "\\\":\\\"",
+    ]));
     let len = rng.below(12);
     let filler = rng.pick(&["xxxxxxxx", "0000", "abc", "changeme"]);
     out.push_str(&rng.string_from(filler.as_bytes(), len));

@@ -1,7 +1,8 @@
 //! A search for inputs the engine scans slowly: texts built from pieces of
 //! the patterns themselves (their literal prefixes and keywords, runs of
 //! the classes they use, separators), timed by the block scan of the text
-//! repeated to [`EVAL_BYTES`], hill-climbed from a fixed seed within a time
+//! repeated to [`EVAL_BYTES`] (copies varied as
+//! [`super::inputs::repeat_to`] varies them), hill-climbed from a fixed seed within a time
 //! budget. The finds are at most [`MAX_SEED`] bytes; a benchmark repeats
 //! one to size ([`super::inputs::repeat_to`]).
 //!
@@ -183,15 +184,18 @@ fn letter(hir: &Hir) -> Option<Vec<u8>> {
     match hir.kind() {
         HirKind::Literal(literal) => Some(literal.0.to_vec()),
         HirKind::Class(Class::Unicode(class)) => {
-            let ranges: Vec<(char, char)> =
-                class.iter().map(|r| (r.start(), r.end())).collect();
+            let ranges: Vec<(char, char)> = class.iter().map(|r| (r.start(), r.end())).collect();
             match ranges.as_slice() {
                 [(a, a2), (b, b2)] if a == a2 && b == b2 && a.to_ascii_lowercase() == *b => {
                     Some(vec![*b as u8])
                 }
                 // `k` folds to K, k and the Kelvin sign.
                 [(a, a2), (b, b2), (c, c2)]
-                    if a == a2 && b == b2 && c == c2 && a.to_ascii_lowercase() == *b && !c.is_ascii() =>
+                    if a == a2
+                        && b == b2
+                        && c == c2
+                        && a.to_ascii_lowercase() == *b
+                        && !c.is_ascii() =>
                 {
                     Some(vec![*b as u8])
                 }
@@ -242,11 +246,18 @@ pub fn search(
 ) -> Vec<Find> {
     let material = Material::of(set);
     let mut rng = Rng::new(seed);
-    let mut islands: Vec<Vec<Vec<Vec<u8>>>> =
-        material.starts.iter().map(|start| vec![start.clone()]).collect();
+    let mut islands: Vec<Vec<Vec<Vec<u8>>>> = material
+        .starts
+        .iter()
+        .map(|start| vec![start.clone()])
+        .collect();
     islands.push(
         (0..8)
-            .map(|_| (0..4 + rng.below(40)).map(|_| material.piece(&mut rng)).collect())
+            .map(|_| {
+                (0..4 + rng.below(40))
+                    .map(|_| material.piece(&mut rng))
+                    .collect()
+            })
             .collect(),
     );
     let share = budget / islands.len() as u32;
