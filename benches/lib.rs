@@ -12,6 +12,7 @@ use rulegate_engine::RuleSet;
 
 pub mod accuracy;
 mod claude_code;
+pub mod peer;
 pub use claude_code::claude_code_request;
 
 /// The packs shipped in `rules/`, compiled as the gateway compiles them.

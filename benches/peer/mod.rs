@@ -1,0 +1,48 @@
+//! Support for the peer benchmark (`peer_bench.rs`) and the slow-input
+//! search (`bin/slow_inputs.rs`): the shipped patterns in Hyperscan syntax
+//! ([`patterns`]), the search ([`slow_inputs`]), and the only two calls into
+//! the engine's scanning API that both make ([`block`], [`stream`]).
+
+pub mod inputs;
+pub mod patterns;
+pub mod slow_inputs;
+
+use rulegate_engine::{RuleSet, Scope, Side};
+
+/// The side and scope every peer figure is measured on: responses, where
+/// every rule masks (a reject would end a stream early).
+const SIDE: Side = Side::Response;
+const SCOPE: Scope = Scope::Assistant;
+
+/// Block scan: the number of findings in `text`.
+pub fn block(set: &RuleSet, text: &[u8]) -> usize {
+    set.findings(SIDE, SCOPE, text).len()
+}
+
+/// What a streamed scan gives back.
+pub struct Streamed {
+    /// Bytes released (masked output).
+    pub written: usize,
+    /// The scanner's heap bytes after the last push, before `finish`.
+    pub state_bytes: usize,
+}
+
+/// Streaming scan: `text` pushed `chunk` bytes at a time, then finished.
+pub fn stream(set: &RuleSet, text: &[u8], chunk: usize) -> Streamed {
+    let mut scanner = set.scanner(SIDE, SCOPE);
+    let mut out = Vec::with_capacity(chunk * 2);
+    let mut written = 0;
+    for piece in text.chunks(chunk) {
+        out.clear();
+        // Every rule masks on this side and scope, so no push rejects.
+        let _ = scanner.push(piece, &mut out);
+        written += out.len();
+    }
+    let state_bytes = scanner.memory_usage();
+    out.clear();
+    let _ = scanner.finish(&mut out);
+    Streamed {
+        written: written + out.len(),
+        state_bytes,
+    }
+}
