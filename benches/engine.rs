@@ -10,22 +10,22 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rulegate_benches::{corpus, generated_rule_set, shipped_rule_set};
-use rulegate_engine::{RuleSet, Scope, Side};
+use rulegate_engine::{Cache, RuleSet, Scope, Side};
 
 const CORPUS_BYTES: usize = 16 * 1024 * 1024;
 
-fn stream(set: &RuleSet, text: &[u8], chunk: usize) -> usize {
+fn stream(set: &RuleSet, cache: &mut Cache, text: &[u8], chunk: usize) -> usize {
     let mut scanner = set.scanner(Side::Response, Scope::Assistant);
     let mut out = Vec::with_capacity(chunk * 2);
     let mut written = 0;
     for piece in text.chunks(chunk) {
         out.clear();
         // Benchmarked rules mask; a reject would end the stream early.
-        let _ = scanner.push(piece, &mut out);
+        let _ = scanner.push_with(cache, piece, &mut out);
         written += out.len();
     }
     out.clear();
-    let _ = scanner.finish(&mut out);
+    let _ = scanner.finish_with(cache, &mut out);
     written + out.len()
 }
 
@@ -87,16 +87,36 @@ fn bench_engine(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.sample_size(10);
     for (name, set) in &sets {
+        // One cache per set, kept warm across iterations, as a server
+        // keeps one per thread.
+        let mut cache = set.create_cache();
         group.bench_with_input(BenchmarkId::new("block", name), set, |b, set| {
-            b.iter(|| black_box(set.findings(Side::Response, Scope::Assistant, text)).len())
+            b.iter(|| {
+                black_box(set.findings_with(&mut cache, Side::Response, Scope::Assistant, text))
+                    .len()
+            })
         });
         for chunk in [16, 4096] {
             group.bench_with_input(
                 BenchmarkId::new(format!("stream-{chunk}"), name),
                 set,
-                |b, set| b.iter(|| stream(set, black_box(text), chunk)),
+                |b, set| b.iter(|| stream(set, &mut cache, black_box(text), chunk)),
             );
         }
+        // The convenience path: each push borrows a cache from the set.
+        group.bench_with_input(BenchmarkId::new("stream-16-pooled", name), set, |b, set| {
+            b.iter(|| {
+                let mut scanner = set.scanner(Side::Response, Scope::Assistant);
+                let mut out = Vec::new();
+                for piece in black_box(text).chunks(16) {
+                    out.clear();
+                    let _ = scanner.push(piece, &mut out);
+                }
+                out.clear();
+                let _ = scanner.finish(&mut out);
+                out.len()
+            })
+        });
     }
     let naive = naive_baseline(&sets[0].1);
     group.bench_function(BenchmarkId::new("naive-regex-loop", "shipped"), |b| {

@@ -7,16 +7,34 @@ pub mod inputs;
 pub mod patterns;
 pub mod slow_inputs;
 
-use rulegate_engine::{RuleSet, Scope, Side};
+use std::cell::RefCell;
+
+use rulegate_engine::{Cache, RuleSet, Scope, Side};
 
 /// The side and scope every peer figure is measured on: responses, where
 /// every rule masks (a reject would end a stream early).
 const SIDE: Side = Side::Response;
 const SCOPE: Scope = Scope::Assistant;
 
+thread_local! {
+    /// The thread's cache, as a server keeps one per thread: warm from one
+    /// run to the next, like the Vectorscan scratch it is compared with.
+    static CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
+}
+
+fn with_cache<R>(set: &RuleSet, f: impl FnOnce(&mut Cache) -> R) -> R {
+    CACHE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if !slot.as_ref().is_some_and(|cache| cache.belongs_to(set)) {
+            *slot = Some(set.create_cache());
+        }
+        f(slot.as_mut().expect("just filled"))
+    })
+}
+
 /// Block scan: the number of findings in `text`.
 pub fn block(set: &RuleSet, text: &[u8]) -> usize {
-    set.findings(SIDE, SCOPE, text).len()
+    with_cache(set, |cache| set.findings_with(cache, SIDE, SCOPE, text).len())
 }
 
 /// What a streamed scan gives back.
@@ -29,20 +47,22 @@ pub struct Streamed {
 
 /// Streaming scan: `text` pushed `chunk` bytes at a time, then finished.
 pub fn stream(set: &RuleSet, text: &[u8], chunk: usize) -> Streamed {
-    let mut scanner = set.scanner(SIDE, SCOPE);
-    let mut out = Vec::with_capacity(chunk * 2);
-    let mut written = 0;
-    for piece in text.chunks(chunk) {
+    with_cache(set, |cache| {
+        let mut scanner = set.scanner(SIDE, SCOPE);
+        let mut out = Vec::with_capacity(chunk * 2);
+        let mut written = 0;
+        for piece in text.chunks(chunk) {
+            out.clear();
+            // Every rule masks on this side and scope, so no push rejects.
+            let _ = scanner.push_with(cache, piece, &mut out);
+            written += out.len();
+        }
+        let state_bytes = scanner.memory_usage();
         out.clear();
-        // Every rule masks on this side and scope, so no push rejects.
-        let _ = scanner.push(piece, &mut out);
-        written += out.len();
-    }
-    let state_bytes = scanner.memory_usage();
-    out.clear();
-    let _ = scanner.finish(&mut out);
-    Streamed {
-        written: written + out.len(),
-        state_bytes,
-    }
+        let _ = scanner.finish_with(cache, &mut out);
+        Streamed {
+            written: written + out.len(),
+            state_bytes,
+        }
+    })
 }

@@ -28,8 +28,11 @@ pub fn export(set: &RuleSet) -> Vec<ExportedPattern> {
         .iter()
         .flat_map(|rule| {
             rule.patterns.iter().enumerate().map(|(index, pattern)| {
-                let (hir, _) = rulegate_engine::compile_pattern(pattern)
+                let printed = rulegate_engine::pattern_regex(pattern)
                     .expect("a pattern of a built rule set compiles");
+                let hir = regex_syntax::Parser::new()
+                    .parse(&printed)
+                    .expect("the engine prints patterns in regex syntax");
                 ExportedPattern {
                     rule: rule.name.clone(),
                     index,

@@ -47,6 +47,12 @@ impl Cache {
         }
     }
 
+    /// True when `set` made this cache (only then may they be used
+    /// together).
+    pub fn belongs_to(&self, set: &crate::RuleSet) -> bool {
+        self.set_id == set.inner.id
+    }
+
     /// Heap bytes the lazy DFAs have taken so far.
     pub fn memory_usage(&self) -> usize {
         self.forward
