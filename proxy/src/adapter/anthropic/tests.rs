@@ -5,6 +5,7 @@ use rulegate_engine::{Disposition, RuleSet, Scope};
 
 use super::{Anthropic, BATCH, COMPLETE, MESSAGES};
 use crate::adapter::{ApiAdapter, Fired, InspectError, Inspection, Outcome};
+use crate::outcome_memory::Generation;
 
 /// Masks `SECRETn` with the name of the scope it was found in, so a test
 /// sees which scope the walker gave each string.
@@ -37,9 +38,16 @@ fn rules() -> RuleSet {
 }
 
 fn inspect(kind: &'static str, body: &str) -> Inspection {
-    Anthropic
-        .inspect_request(kind, &rules(), body.as_bytes())
-        .unwrap_or_else(|e| panic!("{e}: {body}"))
+    let inspection = Anthropic
+        .inspect_request(kind, &rules().into(), body.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}: {body}"));
+    // The same through an outcome memory, cold and warm.
+    let remembering = Generation::new(rules(), 1 << 20);
+    for _ in 0..2 {
+        let again = Anthropic.inspect_request(kind, &remembering, body.as_bytes());
+        assert_eq!(again.as_ref(), Ok(&inspection), "{body}");
+    }
+    inspection
 }
 
 fn masked_as(kind: &'static str, body: &str) -> String {
@@ -279,7 +287,7 @@ fn escapes_are_decoded_before_scanning_and_reencoded_when_masked() {
 
 #[test]
 fn ambiguous_or_malformed_bodies_are_errors() {
-    let set = rules();
+    let set: Generation = rules().into();
     let err = |body: &str| Anthropic.inspect_request(MESSAGES, &set, body.as_bytes());
     assert!(matches!(
         err("{\"messages\": [}"),
@@ -328,7 +336,7 @@ fn batch_requests_and_text_completions_are_inspected() {
 
 #[test]
 fn replies_mask_text_tool_input_and_reject() {
-    let set = rules();
+    let set = Generation::new(rules(), 1 << 20);
     let body = r#"{"type":"message","content":[{"type":"text","text":"x SECRET1"},{"type":"tool_use","id":"t","name":"n","input":{"a":"SECRET2","SECRET3":1}},{"type":"thinking","thinking":"SECRET4","signature":"s"}]}"#;
     let inspection = Anthropic
         .inspect_reply(MESSAGES, &set, body.as_bytes())
