@@ -410,7 +410,10 @@ mod tests {
         let Remembered::Found(applied) = &again else {
             panic!("the key is found");
         };
-        assert_eq!(**applied, rules.apply_all(Side::Request, Scope::User, &text));
+        assert_eq!(
+            **applied,
+            rules.apply_all(Side::Request, Scope::User, &text)
+        );
         assert_eq!(memory.len(), 1, "the second call was a hit");
     }
 

@@ -401,3 +401,140 @@ fn findings_are_coalesced_and_a_reject_lists_a_few_places() {
     );
     assert!(message.contains("And 12 more."), "{message}");
 }
+
+/// A conversation resent turn after turn, its texts drawn from a small
+/// pool so the same text comes back in other scopes, other turns and the
+/// newest user turn (where a reject counts) and older ones (where it
+/// becomes a mask).
+mod remembered {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// Long enough to be remembered unless marked short; secrets that
+    /// mask by scope, reject in the user's turn, or only log.
+    fn pool() -> Vec<String> {
+        let filler = "lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(3);
+        vec![
+            format!("clean text {filler}"),
+            format!("clean \"quoted\"\nand escaped\t{filler}"),
+            format!("a key SECRET1 in it {filler}"),
+            format!("{filler} SECRET2 and SECRET3 at the end"),
+            format!("FORBIDDEN words {filler}"),
+            format!("HALT here {filler} SECRET4"),
+            "SECRET5 short".to_owned(),
+            "FORBIDDEN short".to_owned(),
+            format!("{filler}{filler}{filler}"),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    struct Turn {
+        /// Pool indices: the assistant's text, its tool call's input, the
+        /// user's text, the tool result, a `system` message if any.
+        said: usize,
+        input: usize,
+        typed: usize,
+        result: usize,
+        system: Option<usize>,
+    }
+
+    fn turn(size: usize) -> impl Strategy<Value = Turn> {
+        (
+            0..size,
+            0..size,
+            0..size,
+            0..size,
+            proptest::option::of(0..size),
+        )
+            .prop_map(|(said, input, typed, result, system)| Turn {
+                said,
+                input,
+                typed,
+                result,
+                system,
+            })
+    }
+
+    /// The request after `turns`: the system prompt, then each turn's
+    /// user message (text and the previous tool call's result) and the
+    /// assistant's reply; the last user message is the newest turn.
+    fn request(system: usize, turns: &[Turn], pool: &[String]) -> Vec<u8> {
+        let mut messages = Vec::new();
+        for (n, turn) in turns.iter().enumerate() {
+            let mut content = vec![json!({"type": "text", "text": pool[turn.typed]})];
+            if n > 0 {
+                content.push(json!({
+                    "type": "tool_result",
+                    "tool_use_id": format!("t{}", n - 1),
+                    "content": pool[turn.result],
+                }));
+            }
+            messages.push(json!({"role": "user", "content": content}));
+            if let Some(system) = turn.system {
+                messages.push(json!({"role": "system", "content": pool[system]}));
+            }
+            if n + 1 < turns.len() {
+                messages.push(json!({"role": "assistant", "content": [
+                    {"type": "text", "text": pool[turn.said]},
+                    {"type": "tool_use", "id": format!("t{n}"), "name": "Read",
+                     "input": {"path": pool[turn.input], pool[turn.input].clone(): 1}},
+                ]}));
+            }
+        }
+        let body: Value = json!({
+            "model": "m",
+            "system": [{"type": "text", "text": pool[system]}],
+            "messages": messages,
+        });
+        serde_json::to_vec(&body).unwrap()
+    }
+
+    /// An inspection with the body as text, so a failure reads.
+    fn shown(inspected: Result<Inspection, InspectError>) -> String {
+        match inspected {
+            Ok(Inspection { outcome, fired }) => {
+                let outcome = match outcome {
+                    Outcome::Masked(bytes) => format!("masked {}", String::from_utf8_lossy(&bytes)),
+                    other => format!("{other:?}"),
+                };
+                format!("{outcome}\nfired {fired:?}")
+            }
+            Err(error) => format!("error {error}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// What goes upstream (or the refusal, and every rule that fired)
+        /// with the memory is what it is without, for every request of a
+        /// growing conversation, whatever the memory has room for.
+        #[test]
+        fn a_resent_conversation_inspects_the_same_with_the_memory(
+            system in 0..9usize,
+            turns in proptest::collection::vec(turn(9), 1..8),
+            budget in prop::sample::select(vec![2 * 1024, 16 * 1024, 1 << 20]),
+        ) {
+            let pool = pool();
+            let plain: Generation = rules().into();
+            let remembering = Generation::new(rules(), budget);
+            for upto in 1..=turns.len() {
+                let body = request(system, &turns[..upto], &pool);
+                let expected = shown(Anthropic.inspect_request(MESSAGES, &plain, &body));
+                let got = shown(Anthropic.inspect_request(MESSAGES, &remembering, &body));
+                prop_assert_eq!(got, expected, "request {}", upto);
+            }
+            // Replies too (their side has rules of its own).
+            let reply = serde_json::to_vec(&json!({
+                "type": "message",
+                "content": [{"type": "text", "text": pool[system]}],
+            })).unwrap();
+            prop_assert_eq!(
+                shown(Anthropic.inspect_reply(MESSAGES, &remembering, &reply)),
+                shown(Anthropic.inspect_reply(MESSAGES, &plain, &reply))
+            );
+        }
+    }
+}
