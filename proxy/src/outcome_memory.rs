@@ -473,6 +473,7 @@ mod tests {
         let rules = test_rules(RULES);
         let budget = 64 * 1024;
         let memory = OutcomeMemory::new(budget);
+        let mut most = 0;
         for n in 0..20_000 {
             // Clean, masked, and masked with a long text.
             let text = match n % 3 {
@@ -482,8 +483,10 @@ mod tests {
             };
             memory.apply_all(&rules, Side::Request, Scope::User, &text);
             assert!(memory.bytes() <= budget, "{} > {budget}", memory.bytes());
+            most = most.max(memory.len());
         }
-        assert!(memory.len() > 100, "the memory is used: {}", memory.len());
+        // Clean entries alone would be over a thousand.
+        assert!(most > 100, "the memory is used: at most {most} entries");
         assert!(memory.bytes() > budget / 2);
         // The count agrees with the entries.
         for shard in memory.shards.iter() {
