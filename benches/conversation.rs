@@ -37,7 +37,9 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rulegate_engine::{Scope, Side};
 use rulegate_mock_upstream::{anthropic_responder, Block, MockUpstream, Script};
-use rulegate_proxy::{Config, OutcomeMemory, Workers};
+use rulegate_proxy::adapter::anthropic::Anthropic;
+use rulegate_proxy::adapter::ApiAdapter;
+use rulegate_proxy::{Config, Generation, OutcomeMemory, Workers};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
@@ -55,6 +57,25 @@ fn main() {
     let turns = env("TURNS", if quick { 3 } else { 41 }).max(2);
 
     threshold_figures(quick);
+
+    let conversation: Vec<Vec<Bytes>> = (0..conversations)
+        .map(|c| conversation(c as u64, turns))
+        .collect();
+    inspection_figures(&conversation[0]);
+    if std::env::var_os("INSPECTION_ONLY").is_some() {
+        // For a profiler: the warm inspection alone, many times.
+        let remembering = Generation::new(rulegate_benches::shipped_rule_set(), 64 << 20);
+        for _ in 0..200 {
+            for body in &conversation[0] {
+                std::hint::black_box(
+                    Anthropic
+                        .inspect_request("messages", &remembering, body)
+                        .ok(),
+                );
+            }
+        }
+        return;
+    }
 
     let mock_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -97,9 +118,6 @@ fn main() {
     targets.push(("rulegate, memory on", remembering.address()));
     targets.push(("rulegate, memory off", scanning.address()));
 
-    let conversation: Vec<Vec<Bytes>> = (0..conversations)
-        .map(|c| conversation(c as u64, turns))
-        .collect();
     let sizes: Vec<usize> = conversation.iter().flatten().map(Bytes::len).collect();
     println!(
         "conversation overhead: {conversations} conversations of {turns} turns (the first not counted); requests of {:.1} to {:.1} KB",
@@ -131,7 +149,10 @@ fn main() {
     });
 
     let medians: Vec<f64> = ttfb.into_iter().map(median_us).collect();
-    println!("{:<52} {:>12} {:>12}", "time to first byte", "median", "added");
+    println!(
+        "{:<52} {:>12} {:>12}",
+        "time to first byte", "median", "added"
+    );
     for ((label, _), median) in targets.iter().zip(&medians) {
         println!(
             "{label:<52} {:>9.1} µs {:>9.1} µs",
@@ -246,6 +267,50 @@ fn conversation(seed: u64, turns: usize) -> Vec<Bytes> {
     requests
 }
 
+/// One conversation's requests inspected in-process, in turn, with the
+/// memory and without: the part of the added time that is inspection.
+fn inspection_figures(requests: &[Bytes]) {
+    let rules = rulegate_benches::shipped_rule_set();
+    let plain: Generation = rules.clone().into();
+    let remembering = Generation::new(rules, Config::DEFAULT_OUTCOME_MEMORY_MB << 20);
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    let mut parse = Vec::new();
+    for (turn, body) in requests.iter().enumerate() {
+        let started = Instant::now();
+        let with = Anthropic.inspect_request("messages", &remembering, body);
+        let took = started.elapsed();
+        let started = Instant::now();
+        let without = Anthropic.inspect_request("messages", &plain, body);
+        let took_without = started.elapsed();
+        let started = Instant::now();
+        std::hint::black_box(
+            rulegate_proxy::json::parse(body)
+                .map(|d| d.tape_bytes())
+                .ok(),
+        );
+        let took_parse = started.elapsed();
+        assert_eq!(with, without, "the memory changes nothing");
+        if turn > 0 {
+            on.push(took);
+            off.push(took_without);
+            parse.push(took_parse);
+        }
+    }
+    println!("{:<52} {:>12}", "inspection alone, one request", "median");
+    println!(
+        "{:<52} {:>9.1} µs",
+        "memory on (warm but for the new turn)",
+        median_us(on)
+    );
+    println!("{:<52} {:>9.1} µs", "memory off", median_us(off));
+    println!(
+        "{:<52} {:>9.1} µs",
+        "of which strict JSON parse",
+        median_us(parse)
+    );
+}
+
 /// A text's scan against a look-up of it in the memory, by length: where
 /// remembering starts to pay.
 fn threshold_figures(quick: bool) {
@@ -257,7 +322,7 @@ fn threshold_figures(quick: bool) {
         "{:<52} {:>12} {:>12}",
         "clean text, per call (median of 5 runs)", "scan", "look-up"
     );
-    for len in [16, 32, 64, 128, 256, 512, 1024, 4096] {
+    for len in [4, 8, 16, 32, 64, 128, 256, 1024, 4096] {
         // Cut on a character boundary.
         let mut end = len.min(source.len());
         while !source.is_char_boundary(end) {

@@ -425,6 +425,7 @@ mod remembered {
             format!("HALT here {filler} SECRET4"),
             "SECRET5 short".to_owned(),
             "FORBIDDEN short".to_owned(),
+            "SECRET6".to_owned(),
             format!("{filler}{filler}{filler}"),
         ]
     }
@@ -513,8 +514,8 @@ mod remembered {
         /// growing conversation, whatever the memory has room for.
         #[test]
         fn a_resent_conversation_inspects_the_same_with_the_memory(
-            system in 0..9usize,
-            turns in proptest::collection::vec(turn(9), 1..8),
+            system in 0..10usize,
+            turns in proptest::collection::vec(turn(10), 1..8),
             budget in prop::sample::select(vec![2 * 1024, 16 * 1024, 1 << 20]),
         ) {
             let pool = pool();

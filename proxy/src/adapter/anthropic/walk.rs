@@ -168,11 +168,19 @@ impl<'r> Walk<'r> {
         }
     }
 
-    /// What the rules give for `text`: remembered, or scanned.
-    fn apply_all(&self, scope: Scope, text: &str) -> Remembered {
+    /// What the rules give for a string's text: remembered (looked up by
+    /// its JSON form, so a string seen before is not even decoded), or
+    /// scanned.
+    fn apply_all(&self, scope: Scope, string: &JsonString<'_>) -> Remembered {
         match self.memory {
-            Some(memory) => memory.apply_all(self.rules, self.side, scope, text),
-            None => self.rules.apply_all(self.side, scope, text).into(),
+            Some(memory) => {
+                memory
+                    .apply_all_encoded(self.rules, self.side, scope, string.raw(), || string.text())
+            }
+            None => self
+                .rules
+                .apply_all(self.side, scope, &string.text())
+                .into(),
         }
     }
 
@@ -229,11 +237,10 @@ impl<'r> Walk<'r> {
         if self.excluded == Some(string.span()) {
             return;
         }
-        let text = string.text();
-        if text.is_empty() {
+        if string.raw().is_empty() {
             return;
         }
-        let Remembered::Found(applied) = self.apply_all(scope, &text) else {
+        let Remembered::Found(applied) = self.apply_all(scope, string) else {
             return;
         };
         let location = self.location() + suffix;
@@ -257,11 +264,10 @@ impl<'r> Walk<'r> {
     /// Signed text of a reply: scanned, never altered. A reject stops the
     /// reply; a mask is logged as not carried out.
     fn watch(&mut self, string: &JsonString<'_>, scope: Scope) {
-        let text = string.text();
-        if text.is_empty() {
+        if string.raw().is_empty() {
             return;
         }
-        let Remembered::Found(applied) = self.apply_all(scope, &text) else {
+        let Remembered::Found(applied) = self.apply_all(scope, string) else {
             return;
         };
         let location = self.location();
