@@ -10,9 +10,9 @@
 //! on the machine affects them alike.
 //!
 //! Requests: a conversation starts from `claude_code_request` (about
-//! 72 KB) and each turn resends the history plus the assistant's last
-//! answer and a new user message (about 400 bytes a turn), as Claude Code
-//! does; the first request of each conversation (cold memory) is not
+//! 70 KB) and each turn resends the history plus the assistant's last
+//! answer and a new user message (about 600 bytes a turn), as Claude Code
+//! does, so requests are 70 to 85 KB, about 78 KB on average; the first request of each conversation (cold memory) is not
 //! counted. Figure: time to first byte (request sent → first body byte),
 //! median per target; "added" is a gateway's median minus direct's.
 //!
@@ -20,7 +20,8 @@
 //! by length (where [`MIN_REMEMBERED_LEN`] comes from).
 //!
 //! `cargo bench -p rulegate-benches --bench conversation` (env
-//! `CONVERSATIONS`, default 5, and `TURNS`, default 41). Skips the Node
+//! `CONVERSATIONS`, default 10, and `TURNS`, default 21; `INSPECTION_ONLY`
+//! repeats the warm in-process inspection for a profiler). Skips the Node
 //! gateway, saying so, when `node` is not on the PATH.
 //!
 //! [`MIN_REMEMBERED_LEN`]: rulegate_proxy::outcome_memory::MIN_REMEMBERED_LEN
@@ -53,8 +54,8 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let conversations = env("CONVERSATIONS", if quick { 1 } else { 5 }).max(1);
-    let turns = env("TURNS", if quick { 3 } else { 41 }).max(2);
+    let conversations = env("CONVERSATIONS", if quick { 1 } else { 10 }).max(1);
+    let turns = env("TURNS", if quick { 3 } else { 21 }).max(2);
 
     threshold_figures(quick);
 
@@ -238,7 +239,7 @@ impl Drop for NodeGateway {
 /// The requests of one conversation: turn 0 is the generated history,
 /// each later turn adds the assistant's answer and a new user message.
 fn conversation(seed: u64, turns: usize) -> Vec<Bytes> {
-    let history = rulegate_benches::claude_code_request(100 + seed, 72 * 1024);
+    let history = rulegate_benches::claude_code_request(100 + seed, 64 * 1024);
     let mut body: Value = serde_json::from_slice(&history).expect("generated JSON");
     let mut rng = rulegate_benches::Rng::new(seed);
     let mut requests = vec![Bytes::from(history)];
