@@ -111,7 +111,7 @@ fn inspection_cost(hostile: &Bytes, mib: usize) {
     let rules = rulegate_benches::shipped_rule_set();
     let started = Instant::now();
     let inspection = Anthropic
-        .inspect_request("messages", &rules, hostile)
+        .inspect_request("messages", &rules.into(), hostile)
         .expect("valid JSON");
     let took = started.elapsed();
     let _ = inspection;

@@ -92,7 +92,7 @@ fn main() {
     for _ in 0..iterations / 5 + 1 {
         let started = Instant::now();
         let inspection = Anthropic
-            .inspect_request("messages", &rules, &big)
+            .inspect_request("messages", &rules.clone().into(), &big)
             .expect("valid request");
         inspect.push(started.elapsed());
         assert!(

@@ -146,7 +146,7 @@ pub fn tool_json(data: &[u8]) {
 
 pub fn request(data: &[u8]) {
     for kind in ["messages", "batch", "complete"] {
-        if let Ok(inspection) = Anthropic.inspect_request(kind, shipped(), data) {
+        if let Ok(inspection) = Anthropic.inspect_request(kind, &shipped().clone().into(), data) {
             if let Outcome::Masked(body) = inspection.outcome {
                 json::parse(&body).expect("a masked body is strict JSON");
             }

@@ -114,6 +114,10 @@ pub struct Config {
     /// A streamed reply of more upstream bytes ends with an error event
     /// (0: no limit).
     pub max_stream_bytes: u64,
+    /// Bytes of scan outcomes remembered for the rule set, shared by every
+    /// serving thread, so a resent conversation is not scanned again (0:
+    /// none).
+    pub outcome_memory_bytes: u64,
 }
 
 impl Config {
@@ -128,6 +132,7 @@ impl Config {
     pub const DEFAULT_INSPECTION_QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
     pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_MAX_STREAM_DURATION: Duration = Duration::from_secs(3600);
+    pub const DEFAULT_OUTCOME_MEMORY_MB: u64 = 64;
 
     /// Defaults for everything but the upstream.
     pub fn new(upstream: Upstream) -> Config {
@@ -147,6 +152,7 @@ impl Config {
             drain_timeout: Config::DEFAULT_DRAIN_TIMEOUT,
             max_stream_duration: Some(Config::DEFAULT_MAX_STREAM_DURATION),
             max_stream_bytes: 0,
+            outcome_memory_bytes: Config::DEFAULT_OUTCOME_MEMORY_MB << 20,
         }
     }
 }

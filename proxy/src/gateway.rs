@@ -38,6 +38,7 @@ use crate::adapter::{ApiAdapter, Fired, Inspection, Outcome, Refusal};
 use crate::body::{Guarded, OnEnd, StreamBody, StreamLimits};
 use crate::config::Config;
 use crate::listener::{InFlight, Shared};
+use crate::outcome_memory::Generation;
 use crate::route::{Class, Decision, RouteTable, ShadowError};
 
 pub use crate::body::ProxyBody;
@@ -75,7 +76,8 @@ pub const INSPECTION_COST_FACTOR: u64 = 4;
 
 /// The shared state of a running gateway.
 pub struct Gateway {
-    rules: RuleSet,
+    /// The rules and what the gateway remembers of scanning with them.
+    generation: Generation,
     config: Config,
     client: UpstreamClient,
     adapter: Arc<dyn ApiAdapter>,
@@ -84,19 +86,22 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway with limits of its own (one serving thread).
+    /// A gateway with limits and an outcome memory of its own (one
+    /// serving thread).
     pub fn new(rules: RuleSet, config: Config) -> Result<Gateway, GatewayError> {
         let shared = Arc::new(Shared::new(
             config.max_connections,
             config.inspection_budget_bytes,
         ));
-        Gateway::with_shared(rules, config, shared)
+        let generation = Generation::new(rules, config.outcome_memory_bytes);
+        Gateway::with_shared(generation, config, shared)
     }
 
-    /// A gateway whose connection and memory limits are shared with the
-    /// other serving threads of the process.
+    /// A gateway whose connection and memory limits, and whose rules with
+    /// their outcome memory, are shared with the other serving threads of
+    /// the process.
     pub fn with_shared(
-        rules: RuleSet,
+        generation: Generation,
         config: Config,
         shared: Arc<Shared>,
     ) -> Result<Gateway, GatewayError> {
@@ -130,7 +135,7 @@ impl Gateway {
             routes.add_relayed(pattern.clone())?;
         }
         Ok(Gateway {
-            rules,
+            generation,
             config,
             client,
             adapter,
@@ -148,7 +153,11 @@ impl Gateway {
     }
 
     pub fn rules(&self) -> &RuleSet {
-        &self.rules
+        self.generation.rules()
+    }
+
+    pub fn generation(&self) -> &Generation {
+        &self.generation
     }
 
     pub fn config(&self) -> &Config {
@@ -287,10 +296,10 @@ impl Gateway {
                     }
                 };
                 let inspected = if bytes.len() < INLINE_INSPECTION_LIMIT {
-                    self.adapter.inspect_request(kind, &self.rules, &bytes)
+                    self.adapter.inspect_request(kind, &self.generation, &bytes)
                 } else if bytes.len() >= HEAVY_INSPECTION {
                     let (adapter, rules, body) =
-                        (self.adapter.clone(), self.rules.clone(), bytes.clone());
+                        (self.adapter.clone(), self.generation.clone(), bytes.clone());
                     let task = move || adapter.inspect_request(kind, &rules, &body);
                     match self.shared.heavy_inspections.run(task).await {
                         Some(inspected) => inspected,
@@ -298,7 +307,7 @@ impl Gateway {
                     }
                 } else {
                     let (adapter, rules, body) =
-                        (self.adapter.clone(), self.rules.clone(), bytes.clone());
+                        (self.adapter.clone(), self.generation.clone(), bytes.clone());
                     let task = move || adapter.inspect_request(kind, &rules, &body);
                     match tokio::task::spawn_blocking(task).await {
                         Ok(inspected) => inspected,
@@ -381,7 +390,7 @@ impl Gateway {
                     max_duration: self.config.max_stream_duration,
                     max_bytes: self.config.max_stream_bytes,
                 };
-                let rewriter = self.adapter.stream_rewriter(kind, &self.rules);
+                let rewriter = self.adapter.stream_rewriter(kind, self.generation.rules());
                 let body = StreamBody::new(body, rewriter, limits, on_end);
                 Routed::Stream(Response::from_parts(parts, body.boxed()))
             }
@@ -394,7 +403,7 @@ impl Gateway {
                         return self.refuse(Refusal::UpstreamUninspectable { why }, log);
                     }
                 };
-                let inspection = match self.adapter.inspect_reply(kind, &self.rules, &bytes) {
+                let inspection = match self.adapter.inspect_reply(kind, &self.generation, &bytes) {
                     Ok(inspection) => inspection,
                     Err(error) => {
                         let why = error.to_string();

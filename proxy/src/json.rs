@@ -173,8 +173,9 @@ impl<'d> JsonString<'d> {
         start..start + self.node.field()
     }
 
-    /// The text between the quotes, escapes not yet decoded.
-    fn raw(&self) -> &'d str {
+    /// The text between the quotes, escapes not yet decoded: it
+    /// determines the decoded text, and costs nothing to read.
+    pub fn raw(&self) -> &'d str {
         let span = self.span();
         &self.text[span.start + 1..span.end - 1]
     }

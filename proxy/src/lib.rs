@@ -16,6 +16,7 @@ pub mod gateway;
 mod inspect_pool;
 pub mod json;
 pub mod listener;
+pub mod outcome_memory;
 pub mod route;
 pub mod sse;
 pub mod tool_json;
@@ -25,6 +26,7 @@ pub mod workers;
 pub use config::{Config, Upstream};
 pub use gateway::{Gateway, GatewayError};
 pub use listener::{serve, Shared};
+pub use outcome_memory::{Generation, OutcomeMemory};
 pub use workers::Workers;
 
 /// Compiles rules written in a test, panicking with their diagnostics.

@@ -105,6 +105,10 @@ struct Args {
         value_name = "N"
     )]
     max_stream_bytes: u64,
+    /// MiB of scan outcomes remembered, so text a client resends is not
+    /// scanned again (0: off)
+    #[arg(long, env = "RULEGATE_OUTCOME_MEMORY_MB", default_value_t = Config::DEFAULT_OUTCOME_MEMORY_MB, value_name = "MIB")]
+    outcome_memory_mb: u64,
     /// Log lines as text or as one JSON object each
     #[arg(long, env = "RULEGATE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -153,6 +157,10 @@ fn limits(args: &Args, config: &mut Config) -> Result<(), String> {
     config.inspection_budget_bytes = args.inspection_budget_bytes;
     config.max_stream_bytes = args.max_stream_bytes;
     config.max_body_bytes = args.max_body_bytes;
+    config.outcome_memory_bytes = args
+        .outcome_memory_mb
+        .checked_mul(1 << 20)
+        .ok_or("--outcome-memory-mb is too large")?;
     config.relayed = args.relay.clone();
     Ok(())
 }

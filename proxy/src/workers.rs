@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::gateway::{Gateway, GatewayError};
 use crate::listener::{serve, Shared};
+use crate::outcome_memory::Generation;
 
 /// A running gateway on its own threads.
 pub struct Workers {
@@ -47,11 +48,14 @@ impl Workers {
             config.max_connections,
             config.inspection_budget_bytes,
         ));
+        // One memory for every thread: a conversation's next turn may land
+        // on any of them.
+        let generation = Generation::new(rules, config.outcome_memory_bytes);
         let mut threads = Vec::new();
         for index in 0..count.max(1) {
             // Build every gateway up front so a bad TLS set-up fails here,
             // not in a thread.
-            let gateway = Gateway::with_shared(rules.clone(), config.clone(), shared.clone())?;
+            let gateway = Gateway::with_shared(generation.clone(), config.clone(), shared.clone())?;
             let listener = listener.try_clone()?;
             let mut stopped = stopped.clone();
             let thread = std::thread::Builder::new()

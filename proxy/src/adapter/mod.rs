@@ -23,6 +23,7 @@ use http::StatusCode;
 use rulegate_engine::{Disposition, Finding, RuleId, RuleSet, Scope};
 
 use crate::json::JsonError;
+use crate::outcome_memory::Generation;
 use crate::route::Route;
 
 /// A rule that fired somewhere in a body (never the matched text), as
@@ -269,11 +270,13 @@ pub trait ApiAdapter: Send + Sync {
     /// refused.
     fn routes(&self) -> Vec<Route>;
 
-    /// Inspects a request body of an inspected route of kind `kind`.
+    /// Inspects a request body of an inspected route of kind `kind`; the
+    /// generation's memory answers for texts it has seen (the result is
+    /// the same byte for byte).
     fn inspect_request(
         &self,
         kind: &'static str,
-        rules: &RuleSet,
+        rules: &Generation,
         body: &[u8],
     ) -> Result<Inspection, InspectError>;
 
@@ -281,7 +284,7 @@ pub trait ApiAdapter: Send + Sync {
     fn inspect_reply(
         &self,
         kind: &'static str,
-        rules: &RuleSet,
+        rules: &Generation,
         body: &[u8],
     ) -> Result<Inspection, InspectError>;
 

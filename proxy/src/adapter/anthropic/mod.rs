@@ -19,6 +19,7 @@ use rulegate_engine::{RuleSet, Side};
 
 use crate::adapter::{ApiAdapter, InspectError, Inspection, Outcome, Refusal, StreamRewriter};
 use crate::json::{self, Value};
+use crate::outcome_memory::Generation;
 use crate::route::{Class, Route};
 
 pub use stream::MessagesStream;
@@ -73,7 +74,7 @@ impl ApiAdapter for Anthropic {
     fn inspect_request(
         &self,
         kind: &'static str,
-        rules: &RuleSet,
+        rules: &Generation,
         body: &[u8],
     ) -> Result<Inspection, InspectError> {
         let parsed = json::parse(body)?;
@@ -81,26 +82,26 @@ impl ApiAdapter for Anthropic {
         if !matches!(document, Value::Object(_)) {
             return Err(InspectError::NotAnObject);
         }
-        let mut walk = walk::Walk::new(rules, Side::Request);
+        let mut walk = walk::Walk::remembering(rules, Side::Request);
         match kind {
             BATCH => walk.batch_body(&document),
             COMPLETE => walk.completion_body(&document),
             _ => walk.messages_body(&document),
         }
-        Ok(finish(rules, walk, Side::Request, body, &document))
+        Ok(finish(rules.rules(), walk, Side::Request, body, &document))
     }
 
     fn inspect_reply(
         &self,
         _kind: &'static str,
-        rules: &RuleSet,
+        rules: &Generation,
         body: &[u8],
     ) -> Result<Inspection, InspectError> {
         let parsed = json::parse(body)?;
         let document = parsed.root();
-        let mut walk = walk::Walk::new(rules, Side::Response);
+        let mut walk = walk::Walk::remembering(rules, Side::Response);
         walk.reply_body(&document);
-        Ok(finish(rules, walk, Side::Response, body, &document))
+        Ok(finish(rules.rules(), walk, Side::Response, body, &document))
     }
 
     fn stream_rewriter(&self, _kind: &'static str, rules: &RuleSet) -> Box<dyn StreamRewriter> {

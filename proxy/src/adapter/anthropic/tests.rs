@@ -5,6 +5,7 @@ use rulegate_engine::{Disposition, RuleSet, Scope};
 
 use super::{Anthropic, BATCH, COMPLETE, MESSAGES};
 use crate::adapter::{ApiAdapter, Fired, InspectError, Inspection, Outcome};
+use crate::outcome_memory::Generation;
 
 /// Masks `SECRETn` with the name of the scope it was found in, so a test
 /// sees which scope the walker gave each string.
@@ -37,9 +38,16 @@ fn rules() -> RuleSet {
 }
 
 fn inspect(kind: &'static str, body: &str) -> Inspection {
-    Anthropic
-        .inspect_request(kind, &rules(), body.as_bytes())
-        .unwrap_or_else(|e| panic!("{e}: {body}"))
+    let inspection = Anthropic
+        .inspect_request(kind, &rules().into(), body.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}: {body}"));
+    // The same through an outcome memory, cold and warm.
+    let remembering = Generation::new(rules(), 1 << 20);
+    for _ in 0..2 {
+        let again = Anthropic.inspect_request(kind, &remembering, body.as_bytes());
+        assert_eq!(again.as_ref(), Ok(&inspection), "{body}");
+    }
+    inspection
 }
 
 fn masked_as(kind: &'static str, body: &str) -> String {
@@ -279,7 +287,7 @@ fn escapes_are_decoded_before_scanning_and_reencoded_when_masked() {
 
 #[test]
 fn ambiguous_or_malformed_bodies_are_errors() {
-    let set = rules();
+    let set: Generation = rules().into();
     let err = |body: &str| Anthropic.inspect_request(MESSAGES, &set, body.as_bytes());
     assert!(matches!(
         err("{\"messages\": [}"),
@@ -328,7 +336,7 @@ fn batch_requests_and_text_completions_are_inspected() {
 
 #[test]
 fn replies_mask_text_tool_input_and_reject() {
-    let set = rules();
+    let set = Generation::new(rules(), 1 << 20);
     let body = r#"{"type":"message","content":[{"type":"text","text":"x SECRET1"},{"type":"tool_use","id":"t","name":"n","input":{"a":"SECRET2","SECRET3":1}},{"type":"thinking","thinking":"SECRET4","signature":"s"}]}"#;
     let inspection = Anthropic
         .inspect_reply(MESSAGES, &set, body.as_bytes())
@@ -392,4 +400,142 @@ fn findings_are_coalesced_and_a_reject_lists_a_few_places() {
         "{message}"
     );
     assert!(message.contains("And 12 more."), "{message}");
+}
+
+/// A conversation resent turn after turn, its texts drawn from a small
+/// pool so the same text comes back in other scopes, other turns and the
+/// newest user turn (where a reject counts) and older ones (where it
+/// becomes a mask).
+mod remembered {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// Long enough to be remembered unless marked short; secrets that
+    /// mask by scope, reject in the user's turn, or only log.
+    fn pool() -> Vec<String> {
+        let filler = "lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(3);
+        vec![
+            format!("clean text {filler}"),
+            format!("clean \"quoted\"\nand escaped\t{filler}"),
+            format!("a key SECRET1 in it {filler}"),
+            format!("{filler} SECRET2 and SECRET3 at the end"),
+            format!("FORBIDDEN words {filler}"),
+            format!("HALT here {filler} SECRET4"),
+            "SECRET5 short".to_owned(),
+            "FORBIDDEN short".to_owned(),
+            "SECRET6".to_owned(),
+            format!("{filler}{filler}{filler}"),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    struct Turn {
+        /// Pool indices: the assistant's text, its tool call's input, the
+        /// user's text, the tool result, a `system` message if any.
+        said: usize,
+        input: usize,
+        typed: usize,
+        result: usize,
+        system: Option<usize>,
+    }
+
+    fn turn(size: usize) -> impl Strategy<Value = Turn> {
+        (
+            0..size,
+            0..size,
+            0..size,
+            0..size,
+            proptest::option::of(0..size),
+        )
+            .prop_map(|(said, input, typed, result, system)| Turn {
+                said,
+                input,
+                typed,
+                result,
+                system,
+            })
+    }
+
+    /// The request after `turns`: the system prompt, then each turn's
+    /// user message (text and the previous tool call's result) and the
+    /// assistant's reply; the last user message is the newest turn.
+    fn request(system: usize, turns: &[Turn], pool: &[String]) -> Vec<u8> {
+        let mut messages = Vec::new();
+        for (n, turn) in turns.iter().enumerate() {
+            let mut content = vec![json!({"type": "text", "text": pool[turn.typed]})];
+            if n > 0 {
+                content.push(json!({
+                    "type": "tool_result",
+                    "tool_use_id": format!("t{}", n - 1),
+                    "content": pool[turn.result],
+                }));
+            }
+            messages.push(json!({"role": "user", "content": content}));
+            if let Some(system) = turn.system {
+                messages.push(json!({"role": "system", "content": pool[system]}));
+            }
+            if n + 1 < turns.len() {
+                messages.push(json!({"role": "assistant", "content": [
+                    {"type": "text", "text": pool[turn.said]},
+                    {"type": "tool_use", "id": format!("t{n}"), "name": "Read",
+                     "input": {"path": pool[turn.input], pool[turn.input].clone(): 1}},
+                ]}));
+            }
+        }
+        let body: Value = json!({
+            "model": "m",
+            "system": [{"type": "text", "text": pool[system]}],
+            "messages": messages,
+        });
+        serde_json::to_vec(&body).unwrap()
+    }
+
+    /// An inspection with the body as text, so a failure reads.
+    fn shown(inspected: Result<Inspection, InspectError>) -> String {
+        match inspected {
+            Ok(Inspection { outcome, fired }) => {
+                let outcome = match outcome {
+                    Outcome::Masked(bytes) => format!("masked {}", String::from_utf8_lossy(&bytes)),
+                    other => format!("{other:?}"),
+                };
+                format!("{outcome}\nfired {fired:?}")
+            }
+            Err(error) => format!("error {error}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// What goes upstream (or the refusal, and every rule that fired)
+        /// with the memory is what it is without, for every request of a
+        /// growing conversation, whatever the memory has room for.
+        #[test]
+        fn a_resent_conversation_inspects_the_same_with_the_memory(
+            system in 0..10usize,
+            turns in proptest::collection::vec(turn(10), 1..8),
+            budget in prop::sample::select(vec![2 * 1024, 16 * 1024, 1 << 20]),
+        ) {
+            let pool = pool();
+            let plain: Generation = rules().into();
+            let remembering = Generation::new(rules(), budget);
+            for upto in 1..=turns.len() {
+                let body = request(system, &turns[..upto], &pool);
+                let expected = shown(Anthropic.inspect_request(MESSAGES, &plain, &body));
+                let got = shown(Anthropic.inspect_request(MESSAGES, &remembering, &body));
+                prop_assert_eq!(got, expected, "request {}", upto);
+            }
+            // Replies too (their side has rules of its own).
+            let reply = serde_json::to_vec(&json!({
+                "type": "message",
+                "content": [{"type": "text", "text": pool[system]}],
+            })).unwrap();
+            prop_assert_eq!(
+                shown(Anthropic.inspect_reply(MESSAGES, &remembering, &reply)),
+                shown(Anthropic.inspect_reply(MESSAGES, &plain, &reply))
+            );
+        }
+    }
 }

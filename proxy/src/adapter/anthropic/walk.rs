@@ -37,6 +37,7 @@ use rulegate_engine::{Disposition, RuleSet, Scope, Side};
 
 use crate::adapter::FiredLog;
 use crate::json::{self, Edit, JsonString, Value};
+use crate::outcome_memory::{Generation, OutcomeMemory, Remembered};
 
 /// Field names the walk prints in locations; any other object key is
 /// printed as its member index, since a key may hold anything.
@@ -124,6 +125,8 @@ pub(super) struct Rejected {
 
 pub(super) struct Walk<'r> {
     rules: &'r RuleSet,
+    /// What scanning texts of `rules` gave before, if remembered.
+    memory: Option<&'r OutcomeMemory>,
     side: Side,
     path: Vec<Step>,
     pub edits: Vec<Edit>,
@@ -143,6 +146,7 @@ impl<'r> Walk<'r> {
     pub fn new(rules: &'r RuleSet, side: Side) -> Walk<'r> {
         Walk {
             rules,
+            memory: None,
             side,
             path: Vec::new(),
             edits: Vec::new(),
@@ -153,6 +157,30 @@ impl<'r> Walk<'r> {
             rejectable: side == Side::Response,
             place: Place::Message,
             excluded: None,
+        }
+    }
+
+    /// A walk that asks the generation's memory before scanning a text.
+    pub fn remembering(generation: &'r Generation, side: Side) -> Walk<'r> {
+        Walk {
+            memory: generation.memory(),
+            ..Walk::new(generation.rules(), side)
+        }
+    }
+
+    /// What the rules give for a string's text: remembered (looked up by
+    /// its JSON form, so a string seen before is not even decoded), or
+    /// scanned.
+    fn apply_all(&self, scope: Scope, string: &JsonString<'_>) -> Remembered {
+        match self.memory {
+            Some(memory) => {
+                memory
+                    .apply_all_encoded(self.rules, self.side, scope, string.raw(), || string.text())
+            }
+            None => self
+                .rules
+                .apply_all(self.side, scope, &string.text())
+                .into(),
         }
     }
 
@@ -209,28 +237,26 @@ impl<'r> Walk<'r> {
         if self.excluded == Some(string.span()) {
             return;
         }
-        let text = string.text();
-        if text.is_empty() {
+        if string.raw().is_empty() {
             return;
         }
-        let applied = self.rules.apply_all(self.side, scope, &text);
-        if applied.findings.is_empty() {
+        let Remembered::Found(applied) = self.apply_all(scope, string) else {
             return;
-        }
+        };
         let location = self.location() + suffix;
         let swap = (!self.rejectable).then_some((Disposition::Reject, Disposition::Mask));
         self.fired
             .record_all(self.rules, &applied.findings, scope, swap, &location);
         if self.rejectable && !applied.rejections.is_empty() {
-            for rejection in applied.rejections {
+            for rejection in &applied.rejections {
                 self.reject(rejection, &location, self.place.clone());
             }
             return;
         }
-        if let Some(masked) = applied.masked {
+        if let Some(masked) = &applied.masked {
             self.edits.push(Edit {
                 span: string.span(),
-                replacement: json::encode_string(&masked),
+                replacement: json::encode_string(masked),
             });
         }
     }
@@ -238,30 +264,28 @@ impl<'r> Walk<'r> {
     /// Signed text of a reply: scanned, never altered. A reject stops the
     /// reply; a mask is logged as not carried out.
     fn watch(&mut self, string: &JsonString<'_>, scope: Scope) {
-        let text = string.text();
-        if text.is_empty() {
+        if string.raw().is_empty() {
             return;
         }
-        let applied = self.rules.apply_all(self.side, scope, &text);
-        if applied.findings.is_empty() {
+        let Remembered::Found(applied) = self.apply_all(scope, string) else {
             return;
-        }
+        };
         let location = self.location();
         let swap = Some((Disposition::Mask, Disposition::Log));
         self.fired
             .record_all(self.rules, &applied.findings, scope, swap, &location);
-        for rejection in applied.rejections {
+        for rejection in &applied.rejections {
             self.reject(rejection, &location, Place::Message);
         }
     }
 
     /// Lists a rejection once per rule and location.
-    fn reject(&mut self, rejection: rulegate_engine::Rejection, location: &str, place: Place) {
-        let key = (rejection.rule_name, location.to_owned());
+    fn reject(&mut self, rejection: &rulegate_engine::Rejection, location: &str, place: Place) {
+        let key = (rejection.rule_name.clone(), location.to_owned());
         if self.rejected_at.insert(key.clone()) {
             self.rejected.push(Rejected {
                 rule: key.0,
-                message: rejection.message,
+                message: rejection.message.clone(),
                 location: key.1,
                 place,
             });
