@@ -34,7 +34,9 @@ fn with_cache<R>(set: &RuleSet, f: impl FnOnce(&mut Cache) -> R) -> R {
 
 /// Block scan: the number of findings in `text`.
 pub fn block(set: &RuleSet, text: &[u8]) -> usize {
-    with_cache(set, |cache| set.findings_with(cache, SIDE, SCOPE, text).len())
+    with_cache(set, |cache| {
+        set.findings_with(cache, SIDE, SCOPE, text).len()
+    })
 }
 
 /// What a streamed scan gives back.
@@ -55,6 +57,8 @@ pub fn stream(set: &RuleSet, text: &[u8], chunk: usize) -> Streamed {
             out.clear();
             // Every rule masks on this side and scope, so no push rejects.
             let _ = scanner.push_with(cache, piece, &mut out);
+            // As a consumer does: findings go to the log as they come.
+            std::hint::black_box(scanner.take_findings());
             written += out.len();
         }
         let state_bytes = scanner.memory_usage();

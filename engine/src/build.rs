@@ -48,8 +48,9 @@ impl Config {
         self
     }
 
-    /// The most heap one [`Cache`](crate::Cache) lets its lazy DFAs take:
-    /// this much for the anchored DFA and as much shared among the forward
+    /// The most heap one [`Cache`](crate::Cache) lets each of its lazy DFAs
+    /// take: this much for the anchored DFA and for the shard of patterns
+    /// behind a literal prefix, as much shared among the other forward
     /// shards (each at least 2 MiB). The memory is only taken as states
     /// are built. Default 16 MiB: the notes in `shared/notes` measured
     /// 16 MB/s with regex-automata's default 2 MiB on one DFA.

@@ -30,6 +30,7 @@ pub struct Cache {
     pub(crate) sids: Vec<LazyStateID>,
     pub(crate) idle: Vec<usize>,
     pub(crate) candidates: Vec<Candidate>,
+    pub(crate) walks: crate::search::WalkMemo,
 }
 
 static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
@@ -44,6 +45,7 @@ impl Cache {
             sids: Vec::with_capacity(automata.forward.len()),
             idle: Vec::with_capacity(automata.forward.len()),
             candidates: Vec::new(),
+            walks: Default::default(),
         }
     }
 
@@ -51,6 +53,17 @@ impl Cache {
     /// together).
     pub fn belongs_to(&self, set: &crate::RuleSet) -> bool {
         self.set_id == set.inner.id
+    }
+
+    /// Each lazy DFA's clear count and memory, forward shards then the
+    /// anchored DFA (for profiling).
+    #[doc(hidden)]
+    pub fn clear_counts(&self) -> Vec<(usize, usize)> {
+        self.forward
+            .iter()
+            .map(|shard| (shard.dfa.clear_count(), shard.dfa.memory_usage()))
+            .chain([(self.anchored.clear_count(), self.anchored.memory_usage())])
+            .collect()
     }
 
     /// Heap bytes the lazy DFAs have taken so far.

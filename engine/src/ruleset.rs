@@ -75,7 +75,7 @@ impl Drop for PooledCache<'_> {
         if let (Some(cache), Ok(mut spare)) = (self.cache.take(), self.set.pool.spare.lock()) {
             // Enough for a few concurrent callers; after a burst the rest
             // goes back to the allocator.
-            if spare.len() < 8 {
+            if spare.len() < 4 {
                 spare.push(cache);
             }
         }

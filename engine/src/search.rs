@@ -84,7 +84,9 @@ impl Compiled {
         ends: impl IntoIterator<Item = (usize, usize)>,
     ) -> Option<(RuleId, Range<usize>)> {
         for (window, end) in ends {
-            if from >= horizon {
+            // Windows never move back (a shard's idle offset only grows),
+            // so once one lies past the horizon every later one does too.
+            if from >= horizon || window >= horizon {
                 break;
             }
             if end <= from {
@@ -110,6 +112,9 @@ impl Compiled {
         eoi: bool,
         eligible: Eligible<'_, '_>,
     ) -> Option<(RuleId, Range<usize>)> {
+        let span = starts.len() + self.max_len + 2;
+        let clears = cache.anchored.clear_count();
+        cache.walks.begin(starts.start, span, clears);
         starts
             .into_iter()
             .find_map(|start| self.best_at(cache, hay, start, eoi, eligible))
@@ -176,7 +181,7 @@ impl Compiled {
         // The buffer lives in the cache so that a search allocates once.
         let mut candidates = std::mem::take(&mut cache.candidates);
         candidates.clear();
-        self.candidates_at(&mut cache.anchored, hay, start, eoi, &mut candidates);
+        self.candidates_at(cache, hay, start, eoi, &mut candidates);
         // Longest first; at equal length the earlier pattern, hence rule.
         candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));
         let best = candidates.iter().find_map(|&candidate| {
@@ -223,9 +228,13 @@ impl Compiled {
         regex.is_match(input)
     }
 
+    /// Every (pattern, end) of the matches starting at `start`, by an
+    /// anchored walk that stops where it dies, or where an earlier walk of
+    /// the same window was in the same state at the same offset and then
+    /// died without a match (the rest of this walk would be the same).
     fn candidates_at(
         &self,
-        cache: &mut DfaCache,
+        cache: &mut Cache,
         hay: &[u8],
         start: usize,
         eoi: bool,
@@ -235,31 +244,161 @@ impl Compiled {
         let config = start::Config::new()
             .anchored(Anchored::Yes)
             .look_behind(start.checked_sub(1).map(|i| hay[i]));
-        let Ok(mut sid) = dfa.start_state(cache, &config) else {
+        let Ok(mut sid) = dfa.start_state(&mut cache.anchored, &config) else {
             return;
         };
+        let walk = cache.walks.start_walk(cache.anchored.clear_count());
         // Matches are reported one byte late: the state after reading the
         // byte at `at` tells of matches that end at `at`.
         let last = hay.len().min(start + self.max_len + 1);
         let mut at = start;
         while at < last {
-            sid = next(dfa, cache, sid, hay[at]);
+            sid = next(dfa, &mut cache.anchored, sid, hay[at]);
             if sid.is_tagged() {
                 if sid.is_match() {
-                    push_matches(dfa, cache, sid, at, out);
+                    push_matches(dfa, &cache.anchored, sid, at, out);
+                    cache.walks.matched(walk, at);
                 }
                 if sid.is_dead() {
+                    cache.walks.died(walk);
+                    cache.walks.end_walk(cache.anchored.clear_count());
                     return;
                 }
             }
+            if cache
+                .walks
+                .visit(walk, at, sid, cache.anchored.clear_count())
+            {
+                cache.walks.died(walk);
+                cache.walks.end_walk(cache.anchored.clear_count());
+                return;
+            }
             at += 1;
         }
+        cache.walks.end_walk(cache.anchored.clear_count());
         if eoi && at == hay.len() {
-            let sid = next_eoi(dfa, cache, sid);
+            let sid = next_eoi(dfa, &mut cache.anchored, sid);
             if sid.is_match() {
-                push_matches(dfa, cache, sid, at, out);
+                push_matches(dfa, &cache.anchored, sid, at, out);
             }
         }
+    }
+}
+
+/// What the anchored walks of one window learnt: for each offset, the
+/// state the latest walk was in after reading it. A walk that later died
+/// without reporting a match at or after an offset proves that any walk in
+/// the same state there has no match ahead either. Walks from neighbouring
+/// starts often merge (inside an email's domain, after a token's prefix),
+/// so a window of many starts costs little more than one walk.
+#[derive(Default)]
+pub(crate) struct WalkMemo {
+    /// The offset of `slots[0]`.
+    base: usize,
+    /// Per offset: the walk that visited it last, and its state there.
+    slots: Vec<(u32, LazyStateID)>,
+    /// Per walk of this window (ids from `first`): the offset from which
+    /// its visits are proof (after its last match), once it died; `None`
+    /// while it runs or if it stopped for another reason.
+    proof_from: Vec<Option<usize>>,
+    /// Running per walk: the offset after its last match so far.
+    after_match: Vec<usize>,
+    first: u32,
+    next: u32,
+    /// The anchored cache's clear count the recorded states belong to.
+    clears: usize,
+}
+
+impl WalkMemo {
+    fn begin(&mut self, base: usize, span: usize, clears: usize) {
+        self.base = base;
+        if self.slots.len() < span {
+            self.slots.resize(span, (0, LazyStateID::default()));
+        }
+        self.first = self.next;
+        self.proof_from.clear();
+        self.after_match.clear();
+        self.clears = clears;
+    }
+
+    fn start_walk(&mut self, clears: usize) -> u32 {
+        if clears != self.clears {
+            // States recorded before a clear name other states now.
+            self.first = self.next;
+            self.proof_from.clear();
+            self.after_match.clear();
+            self.clears = clears;
+        }
+        let id = self.next;
+        // Ids only need to differ within a window; wrapping after 2^32
+        // walks could at worst alias a walk of a long-gone window, so
+        // start a fresh window's ids instead.
+        self.next = self.next.wrapping_add(1);
+        if self.next == 0 {
+            self.first = 0;
+            self.next = 1;
+            self.proof_from.clear();
+            self.after_match.clear();
+            self.slots.iter_mut().for_each(|slot| slot.0 = u32::MAX);
+        }
+        self.proof_from.push(None);
+        self.after_match.push(0);
+        id
+    }
+
+    fn index(&self, walk: u32) -> Option<usize> {
+        walk.checked_sub(self.first).map(|index| index as usize)
+    }
+
+    fn matched(&mut self, walk: u32, at: usize) {
+        if let Some(after) = self
+            .index(walk)
+            .and_then(|index| self.after_match.get_mut(index))
+        {
+            *after = at + 1;
+        }
+    }
+
+    fn died(&mut self, walk: u32) {
+        let Some(index) = self.index(walk) else {
+            return;
+        };
+        if let (Some(proof), Some(&after)) =
+            (self.proof_from.get_mut(index), self.after_match.get(index))
+        {
+            *proof = Some(after);
+        }
+    }
+
+    /// After each walk: if the cache was cleared during it, nothing
+    /// recorded so far (this walk's visits included) can be trusted.
+    fn end_walk(&mut self, clears: usize) {
+        if clears != self.clears {
+            self.first = self.next;
+            self.proof_from.clear();
+            self.after_match.clear();
+            self.clears = clears;
+        }
+    }
+
+    /// Records the walk's state after reading offset `at`; true when an
+    /// earlier walk proved there is nothing ahead from that state.
+    #[inline]
+    fn visit(&mut self, walk: u32, at: usize, sid: LazyStateID, clears: usize) -> bool {
+        let Some(slot) = at
+            .checked_sub(self.base)
+            .and_then(|index| self.slots.get_mut(index))
+        else {
+            return false;
+        };
+        let (earlier, state) = *slot;
+        *slot = (walk, sid);
+        if state != sid || earlier < self.first || earlier >= walk || clears != self.clears {
+            return false;
+        }
+        self.proof_from
+            .get((earlier - self.first) as usize)
+            .is_some_and(|proof| proof.is_some_and(|from| at >= from))
     }
 }
 

@@ -340,19 +340,26 @@ impl Scanner {
         let base = self.buf_start;
         if horizon > self.resolved && self.last_match_end > self.resolved {
             let mut from = self.resolved - base;
-            let ends = self
-                .ends
-                .iter()
-                .map(|e| (e.window.max(base) - base, e.end - base));
-            while let Some((rule, span)) = inner.next_finding_among(
-                cache,
-                &self.buf,
-                from,
-                horizon - base,
-                eoi,
-                &eligible,
-                ends.clone(),
-            ) {
+            loop {
+                // Ends are in increasing order: start at the first one
+                // past `from`, not at the front, so that a region with
+                // many findings is not walked again for each.
+                let first = self.ends.partition_point(|e| e.end <= base + from);
+                let ends = self
+                    .ends
+                    .range(first..)
+                    .map(|e| (e.window.max(base) - base, e.end - base));
+                let Some((rule, span)) = inner.next_finding_among(
+                    cache,
+                    &self.buf,
+                    from,
+                    horizon - base,
+                    eoi,
+                    &eligible,
+                    ends,
+                ) else {
+                    break;
+                };
                 out.extend_from_slice(&self.buf[from..span.start]);
                 let disposition = eligible(rule).map_or(Disposition::Log, Disposition::of);
                 let finding = Finding {

@@ -1,0 +1,58 @@
+//! Runs one input class of the peer bench through the engine in a loop,
+//! for `perf record`: `profile-input CLASS [block|stream] [seconds]`.
+
+use std::time::{Duration, Instant};
+
+use rulegate_benches::peer::inputs::CLASSES;
+use rulegate_benches::peer::{block, stream};
+use rulegate_benches::{corpus, shipped_rule_set};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let class = args.next().unwrap_or_else(|| "secret-dense".into());
+    let mode = args.next().unwrap_or_else(|| "block".into());
+    let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let set = shipped_rule_set();
+    let size = 1 << 20;
+    let text = if class == "corpus" {
+        corpus(1, size).into_bytes()
+    } else {
+        let input = CLASSES
+            .iter()
+            .find(|c| c.name == class)
+            .unwrap_or_else(|| panic!("no class {class}"));
+        (input.make)(&set, 7, size)
+    };
+    // Warm the thread's cache first: the figure is the steady state.
+    std::hint::black_box(block(&set, &text));
+    std::hint::black_box(stream(&set, &text, 16).written);
+    let started = Instant::now();
+    let mut bytes = 0usize;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        if mode == "stream" {
+            std::hint::black_box(stream(&set, &text, 16).written);
+        } else {
+            std::hint::black_box(block(&set, &text));
+        }
+        bytes += text.len();
+    }
+    let mut cache = set.create_cache();
+    let _ = set.findings_with(
+        &mut cache,
+        rulegate_engine::Side::Response,
+        rulegate_engine::Scope::Assistant,
+        &text,
+    );
+    let _ = set.findings_with(
+        &mut cache,
+        rulegate_engine::Side::Response,
+        rulegate_engine::Scope::Assistant,
+        &text,
+    );
+    eprintln!(
+        "after two block scans (clears, bytes) per DFA: {:?}",
+        cache.clear_counts()
+    );
+    let rate = bytes as f64 / started.elapsed().as_secs_f64() / 1e6;
+    eprintln!("{class} {mode}: {rate:.1} MB/s");
+}
