@@ -290,3 +290,31 @@ fn the_text_before_is_kept_across_chunks() {
         "revision 5.6 and [x:dotted]"
     );
 }
+
+#[test]
+fn a_walk_that_merges_with_an_excepted_one_still_finds_its_match() {
+    // From `abc` the match is excepted (`no:` before it); from `bc` it is
+    // not. Both anchored walks are in the same state after `@` (past
+    // the counted local part), and the first one died (at `!!`) after its
+    // match: its death
+    // proves nothing about offsets before that match.
+    let mut email = rule("mail", vec![regex(r"\w{1,20}@ex\.com")], vec![]);
+    email.unless_preceded_by = vec![regex("no:")];
+    let set = RuleSet::build(RuleSetSpec { rules: vec![email] }).unwrap();
+    assert_eq!(masked(&set, "no:abc@ex.com!!"), "no:a[x:mail]!!");
+    // Chunked, through a scanner, whatever the cut.
+    let text = "no:abc@ex.com!! and no:xy@ex.com!!";
+    let expected = "no:a[x:mail]!! and no:x[x:mail]!!";
+    assert_eq!(masked(&set, text), expected);
+    for cut in 0..=text.len() {
+        let (releases, finished, _) = support::stream_with_cuts(
+            &set,
+            Side::Response,
+            Scope::Assistant,
+            text.as_bytes(),
+            &[cut],
+        );
+        finished.unwrap();
+        assert_eq!(String::from_utf8(releases.concat()).unwrap(), expected);
+    }
+}
