@@ -296,8 +296,7 @@ fn a_walk_that_merges_with_an_excepted_one_still_finds_its_match() {
     // From `abc` the match is excepted (`no:` before it); from `bc` it is
     // not. Both anchored walks are in the same state after `@` (past
     // the counted local part), and the first one died (at `!!`) after its
-    // match: its death
-    // proves nothing about offsets before that match.
+    // match: its death proves nothing about offsets before that match.
     let mut email = rule("mail", vec![regex(r"\w{1,20}@ex\.com")], vec![]);
     email.unless_preceded_by = vec![regex("no:")];
     let set = RuleSet::build(RuleSetSpec { rules: vec![email] }).unwrap();
