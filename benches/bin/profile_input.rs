@@ -12,7 +12,17 @@ fn main() {
     let class = args.next().unwrap_or_else(|| "secret-dense".into());
     let mode = args.next().unwrap_or_else(|| "block".into());
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let set = shipped_rule_set();
+    let set = match std::env::var("RG_PPS").ok().and_then(|v| v.parse().ok()) {
+        Some(per_shard) => {
+            let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
+            let loaded = rulegate_lang::load(&[dir]).expect("rules/");
+            rulegate_engine::RuleSet::builder()
+                .configure(rulegate_engine::Config::new().patterns_per_shard(per_shard))
+                .build(loaded.spec().expect("checks").clone())
+                .expect("builds")
+        }
+        None => shipped_rule_set(),
+    };
     let size = 1 << 20;
     let text = if class == "corpus" {
         corpus(1, size).into_bytes()

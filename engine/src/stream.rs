@@ -155,10 +155,7 @@ impl Scanner {
         {
             self.last_match_end = self.total;
             let window = self.shard_idle.iter().copied().min().unwrap_or(0);
-            self.ends.push_back(MatchEnd {
-                window,
-                end: self.total,
-            });
+            push_end(&mut self.ends, window, self.total);
         }
         self.resolve(cache, true, out)
     }
@@ -282,10 +279,7 @@ impl Scanner {
                         // `offset`, and the shard was last idle before it
                         // at `last_idle`.
                         self.last_match_end = offset;
-                        self.ends.push_back(MatchEnd {
-                            window: last_idle,
-                            end: offset,
-                        });
+                        push_end(&mut self.ends, last_idle, offset);
                     }
                 }
             }
@@ -310,10 +304,7 @@ impl Scanner {
                     // is not idle).
                     let window = self.shard_idle.iter().copied().min().unwrap_or(offset);
                     self.last_match_end = offset;
-                    self.ends.push_back(MatchEnd {
-                        window,
-                        end: offset,
-                    });
+                    push_end(&mut self.ends, window, offset);
                 }
             }
         }
@@ -410,6 +401,19 @@ impl Scanner {
             self.buf.shrink_to(self.buf.len().max(BUF_KEEP_BYTES / 2));
         }
         Ok(())
+    }
+}
+
+/// Records a match end. Consecutive ends with the same window merge into
+/// the later one: trying the window's starts up to the first end, then on
+/// to the second, tries the same starts in the same order as trying them
+/// up to the second at once. A partial match that stays alive (a PEM body,
+/// a long token) keeps the window still while ends pile up, so this keeps
+/// a stream's list of open ends short.
+fn push_end(ends: &mut VecDeque<MatchEnd>, window: usize, end: usize) {
+    match ends.back_mut() {
+        Some(last) if last.window == window => last.end = end,
+        _ => ends.push_back(MatchEnd { window, end }),
     }
 }
 
