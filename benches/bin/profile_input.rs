@@ -24,7 +24,10 @@ fn main() {
         None => shipped_rule_set(),
     };
     let size = 1 << 20;
-    let text = if class == "corpus" {
+    let text = if let Some(file) = class.strip_prefix("file:") {
+        let seed = std::fs::read(file).expect("readable input");
+        seed.iter().copied().cycle().take(size).collect()
+    } else if class == "corpus" {
         corpus(1, size).into_bytes()
     } else {
         let input = CLASSES

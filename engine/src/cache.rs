@@ -31,6 +31,8 @@ pub struct Cache {
     pub(crate) idle: Vec<usize>,
     pub(crate) candidates: Vec<Candidate>,
     pub(crate) walks: crate::search::WalkMemo,
+    /// Per pattern with a `value` group: capture slots, made once.
+    pub(crate) captures: Vec<Option<regex_automata::util::captures::Captures>>,
 }
 
 static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
@@ -46,6 +48,7 @@ impl Cache {
             idle: Vec::with_capacity(automata.forward.len()),
             candidates: Vec::new(),
             walks: Default::default(),
+            captures: Vec::new(),
         }
     }
 
