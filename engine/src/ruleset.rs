@@ -4,8 +4,10 @@
 //! assigned in declaration order, so a lower ID means a rule declared
 //! earlier. How matches are found is in [`crate::automata`] and
 //! [`crate::search`]; what a search needs that changes is a
-//! [`Cache`], which every method either takes (`*_with`) or borrows from a
-//! small pool inside the rule set for the length of one call, as
+//! [`Cache`], which every method either takes (`*_with`) or borrows for the
+//! length of one call: the calling thread's cache for this set (kept in a
+//! thread-local, so a stream's next push finds its states where it left
+//! them), else one from a small pool inside the rule set, as
 //! `regex-automata`'s meta regex does.
 
 use std::sync::{Arc, Mutex};
@@ -44,7 +46,9 @@ pub(crate) struct Compiled {
     pub(crate) pool: CachePool,
 }
 
-/// Caches for the methods that do not take one; a handful, reused.
+/// Caches for the methods that do not take one, when the calling thread's
+/// own is in use (a nested call) or handed back while it kept another; a
+/// handful, reused.
 #[derive(Default)]
 pub(crate) struct CachePool {
     spare: Mutex<Vec<Cache>>,
@@ -72,7 +76,30 @@ impl std::ops::DerefMut for PooledCache<'_> {
 
 impl Drop for PooledCache<'_> {
     fn drop(&mut self) {
-        if let (Some(cache), Ok(mut spare)) = (self.cache.take(), self.set.pool.spare.lock()) {
+        let Some(cache) = self.cache.take() else {
+            return;
+        };
+        // Back to the thread first: a thread's next call (a stream's next
+        // push, most often) then finds the very cache its states are in.
+        let cache = match THREAD_CACHES.try_with(|slot| {
+            let Ok(mut caches) = slot.try_borrow_mut() else {
+                return Some(cache);
+            };
+            if caches.iter().any(|kept| kept.set_id == cache.set_id) {
+                return Some(cache);
+            }
+            if caches.len() == THREAD_CACHES_KEPT {
+                // The oldest set's cache goes (a reloaded set's, say).
+                caches.remove(0);
+            }
+            caches.push(cache);
+            None
+        }) {
+            Ok(None) => return,
+            Ok(Some(cache)) => cache,
+            Err(_) => return,
+        };
+        if let Ok(mut spare) = self.set.pool.spare.lock() {
             // Enough for a few concurrent callers; after a burst the rest
             // goes back to the allocator.
             if spare.len() < 4 {
@@ -80,6 +107,16 @@ impl Drop for PooledCache<'_> {
             }
         }
     }
+}
+
+/// Rule sets a thread keeps a cache for (the live one and the one before
+/// a reload).
+const THREAD_CACHES_KEPT: usize = 2;
+
+thread_local! {
+    /// Each thread's caches for the methods that take none: one per rule
+    /// set, taken for a call and put back after it.
+    static THREAD_CACHES: std::cell::RefCell<Vec<Cache>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl RuleSet {
@@ -305,6 +342,20 @@ impl std::fmt::Debug for RuleSet {
 impl Compiled {
     /// A cache from the pool, for one call.
     pub(crate) fn pooled_cache(&self) -> PooledCache<'_> {
+        let own = THREAD_CACHES
+            .try_with(|slot| {
+                let mut caches = slot.try_borrow_mut().ok()?;
+                let index = caches.iter().position(|cache| cache.set_id == self.id)?;
+                Some(caches.remove(index))
+            })
+            .ok()
+            .flatten();
+        if let Some(cache) = own {
+            return PooledCache {
+                set: self,
+                cache: Some(cache),
+            };
+        }
         let spare = self.pool.spare.lock().map(|mut s| s.pop()).unwrap_or(None);
         PooledCache {
             set: self,
