@@ -9,10 +9,15 @@
 //! A document is a flat tape of 8-byte nodes over the original text, not a
 //! tree of owned values: a string is its span, a container its span start
 //! and where its last descendant ends, and a run of numbers, booleans and
-//! nulls in an array is one node. The reader counts the nodes in a first
-//! pass and fills an exactly sized tape in a second, so parsing a body
-//! costs at most about 3.2 times its size (`[1,"",1,"",…]`; `"",` strings
-//! 2.7 times; a run of scalars nothing).
+//! nulls in an array is one node. The reader reads the text once, into a
+//! tape sized for real requests (an eighth of a node per byte) that only
+//! unusually dense documents grow, and cuts it to its exact size at the
+//! end: a parsed body costs at most about 3.2 times its size
+//! (`[1,"",1,"",…]`; `"",` strings 2.7 times; a run of scalars nothing),
+//! and never more than a node per two bytes while it grows. A string is
+//! scanned once, a block of bytes at a time, for its closing quote, an
+//! escape or a control character; its node says whether it holds an
+//! escape, so an unescaped string is never searched for one again.
 //!
 //! Invariants:
 //! - [`parse`] accepts exactly RFC 8259 JSON text in UTF-8 (no trailing
@@ -40,9 +45,14 @@ pub const MAX_DOCUMENT_BYTES: usize = (1 << LEN_BITS) - 1;
 
 const LEN_BITS: u32 = 28;
 const LEN_MASK: u32 = (1 << LEN_BITS) - 1;
+const KIND_MASK: u32 = 0b11;
+/// Set on a string node whose text holds a backslash: only those are
+/// decoded, and only they need it.
+const ESCAPED: u32 = 1 << 31;
 
 /// One tape node: where it starts in the text, and a kind with one field
-/// (a string's length, a container's end node, a scalar run's count).
+/// (a string's length, a container's end node, a scalar run's count); a
+/// string node also says whether its text holds an escape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Node {
     start: u32,
@@ -66,8 +76,21 @@ impl Node {
         }
     }
 
+    /// A string node of `len` bytes (quotes included).
+    fn string(start: usize, len: usize, escaped: bool) -> Node {
+        let node = Node::new(Kind::String, start, len);
+        Node {
+            meta: node.meta | if escaped { ESCAPED } else { 0 },
+            ..node
+        }
+    }
+
+    fn escaped(self) -> bool {
+        self.meta & ESCAPED != 0
+    }
+
     fn kind(self) -> Kind {
-        match self.meta >> LEN_BITS {
+        match (self.meta >> LEN_BITS) & KIND_MASK {
             0 => Kind::String,
             1 => Kind::Array,
             2 => Kind::Object,
@@ -180,10 +203,10 @@ impl<'d> JsonString<'d> {
         &self.text[span.start + 1..span.end - 1]
     }
 
-    /// The decoded text.
+    /// The decoded text (borrowed unless the string holds an escape).
     pub fn text(&self) -> Cow<'d, str> {
         let raw = self.raw();
-        if !raw.contains('\\') {
+        if !self.node.escaped() {
             return Cow::Borrowed(raw);
         }
         Cow::Owned(decode_escapes(raw))
@@ -193,7 +216,7 @@ impl<'d> JsonString<'d> {
     /// so skip the allocation when there is no escape).
     pub fn is(&self, s: &str) -> bool {
         let raw = self.raw();
-        if raw.contains('\\') {
+        if self.node.escaped() {
             decode_escapes(raw) == s
         } else {
             raw == s
@@ -324,21 +347,28 @@ pub fn parse(bytes: &[u8]) -> Result<Document<'_>, JsonError> {
             path: String::new(),
         });
     }
-    // First pass: validate and count; second: fill an exact tape.
-    let mut counter = Parser::new(text, None);
-    counter.document()?;
-    let mut tape = Vec::with_capacity(counter.nodes);
-    Parser::new(text, Some(&mut tape)).document()?;
+    // One pass into a tape sized for real requests (they need a fraction
+    // of a node per 8 bytes), grown only by unusually dense documents and
+    // never past the most nodes a text of this length can hold; then cut
+    // to its exact size.
+    let most = text.len() / 2 + 2;
+    let mut parser = Parser::new(text, Vec::with_capacity((text.len() / 8 + 16).min(most)));
+    parser.most = most;
+    parser.document()?;
+    let mut tape = parser.tape;
+    tape.shrink_to_fit();
     Ok(Document { text, tape })
 }
 
-struct Parser<'a, 'v> {
+struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    /// The tape being filled; `None` while only counting.
-    tape: Option<&'v mut Vec<Node>>,
-    nodes: usize,
+    tape: Vec<Node>,
+    /// The most nodes the text can make (every node but a scalar run
+    /// takes two bytes, and a scalar run is followed by one): the tape
+    /// never grows past it.
+    most: usize,
     /// Keys of the objects the parser is inside of, innermost last.
     keys: Vec<Node>,
     /// The containers the parser is inside of, outermost first.
@@ -352,14 +382,14 @@ const LINEAR_DUPLICATE_CHECK: usize = 16;
 /// A member name in an error path is cut to this many characters.
 const PATH_KEY_CHARS: usize = 32;
 
-impl<'a, 'v> Parser<'a, 'v> {
-    fn new(text: &'a str, tape: Option<&'v mut Vec<Node>>) -> Parser<'a, 'v> {
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, tape: Vec<Node>) -> Parser<'a> {
         Parser {
             text,
             bytes: text.as_bytes(),
             pos: 0,
             tape,
-            nodes: 0,
+            most: usize::MAX,
             keys: Vec::new(),
             path: Vec::new(),
         }
@@ -377,21 +407,21 @@ impl<'a, 'v> Parser<'a, 'v> {
 
     /// Appends a node; its index.
     fn push(&mut self, node: Node) -> usize {
-        let at = self.nodes;
-        if let Some(tape) = self.tape.as_deref_mut() {
-            tape.push(node);
+        let at = self.tape.len();
+        if at == self.tape.capacity() {
+            // Double, but never past what the text can hold.
+            let more = at.max(16).min(self.most.saturating_sub(at)).max(1);
+            self.tape.reserve_exact(more);
         }
-        self.nodes += 1;
+        self.tape.push(node);
         at
     }
 
     /// Sets a container's end to the current end of the tape.
     fn close(&mut self, at: usize) {
-        let end = self.nodes;
-        if let Some(tape) = self.tape.as_deref_mut() {
-            let node = tape[at];
-            tape[at] = Node::new(node.kind(), node.start as usize, end);
-        }
+        let end = self.tape.len();
+        let node = self.tape[at];
+        self.tape[at] = Node::new(node.kind(), node.start as usize, end);
     }
 
     fn error(&self, reason: &'static str) -> JsonError {
@@ -464,8 +494,8 @@ impl<'a, 'v> Parser<'a, 'v> {
             Some(b'{') => self.object(depth + 1).map(|()| None),
             Some(b'[') => self.array(depth + 1).map(|()| None),
             Some(b'"') => {
-                let span = self.string()?;
-                self.push(Node::new(Kind::String, span.start, span.len()));
+                let (span, escaped) = self.string()?;
+                self.push(Node::string(span.start, span.len(), escaped));
                 Ok(None)
             }
             Some(b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
@@ -477,11 +507,9 @@ impl<'a, 'v> Parser<'a, 'v> {
                 }
                 match run {
                     Some(at) => {
-                        if let Some(tape) = self.tape.as_deref_mut() {
-                            let node = tape[at];
-                            tape[at] =
-                                Node::new(Kind::Scalars, node.start as usize, node.field() + 1);
-                        }
+                        let node = self.tape[at];
+                        self.tape[at] =
+                            Node::new(Kind::Scalars, node.start as usize, node.field() + 1);
                         Ok(Some(at))
                     }
                     None => Ok(Some(self.push(Node::new(Kind::Scalars, start, 1)))),
@@ -514,8 +542,8 @@ impl<'a, 'v> Parser<'a, 'v> {
             if self.peek() != Some(b'"') {
                 return Err(self.error("expected a string key"));
             }
-            let span = self.string()?;
-            let key = Node::new(Kind::String, span.start, span.len());
+            let (span, escaped) = self.string()?;
+            let key = Node::string(span.start, span.len(), escaped);
             self.push(key);
             self.keys.push(key);
             self.skip_whitespace();
@@ -560,6 +588,15 @@ impl<'a, 'v> Parser<'a, 'v> {
             .text()
         };
         if keys.len() <= LINEAR_DUPLICATE_CHECK {
+            if !keys.iter().any(|key| key.escaped()) {
+                // Unescaped names are their bytes: compare those.
+                let raw = |key: &Node| {
+                    let start = key.start as usize;
+                    &self.bytes[start..start + key.field()]
+                };
+                return (1..keys.len())
+                    .find(|&i| keys[..i].iter().any(|earlier| raw(earlier) == raw(&keys[i])));
+            }
             let names: Vec<Cow<'_, str>> = keys.iter().map(name).collect();
             return (1..names.len()).find(|&i| names[..i].contains(&names[i]));
         }
@@ -600,29 +637,24 @@ impl<'a, 'v> Parser<'a, 'v> {
         }
     }
 
-    /// Reads a string; its span, quotes included.
-    fn string(&mut self) -> Result<Range<usize>, JsonError> {
+    /// Reads a string; its span, quotes included, and whether it holds an
+    /// escape.
+    fn string(&mut self) -> Result<(Range<usize>, bool), JsonError> {
         let start = self.pos;
         self.pos += 1;
+        let mut escaped = false;
         loop {
-            let rest = &self.bytes[self.pos..];
-            // Two vectorizable passes (find the next quote or backslash,
-            // then check the run before it for control characters) beat
-            // one byte-at-a-time scan on long tool outputs.
-            let Some(offset) = memchr::memchr2(b'"', b'\\', rest) else {
+            let Some(offset) = special_byte(&self.bytes[self.pos..]) else {
                 return Err(self.error("unterminated string"));
             };
-            if let Some(control) = rest[..offset].iter().position(|&b| b < 0x20) {
-                self.pos += control;
-                return Err(self.error("control character in string"));
-            }
             self.pos += offset;
             match self.bytes[self.pos] {
                 b'"' => {
                     self.pos += 1;
-                    return Ok(start..self.pos);
+                    return Ok((start..self.pos, escaped));
                 }
                 b'\\' => {
+                    escaped = true;
                     self.pos += 1;
                     match self.peek() {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
@@ -650,7 +682,7 @@ impl<'a, 'v> Parser<'a, 'v> {
                         _ => return Err(self.error("invalid escape")),
                     }
                 }
-                _ => unreachable!("memchr2 stops only at a quote or a backslash"),
+                _ => return Err(self.error("control character in string")),
             }
         }
     }
@@ -700,6 +732,36 @@ impl<'a, 'v> Parser<'a, 'v> {
             self.pos += 1;
         }
     }
+}
+
+/// Bytes a string scan stops at: its end, an escape, or a control
+/// character (an error).
+fn is_special(byte: u8) -> bool {
+    (byte == b'"') | (byte == b'\\') | (byte < 0x20)
+}
+
+/// The first byte of `bytes` that [`is_special`], if any. Whole blocks
+/// are tested without branching per byte (the compiler turns the test
+/// into vector compares), so the scan of a long text runs several bytes a
+/// cycle and stops at a quote, backslash or control character alike: one
+/// pass, where a search for the first two and a check of the run before
+/// them for the third read every byte twice.
+fn special_byte(bytes: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    let mut at = 0;
+    for block in &mut blocks {
+        let any = block.iter().fold(false, |any, &b| any | is_special(b));
+        if any {
+            return block.iter().position(|&b| is_special(b)).map(|p| at + p);
+        }
+        at += BLOCK;
+    }
+    blocks
+        .remainder()
+        .iter()
+        .position(|&b| is_special(b))
+        .map(|p| at + p)
 }
 
 /// Decodes a string body the parser has already validated (so a high
