@@ -12,9 +12,10 @@
 //! nulls in an array is one node. The reader reads the text once, into a
 //! tape sized for real requests (an eighth of a node per byte) that only
 //! unusually dense documents grow, and cuts it to its exact size at the
-//! end: a parsed body costs at most about 3.2 times its size
-//! (`[1,"",1,"",…]`; `"",` strings 2.7 times; a run of scalars nothing),
-//! and never more than a node per two bytes while it grows. A string is
+//! end: a parsed body costs at most 4 times its size (`[[0],[0],…]`, a
+//! node per two bytes, the densest shape; `[1,"",1,"",…]` 3.2 times; `"",`
+//! strings 2.7 times; a run of scalars nothing), and the tape never grows
+//! past that. A string is
 //! scanned once, a block of bytes at a time, for its closing quote, an
 //! escape or a control character; its node says whether it holds an
 //! escape, so an unescaped string is never searched for one again.
@@ -927,6 +928,52 @@ mod tests {
             assert!(serde_json::from_str::<serde_json::Value>(doc).is_err());
         }
         assert!(parse(b"\"\xff\"").is_err());
+    }
+
+    #[test]
+    fn a_long_string_stops_at_every_special_byte_wherever_it_is() {
+        for len in [0, 1, 31, 32, 33, 64, 100] {
+            for at in 0..len {
+                for (byte, reason) in [
+                    (0x01, "control character in string"),
+                    (0x1f, "control character in string"),
+                    (b'\\', "invalid escape"),
+                ] {
+                    let mut doc = vec![b'"'];
+                    doc.extend(std::iter::repeat_n(b'a', len));
+                    doc[1 + at] = byte;
+                    doc.push(b'"');
+                    if byte == b'\\' {
+                        doc[2 + at..].fill(b'q');
+                        doc.push(b'"');
+                    }
+                    let error = parse(&doc).unwrap_err();
+                    assert_eq!(error.reason, reason, "{len} {at}");
+                    let offset = if byte == b'\\' { 2 + at } else { 1 + at };
+                    assert_eq!(error.offset, offset, "{len} {at}");
+                }
+                let mut doc = vec![b'"'];
+                doc.extend(std::iter::repeat_n(b'a', len));
+                doc[1 + at] = b'"';
+                doc.push(b'"');
+                assert_eq!(
+                    parse(&doc).unwrap_err().reason,
+                    "unexpected data after the JSON value"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dense_documents_grow_the_tape() {
+        let doc = format!("[{}0]", "[0],".repeat(50_000));
+        let parsed = parse(doc.as_bytes()).unwrap();
+        let Value::Array(items) = parsed.root() else {
+            panic!()
+        };
+        assert_eq!(items.iter().count(), 50_001);
+        // Two nodes of 8 bytes per `[0],`: the densest shape there is.
+        assert!(parsed.tape_bytes() <= 4 * doc.len() + 16);
     }
 
     #[test]
