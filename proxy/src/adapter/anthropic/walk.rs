@@ -31,13 +31,13 @@
 //! the rule's mask instead and a session survives a rejected message.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rulegate_engine::{Disposition, RuleSet, Scope, Side};
 
 use crate::adapter::FiredLog;
 use crate::json::{self, Edit, JsonString, Value};
-use crate::outcome_memory::{Generation, OutcomeMemory, Remembered};
+use crate::outcome_memory::{Generation, OutcomeMemory, Remembered, MIN_REMEMBERED_LEN};
 
 /// Field names the walk prints in locations; any other object key is
 /// printed as its member index, since a key may hold anything.
@@ -140,6 +140,25 @@ pub(super) struct Walk<'r> {
     /// A string the caller handles itself (the text a stream's block
     /// start carries goes through the block's scanner).
     excluded: Option<std::ops::Range<usize>>,
+    /// What the rules gave for the short strings of this body (keys and
+    /// markers such as `type` or `text`, hundreds of times in a request),
+    /// by scope and JSON form: each is scanned once per body, not once
+    /// per occurrence. Too short for the outcome memory.
+    short: HashMap<(Scope, u64), Remembered>,
+}
+
+/// A JSON form shorter than [`MIN_REMEMBERED_LEN`] as one word: its bytes
+/// and, in the top byte, its length.
+fn short_form(raw: &str) -> Option<u64> {
+    const _: () = assert!(MIN_REMEMBERED_LEN <= 8);
+    let bytes = raw.as_bytes();
+    if bytes.len() >= MIN_REMEMBERED_LEN {
+        return None;
+    }
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    word[7] = bytes.len() as u8;
+    Some(u64::from_le_bytes(word))
 }
 
 impl<'r> Walk<'r> {
@@ -157,6 +176,7 @@ impl<'r> Walk<'r> {
             rejectable: side == Side::Response,
             place: Place::Message,
             excluded: None,
+            short: HashMap::new(),
         }
     }
 
@@ -171,7 +191,18 @@ impl<'r> Walk<'r> {
     /// What the rules give for a string's text: remembered (looked up by
     /// its JSON form, so a string seen before is not even decoded), or
     /// scanned.
-    fn apply_all(&self, scope: Scope, string: &JsonString<'_>) -> Remembered {
+    fn apply_all(&mut self, scope: Scope, string: &JsonString<'_>) -> Remembered {
+        if let Some(form) = short_form(string.raw()) {
+            if let Some(known) = self.short.get(&(scope, form)) {
+                return known.clone();
+            }
+            let outcome: Remembered = self
+                .rules
+                .apply_all(self.side, scope, &string.text())
+                .into();
+            self.short.insert((scope, form), outcome.clone());
+            return outcome;
+        }
         match self.memory {
             Some(memory) => {
                 memory
