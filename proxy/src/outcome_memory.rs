@@ -71,6 +71,11 @@ impl From<AppliedAll> for Remembered {
     }
 }
 
+/// A look-up that found nothing, and where what a scan gives goes (nowhere
+/// for a text too short to remember).
+#[derive(Debug)]
+pub struct Miss(Option<Key>);
+
 /// One compiled rule set and the outcomes remembered for it: the unit a
 /// gateway holds and a reload would swap, so a memory never answers for
 /// rules other than its own.
@@ -182,11 +187,32 @@ impl OutcomeMemory {
         encoded: &str,
         decode: impl FnOnce() -> std::borrow::Cow<'t, str>,
     ) -> Remembered {
+        match self.look_up_encoded(side, scope, encoded) {
+            Ok(known) => known,
+            Err(miss) => self.remember(miss, rules.apply_all(side, scope, &decode())),
+        }
+    }
+
+    /// The first half of [`OutcomeMemory::apply_all_encoded`], for a caller
+    /// that decides whether to scan now: what is remembered for the text
+    /// `encoded` encodes, or the [`Miss`] to hand to
+    /// [`OutcomeMemory::remember`] with what `apply_all` gave for it.
+    pub fn look_up_encoded(&self, side: Side, scope: Scope, encoded: &str) -> Result<Remembered, Miss> {
         if encoded.len() < MIN_REMEMBERED_LEN {
-            return rules.apply_all(side, scope, &decode()).into();
+            return Err(Miss(None));
         }
         let key = self.key_of(side, scope, Form::Encoded, encoded);
-        self.lookup_or_scan(key, || rules.apply_all(side, scope, &decode()))
+        self.shard(key).get(key).ok_or(Miss(Some(key)))
+    }
+
+    /// Remembers what `apply_all` gave for the text of a look-up that
+    /// missed, with this memory's rule set; the outcome.
+    pub fn remember(&self, miss: Miss, applied: AppliedAll) -> Remembered {
+        let outcome: Remembered = applied.into();
+        if let Miss(Some(key)) = miss {
+            self.insert(key, &outcome);
+        }
+        outcome
     }
 
     fn lookup_or_scan(&self, key: Key, scan: impl FnOnce() -> AppliedAll) -> Remembered {
@@ -194,12 +220,16 @@ impl OutcomeMemory {
             return known;
         }
         let outcome: Remembered = scan().into();
-        let cost = cost(&outcome);
+        self.insert(key, &outcome);
+        outcome
+    }
+
+    fn insert(&self, key: Key, outcome: &Remembered) {
+        let cost = cost(outcome);
         if cost <= self.shard_budget / MAX_ENTRY_SHARE {
             self.shard(key)
                 .insert(key, outcome.clone(), cost, self.shard_budget);
         }
-        outcome
     }
 
     /// What is remembered for `text`, if anything.

@@ -402,6 +402,27 @@ fn findings_are_coalesced_and_a_reject_lists_a_few_places() {
     assert!(message.contains("And 12 more."), "{message}");
 }
 
+#[test]
+fn a_limited_inspection_gives_up_on_new_text_and_answers_for_known_text() {
+    let generation = Generation::new(rules(), 1 << 20);
+    let text = format!("a key SECRET1 in {}", "long text ".repeat(100));
+    let body = serde_json::to_vec(&serde_json::json!({
+        "messages": [{"role": "user", "content": text}],
+    }))
+    .unwrap();
+    assert_eq!(
+        Anthropic.inspect_request_within(MESSAGES, &generation, &body, 100),
+        None
+    );
+    let full = Anthropic.inspect_request(MESSAGES, &generation, &body);
+    assert!(matches!(&full, Ok(Inspection { outcome: Outcome::Masked(_), .. })));
+    // Now known: nothing left to scan but the short keys.
+    assert_eq!(
+        Anthropic.inspect_request_within(MESSAGES, &generation, &body, 100),
+        Some(full)
+    );
+}
+
 /// A conversation resent turn after turn, its texts drawn from a small
 /// pool so the same text comes back in other scopes, other turns and the
 /// newest user turn (where a reject counts) and older ones (where it
@@ -517,6 +538,7 @@ mod remembered {
             system in 0..10usize,
             turns in proptest::collection::vec(turn(10), 1..8),
             budget in prop::sample::select(vec![2 * 1024, 16 * 1024, 1 << 20]),
+            scan_limit in prop::sample::select(vec![0, 300, 4096]),
         ) {
             let pool = pool();
             let plain: Generation = rules().into();
@@ -524,6 +546,14 @@ mod remembered {
             for upto in 1..=turns.len() {
                 let body = request(system, &turns[..upto], &pool);
                 let expected = shown(Anthropic.inspect_request(MESSAGES, &plain, &body));
+                // A limited inspection answers the same or not at all, and
+                // giving up leaves the memory as right as it was.
+                let limited = Anthropic.inspect_request_within(MESSAGES, &remembering, &body, scan_limit);
+                if let Some(limited) = limited {
+                    prop_assert_eq!(shown(limited), expected.clone(), "limited, request {}", upto);
+                }
+                let unlimited = Anthropic.inspect_request_within(MESSAGES, &plain, &body, usize::MAX);
+                prop_assert_eq!(unlimited.map(shown), Some(expected.clone()), "unlimited, request {}", upto);
                 let got = shown(Anthropic.inspect_request(MESSAGES, &remembering, &body));
                 prop_assert_eq!(got, expected, "request {}", upto);
             }

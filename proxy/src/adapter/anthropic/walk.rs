@@ -145,6 +145,12 @@ pub(super) struct Walk<'r> {
     /// by scope and JSON form: each is scanned once per body, not once
     /// per occurrence. Too short for the outcome memory.
     short: HashMap<(Scope, u64), Remembered>,
+    /// Bytes of text the walk may still scan, if limited (texts the
+    /// memory knows cost nothing).
+    scan_limit: Option<usize>,
+    /// Set when a text would have taken the walk past its scan limit: it
+    /// was not scanned, and the walk's result must not be used.
+    pub over_limit: bool,
 }
 
 /// A JSON form shorter than [`MIN_REMEMBERED_LEN`] as one word: its bytes
@@ -177,6 +183,8 @@ impl<'r> Walk<'r> {
             place: Place::Message,
             excluded: None,
             short: HashMap::new(),
+            scan_limit: None,
+            over_limit: false,
         }
     }
 
@@ -188,13 +196,39 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// Scans no more than `bytes` bytes of text the memory does not know;
+    /// past that, [`Walk::over_limit`] is set and nothing more is scanned.
+    pub fn limit_scans(&mut self, bytes: usize) {
+        self.scan_limit = Some(bytes);
+    }
+
+    /// Whether the walk may scan a text of `len` bytes now (and counts it).
+    fn may_scan(&mut self, len: usize) -> bool {
+        match &mut self.scan_limit {
+            _ if self.over_limit => false,
+            None => true,
+            Some(left) if *left >= len => {
+                *left -= len;
+                true
+            }
+            Some(_) => {
+                self.over_limit = true;
+                false
+            }
+        }
+    }
+
     /// What the rules give for a string's text: remembered (looked up by
     /// its JSON form, so a string seen before is not even decoded), or
-    /// scanned.
+    /// scanned. Over the scan limit, `Clean` (and the walk is void).
     fn apply_all(&mut self, scope: Scope, string: &JsonString<'_>) -> Remembered {
-        if let Some(form) = short_form(string.raw()) {
+        let raw = string.raw();
+        if let Some(form) = short_form(raw) {
             if let Some(known) = self.short.get(&(scope, form)) {
                 return known.clone();
+            }
+            if !self.may_scan(raw.len()) {
+                return Remembered::Clean;
             }
             let outcome: Remembered = self
                 .rules
@@ -204,14 +238,24 @@ impl<'r> Walk<'r> {
             return outcome;
         }
         match self.memory {
-            Some(memory) => {
-                memory
-                    .apply_all_encoded(self.rules, self.side, scope, string.raw(), || string.text())
+            Some(memory) => match memory.look_up_encoded(self.side, scope, raw) {
+                Ok(known) => known,
+                Err(miss) => {
+                    if !self.may_scan(raw.len()) {
+                        return Remembered::Clean;
+                    }
+                    let applied = self.rules.apply_all(self.side, scope, &string.text());
+                    memory.remember(miss, applied)
+                }
+            },
+            None => {
+                if !self.may_scan(raw.len()) {
+                    return Remembered::Clean;
+                }
+                self.rules
+                    .apply_all(self.side, scope, &string.text())
+                    .into()
             }
-            None => self
-                .rules
-                .apply_all(self.side, scope, &string.text())
-                .into(),
         }
     }
 
