@@ -295,6 +295,25 @@ impl<'d> Value<'d> {
         }
     }
 
+    /// For an array or object: the text from its first byte to the first
+    /// byte of whatever follows it in the document (the next value or
+    /// key, or the end of the text). A JSON value ends where its own bytes
+    /// say, so this text determines the value: two containers with the
+    /// same extent are the same. `None` for a string or scalar.
+    pub fn extent(&self) -> Option<&'d str> {
+        let (tape, at) = match self {
+            Value::Array(items) => (items.tape, items.at),
+            Value::Object(members) => (members.tape, members.at),
+            _ => return None,
+        };
+        let node = tape.tape[at];
+        let end = tape
+            .tape
+            .get(node.next(at))
+            .map_or(tape.text.len(), |next| next.start as usize);
+        tape.text.get(node.start as usize..end)
+    }
+
     pub fn as_string(self) -> Option<JsonString<'d>> {
         match self {
             Value::String(s) => Some(s),

@@ -423,6 +423,25 @@ fn a_limited_inspection_gives_up_on_new_text_and_answers_for_known_text() {
     );
 }
 
+#[test]
+fn a_clean_part_is_remembered_for_how_it_was_walked_not_only_its_bytes() {
+    let generation = Generation::new(rules(), 1 << 20);
+    // Opaque in a system prompt (a base64 image's data), scanned anywhere
+    // a body's shape is not the API's.
+    let part = r#"[{"type":"image","source":{"type":"base64","data":"SECRET1 in pixels"}}]"#;
+    let as_system = format!(r#"{{"system":{part},"messages":[]}}"#);
+    let as_other = format!(r#"{{"other":{part},"messages":[]}}"#);
+    let first = Anthropic.inspect_request(MESSAGES, &generation, as_system.as_bytes());
+    assert!(matches!(first, Ok(Inspection { outcome: Outcome::Unchanged, .. })));
+    let second = Anthropic.inspect_request(MESSAGES, &generation, as_other.as_bytes());
+    let plain: Generation = rules().into();
+    assert_eq!(
+        second,
+        Anthropic.inspect_request(MESSAGES, &plain, as_other.as_bytes())
+    );
+    assert!(matches!(second, Ok(Inspection { outcome: Outcome::Masked(_), .. })));
+}
+
 /// A conversation resent turn after turn, its texts drawn from a small
 /// pool so the same text comes back in other scopes, other turns and the
 /// newest user turn (where a reject counts) and older ones (where it

@@ -29,6 +29,14 @@
 //! turn (the last message whose role is `user`, or the prompt of a text
 //! completion); anywhere else the client resends it every turn, so it gets
 //! the rule's mask instead and a session survives a rejected message.
+//!
+//! Remembering (with a generation's outcome memory): a string is looked up
+//! by its JSON form before it is decoded and scanned; a short one is
+//! scanned once per body and scope; and a whole message, or top-level
+//! field, that was walked before in the same context (newest turn or not;
+//! `system` or another field) and found nothing is not walked again: a
+//! resent conversation walks its new turn only. The parse before any walk
+//! still checks every byte.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -151,6 +159,22 @@ pub(super) struct Walk<'r> {
     /// Set when a text would have taken the walk past its scan limit: it
     /// was not scanned, and the walk's result must not be used.
     pub over_limit: bool,
+    /// Strings so far whose scan found something.
+    found: usize,
+}
+
+/// How a part of a body is walked, for [`Walk::unless_clean`]: all the
+/// walk of a part depends on, besides its bytes and the side.
+#[derive(Clone, Copy)]
+enum Context {
+    /// A Messages body's `system` value.
+    SystemField = 0,
+    /// Any other top-level value of a Messages body but `messages`.
+    OtherField = 1,
+    /// A message where a reject becomes a mask.
+    OlderMessage = 2,
+    /// The newest user turn, where a reject counts.
+    NewestMessage = 3,
 }
 
 /// A JSON form shorter than [`MIN_REMEMBERED_LEN`] as one word: its bytes
@@ -185,6 +209,7 @@ impl<'r> Walk<'r> {
             short: HashMap::new(),
             scan_limit: None,
             over_limit: false,
+            found: 0,
         }
     }
 
@@ -259,6 +284,28 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// Walks `value` with `walk`, unless the memory knows that this part
+    /// (its bytes, walked in `context` on this side) found nothing: then
+    /// there is nothing to scan, mask, log or reject in it. A part whose
+    /// walk found nothing is remembered so.
+    fn unless_clean(&mut self, context: Context, value: &Value<'_>, walk: impl FnOnce(&mut Self)) {
+        // Parts are only ever walked from the top of a body, where nothing
+        // but the context names how; elsewhere, walk.
+        let top = self.place == Place::Message && self.excluded.is_none();
+        let (Some(memory), Some(json), true) = (self.memory, value.extent(), top) else {
+            return walk(self);
+        };
+        let miss = match memory.look_up_clean(self.side, context as u8, json) {
+            Ok(()) => return,
+            Err(miss) => miss,
+        };
+        let found = self.found;
+        walk(self);
+        if self.found == found && !self.over_limit {
+            memory.remember_clean(miss);
+        }
+    }
+
     /// Leaves the string at `span` to the caller.
     pub fn exclude(&mut self, span: std::ops::Range<usize>) {
         self.excluded = Some(span);
@@ -318,6 +365,7 @@ impl<'r> Walk<'r> {
         let Remembered::Found(applied) = self.apply_all(scope, string) else {
             return;
         };
+        self.found += 1;
         let location = self.location() + suffix;
         let swap = (!self.rejectable).then_some((Disposition::Reject, Disposition::Mask));
         self.fired
@@ -345,6 +393,7 @@ impl<'r> Walk<'r> {
         let Remembered::Found(applied) = self.apply_all(scope, string) else {
             return;
         };
+        self.found += 1;
         let location = self.location();
         let swap = Some((Disposition::Mask, Disposition::Log));
         self.fired
@@ -410,8 +459,12 @@ impl<'r> Walk<'r> {
     pub fn messages_body(&mut self, body: &Value<'_>) {
         self.members(body, Scope::System, |walk, name, value| match name {
             "messages" => walk.messages(value),
-            "system" => walk.blocks(value, Scope::System),
-            _ => walk.plain(value, Scope::System),
+            "system" => walk.unless_clean(Context::SystemField, value, |walk| {
+                walk.blocks(value, Scope::System)
+            }),
+            _ => walk.unless_clean(Context::OtherField, value, |walk| {
+                walk.plain(value, Scope::System)
+            }),
         });
     }
 
@@ -489,7 +542,12 @@ impl<'r> Walk<'r> {
             self.path.push(Step::Index(index));
             let saved = self.rejectable;
             self.rejectable = self.side == Side::Response || Some(index) == newest;
-            self.message(&message);
+            let context = if self.rejectable {
+                Context::NewestMessage
+            } else {
+                Context::OlderMessage
+            };
+            self.unless_clean(context, &message, |walk| walk.message(&message));
             self.rejectable = saved;
             self.leave();
         }
