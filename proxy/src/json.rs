@@ -614,8 +614,11 @@ impl<'a> Parser<'a> {
                     let start = key.start as usize;
                     &self.bytes[start..start + key.field()]
                 };
-                return (1..keys.len())
-                    .find(|&i| keys[..i].iter().any(|earlier| raw(earlier) == raw(&keys[i])));
+                return (1..keys.len()).find(|&i| {
+                    keys[..i]
+                        .iter()
+                        .any(|earlier| raw(earlier) == raw(&keys[i]))
+                });
             }
             let names: Vec<Cow<'_, str>> = keys.iter().map(name).collect();
             return (1..names.len()).find(|&i| names[..i].contains(&names[i]));

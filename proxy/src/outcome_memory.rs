@@ -204,7 +204,12 @@ impl OutcomeMemory {
     /// that decides whether to scan now: what is remembered for the text
     /// `encoded` encodes, or the [`Miss`] to hand to
     /// [`OutcomeMemory::remember`] with what `apply_all` gave for it.
-    pub fn look_up_encoded(&self, side: Side, scope: Scope, encoded: &str) -> Result<Remembered, Miss> {
+    pub fn look_up_encoded(
+        &self,
+        side: Side,
+        scope: Scope,
+        encoded: &str,
+    ) -> Result<Remembered, Miss> {
         if encoded.len() < MIN_REMEMBERED_LEN {
             return Err(Miss(None));
         }

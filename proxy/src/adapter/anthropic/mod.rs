@@ -157,7 +157,13 @@ fn inspect_request(
     if walk.over_limit {
         return None;
     }
-    Some(Ok(finish(rules.rules(), walk, Side::Request, body, &document)))
+    Some(Ok(finish(
+        rules.rules(),
+        walk,
+        Side::Request,
+        body,
+        &document,
+    )))
 }
 
 fn finish(

@@ -415,7 +415,13 @@ fn a_limited_inspection_gives_up_on_new_text_and_answers_for_known_text() {
         None
     );
     let full = Anthropic.inspect_request(MESSAGES, &generation, &body);
-    assert!(matches!(&full, Ok(Inspection { outcome: Outcome::Masked(_), .. })));
+    assert!(matches!(
+        &full,
+        Ok(Inspection {
+            outcome: Outcome::Masked(_),
+            ..
+        })
+    ));
     // Now known: nothing left to scan but the short keys.
     assert_eq!(
         Anthropic.inspect_request_within(MESSAGES, &generation, &body, 100),
@@ -432,14 +438,26 @@ fn a_clean_part_is_remembered_for_how_it_was_walked_not_only_its_bytes() {
     let as_system = format!(r#"{{"system":{part},"messages":[]}}"#);
     let as_other = format!(r#"{{"other":{part},"messages":[]}}"#);
     let first = Anthropic.inspect_request(MESSAGES, &generation, as_system.as_bytes());
-    assert!(matches!(first, Ok(Inspection { outcome: Outcome::Unchanged, .. })));
+    assert!(matches!(
+        first,
+        Ok(Inspection {
+            outcome: Outcome::Unchanged,
+            ..
+        })
+    ));
     let second = Anthropic.inspect_request(MESSAGES, &generation, as_other.as_bytes());
     let plain: Generation = rules().into();
     assert_eq!(
         second,
         Anthropic.inspect_request(MESSAGES, &plain, as_other.as_bytes())
     );
-    assert!(matches!(second, Ok(Inspection { outcome: Outcome::Masked(_), .. })));
+    assert!(matches!(
+        second,
+        Ok(Inspection {
+            outcome: Outcome::Masked(_),
+            ..
+        })
+    ));
 }
 
 /// A conversation resent turn after turn, its texts drawn from a small

@@ -662,11 +662,11 @@ impl<'r> Walk<'r> {
     }
 }
 
-fn role(message: &Value<'_>) -> Option<String> {
+fn role<'d>(message: &Value<'d>) -> Option<Cow<'d, str>> {
     message
         .get("role")
         .and_then(Value::as_string)
-        .map(|r| r.text().into_owned())
+        .map(|r| r.text())
 }
 
 /// Whether a text block is context a client attached rather than what the
