@@ -34,7 +34,9 @@ fn with_cache<R>(set: &RuleSet, f: impl FnOnce(&mut Cache) -> R) -> R {
 
 /// Block scan: the number of findings in `text`.
 pub fn block(set: &RuleSet, text: &[u8]) -> usize {
-    with_cache(set, |cache| set.findings_with(cache, SIDE, SCOPE, text).len())
+    with_cache(set, |cache| {
+        set.findings_with(cache, SIDE, SCOPE, text).len()
+    })
 }
 
 /// What a streamed scan gives back.
