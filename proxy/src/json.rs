@@ -9,10 +9,16 @@
 //! A document is a flat tape of 8-byte nodes over the original text, not a
 //! tree of owned values: a string is its span, a container its span start
 //! and where its last descendant ends, and a run of numbers, booleans and
-//! nulls in an array is one node. The reader counts the nodes in a first
-//! pass and fills an exactly sized tape in a second, so parsing a body
-//! costs at most about 3.2 times its size (`[1,"",1,"",…]`; `"",` strings
-//! 2.7 times; a run of scalars nothing).
+//! nulls in an array is one node. The reader reads the text once, into a
+//! tape sized for real requests (an eighth of a node per byte) that only
+//! unusually dense documents grow, and cuts it to its exact size at the
+//! end: a parsed body costs at most 4 times its size (`[[0],[0],…]`, a
+//! node per two bytes, the densest shape; `[1,"",1,"",…]` 3.2 times; `"",`
+//! strings 2.7 times; a run of scalars nothing), and the tape never grows
+//! past that. A string is
+//! scanned once, a block of bytes at a time, for its closing quote, an
+//! escape or a control character; its node says whether it holds an
+//! escape, so an unescaped string is never searched for one again.
 //!
 //! Invariants:
 //! - [`parse`] accepts exactly RFC 8259 JSON text in UTF-8 (no trailing
@@ -40,9 +46,14 @@ pub const MAX_DOCUMENT_BYTES: usize = (1 << LEN_BITS) - 1;
 
 const LEN_BITS: u32 = 28;
 const LEN_MASK: u32 = (1 << LEN_BITS) - 1;
+const KIND_MASK: u32 = 0b11;
+/// Set on a string node whose text holds a backslash: only those are
+/// decoded, and only they need it.
+const ESCAPED: u32 = 1 << 31;
 
 /// One tape node: where it starts in the text, and a kind with one field
-/// (a string's length, a container's end node, a scalar run's count).
+/// (a string's length, a container's end node, a scalar run's count); a
+/// string node also says whether its text holds an escape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Node {
     start: u32,
@@ -66,8 +77,21 @@ impl Node {
         }
     }
 
+    /// A string node of `len` bytes (quotes included).
+    fn string(start: usize, len: usize, escaped: bool) -> Node {
+        let node = Node::new(Kind::String, start, len);
+        Node {
+            meta: node.meta | if escaped { ESCAPED } else { 0 },
+            ..node
+        }
+    }
+
+    fn escaped(self) -> bool {
+        self.meta & ESCAPED != 0
+    }
+
     fn kind(self) -> Kind {
-        match self.meta >> LEN_BITS {
+        match (self.meta >> LEN_BITS) & KIND_MASK {
             0 => Kind::String,
             1 => Kind::Array,
             2 => Kind::Object,
@@ -180,10 +204,10 @@ impl<'d> JsonString<'d> {
         &self.text[span.start + 1..span.end - 1]
     }
 
-    /// The decoded text.
+    /// The decoded text (borrowed unless the string holds an escape).
     pub fn text(&self) -> Cow<'d, str> {
         let raw = self.raw();
-        if !raw.contains('\\') {
+        if !self.node.escaped() {
             return Cow::Borrowed(raw);
         }
         Cow::Owned(decode_escapes(raw))
@@ -193,7 +217,7 @@ impl<'d> JsonString<'d> {
     /// so skip the allocation when there is no escape).
     pub fn is(&self, s: &str) -> bool {
         let raw = self.raw();
-        if raw.contains('\\') {
+        if self.node.escaped() {
             decode_escapes(raw) == s
         } else {
             raw == s
@@ -271,6 +295,25 @@ impl<'d> Value<'d> {
         }
     }
 
+    /// For an array or object: the text from its first byte to the first
+    /// byte of whatever follows it in the document (the next value or
+    /// key, or the end of the text). A JSON value ends where its own bytes
+    /// say, so this text determines the value: two containers with the
+    /// same extent are the same. `None` for a string or scalar.
+    pub fn extent(&self) -> Option<&'d str> {
+        let (tape, at) = match self {
+            Value::Array(items) => (items.tape, items.at),
+            Value::Object(members) => (members.tape, members.at),
+            _ => return None,
+        };
+        let node = tape.tape[at];
+        let end = tape
+            .tape
+            .get(node.next(at))
+            .map_or(tape.text.len(), |next| next.start as usize);
+        tape.text.get(node.start as usize..end)
+    }
+
     pub fn as_string(self) -> Option<JsonString<'d>> {
         match self {
             Value::String(s) => Some(s),
@@ -324,21 +367,28 @@ pub fn parse(bytes: &[u8]) -> Result<Document<'_>, JsonError> {
             path: String::new(),
         });
     }
-    // First pass: validate and count; second: fill an exact tape.
-    let mut counter = Parser::new(text, None);
-    counter.document()?;
-    let mut tape = Vec::with_capacity(counter.nodes);
-    Parser::new(text, Some(&mut tape)).document()?;
+    // One pass into a tape sized for real requests (they need a fraction
+    // of a node per 8 bytes), grown only by unusually dense documents and
+    // never past the most nodes a text of this length can hold; then cut
+    // to its exact size.
+    let most = text.len() / 2 + 2;
+    let mut parser = Parser::new(text, Vec::with_capacity((text.len() / 8 + 16).min(most)));
+    parser.most = most;
+    parser.document()?;
+    let mut tape = parser.tape;
+    tape.shrink_to_fit();
     Ok(Document { text, tape })
 }
 
-struct Parser<'a, 'v> {
+struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    /// The tape being filled; `None` while only counting.
-    tape: Option<&'v mut Vec<Node>>,
-    nodes: usize,
+    tape: Vec<Node>,
+    /// The most nodes the text can make (every node but a scalar run
+    /// takes two bytes, and a scalar run is followed by one): the tape
+    /// never grows past it.
+    most: usize,
     /// Keys of the objects the parser is inside of, innermost last.
     keys: Vec<Node>,
     /// The containers the parser is inside of, outermost first.
@@ -352,14 +402,14 @@ const LINEAR_DUPLICATE_CHECK: usize = 16;
 /// A member name in an error path is cut to this many characters.
 const PATH_KEY_CHARS: usize = 32;
 
-impl<'a, 'v> Parser<'a, 'v> {
-    fn new(text: &'a str, tape: Option<&'v mut Vec<Node>>) -> Parser<'a, 'v> {
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, tape: Vec<Node>) -> Parser<'a> {
         Parser {
             text,
             bytes: text.as_bytes(),
             pos: 0,
             tape,
-            nodes: 0,
+            most: usize::MAX,
             keys: Vec::new(),
             path: Vec::new(),
         }
@@ -377,21 +427,21 @@ impl<'a, 'v> Parser<'a, 'v> {
 
     /// Appends a node; its index.
     fn push(&mut self, node: Node) -> usize {
-        let at = self.nodes;
-        if let Some(tape) = self.tape.as_deref_mut() {
-            tape.push(node);
+        let at = self.tape.len();
+        if at == self.tape.capacity() {
+            // Double, but never past what the text can hold.
+            let more = at.max(16).min(self.most.saturating_sub(at)).max(1);
+            self.tape.reserve_exact(more);
         }
-        self.nodes += 1;
+        self.tape.push(node);
         at
     }
 
     /// Sets a container's end to the current end of the tape.
     fn close(&mut self, at: usize) {
-        let end = self.nodes;
-        if let Some(tape) = self.tape.as_deref_mut() {
-            let node = tape[at];
-            tape[at] = Node::new(node.kind(), node.start as usize, end);
-        }
+        let end = self.tape.len();
+        let node = self.tape[at];
+        self.tape[at] = Node::new(node.kind(), node.start as usize, end);
     }
 
     fn error(&self, reason: &'static str) -> JsonError {
@@ -464,8 +514,8 @@ impl<'a, 'v> Parser<'a, 'v> {
             Some(b'{') => self.object(depth + 1).map(|()| None),
             Some(b'[') => self.array(depth + 1).map(|()| None),
             Some(b'"') => {
-                let span = self.string()?;
-                self.push(Node::new(Kind::String, span.start, span.len()));
+                let (span, escaped) = self.string()?;
+                self.push(Node::string(span.start, span.len(), escaped));
                 Ok(None)
             }
             Some(b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
@@ -477,11 +527,9 @@ impl<'a, 'v> Parser<'a, 'v> {
                 }
                 match run {
                     Some(at) => {
-                        if let Some(tape) = self.tape.as_deref_mut() {
-                            let node = tape[at];
-                            tape[at] =
-                                Node::new(Kind::Scalars, node.start as usize, node.field() + 1);
-                        }
+                        let node = self.tape[at];
+                        self.tape[at] =
+                            Node::new(Kind::Scalars, node.start as usize, node.field() + 1);
                         Ok(Some(at))
                     }
                     None => Ok(Some(self.push(Node::new(Kind::Scalars, start, 1)))),
@@ -514,8 +562,8 @@ impl<'a, 'v> Parser<'a, 'v> {
             if self.peek() != Some(b'"') {
                 return Err(self.error("expected a string key"));
             }
-            let span = self.string()?;
-            let key = Node::new(Kind::String, span.start, span.len());
+            let (span, escaped) = self.string()?;
+            let key = Node::string(span.start, span.len(), escaped);
             self.push(key);
             self.keys.push(key);
             self.skip_whitespace();
@@ -560,6 +608,18 @@ impl<'a, 'v> Parser<'a, 'v> {
             .text()
         };
         if keys.len() <= LINEAR_DUPLICATE_CHECK {
+            if !keys.iter().any(|key| key.escaped()) {
+                // Unescaped names are their bytes: compare those.
+                let raw = |key: &Node| {
+                    let start = key.start as usize;
+                    &self.bytes[start..start + key.field()]
+                };
+                return (1..keys.len()).find(|&i| {
+                    keys[..i]
+                        .iter()
+                        .any(|earlier| raw(earlier) == raw(&keys[i]))
+                });
+            }
             let names: Vec<Cow<'_, str>> = keys.iter().map(name).collect();
             return (1..names.len()).find(|&i| names[..i].contains(&names[i]));
         }
@@ -600,29 +660,24 @@ impl<'a, 'v> Parser<'a, 'v> {
         }
     }
 
-    /// Reads a string; its span, quotes included.
-    fn string(&mut self) -> Result<Range<usize>, JsonError> {
+    /// Reads a string; its span, quotes included, and whether it holds an
+    /// escape.
+    fn string(&mut self) -> Result<(Range<usize>, bool), JsonError> {
         let start = self.pos;
         self.pos += 1;
+        let mut escaped = false;
         loop {
-            let rest = &self.bytes[self.pos..];
-            // Two vectorizable passes (find the next quote or backslash,
-            // then check the run before it for control characters) beat
-            // one byte-at-a-time scan on long tool outputs.
-            let Some(offset) = memchr::memchr2(b'"', b'\\', rest) else {
+            let Some(offset) = special_byte(&self.bytes[self.pos..]) else {
                 return Err(self.error("unterminated string"));
             };
-            if let Some(control) = rest[..offset].iter().position(|&b| b < 0x20) {
-                self.pos += control;
-                return Err(self.error("control character in string"));
-            }
             self.pos += offset;
             match self.bytes[self.pos] {
                 b'"' => {
                     self.pos += 1;
-                    return Ok(start..self.pos);
+                    return Ok((start..self.pos, escaped));
                 }
                 b'\\' => {
+                    escaped = true;
                     self.pos += 1;
                     match self.peek() {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
@@ -650,7 +705,7 @@ impl<'a, 'v> Parser<'a, 'v> {
                         _ => return Err(self.error("invalid escape")),
                     }
                 }
-                _ => unreachable!("memchr2 stops only at a quote or a backslash"),
+                _ => return Err(self.error("control character in string")),
             }
         }
     }
@@ -700,6 +755,56 @@ impl<'a, 'v> Parser<'a, 'v> {
             self.pos += 1;
         }
     }
+}
+
+/// Bytes a string scan stops at: its end, an escape, or a control
+/// character (an error).
+fn is_special(byte: u8) -> bool {
+    (byte == b'"') | (byte == b'\\') | (byte < 0x20)
+}
+
+/// The first byte of `bytes` that [`is_special`], if any. Long runs go
+/// 32 bytes at a time without a branch per byte (the compiler turns the
+/// test into vector compares); the block that holds the byte, and runs
+/// shorter than a block, 8 bytes at a time in a word. One pass stops at a
+/// quote, backslash or control character alike, where a search for the
+/// first two and a check of the run before them for the third read every
+/// byte twice.
+fn special_byte(bytes: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let mut at = 0;
+    while let Some(block) = bytes.get(at..at + BLOCK) {
+        if block.iter().fold(false, |any, &b| any | is_special(b)) {
+            break;
+        }
+        at += BLOCK;
+    }
+    while let Some(word) = bytes.get(at..at + 8) {
+        let mut eight = [0; 8];
+        eight.copy_from_slice(word);
+        let found = special_in_word(u64::from_le_bytes(eight));
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| is_special(b))
+        .map(|p| at + p)
+}
+
+/// The high bit of each byte of `word` (little-endian) that
+/// [`is_special`], and perhaps of bytes above the first such byte (a
+/// borrow carries into them); the lowest set bit is always exact.
+fn special_in_word(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;
+    let quote = zero_in(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_in(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    (quote | backslash | control) & HIGH
 }
 
 /// Decodes a string body the parser has already validated (so a high
@@ -865,6 +970,78 @@ mod tests {
             assert!(serde_json::from_str::<serde_json::Value>(doc).is_err());
         }
         assert!(parse(b"\"\xff\"").is_err());
+    }
+
+    #[test]
+    fn a_long_string_stops_at_every_special_byte_wherever_it_is() {
+        for len in [0, 1, 31, 32, 33, 64, 100] {
+            for at in 0..len {
+                for (byte, reason) in [
+                    (0x01, "control character in string"),
+                    (0x1f, "control character in string"),
+                    (b'\\', "invalid escape"),
+                ] {
+                    let mut doc = vec![b'"'];
+                    doc.extend(std::iter::repeat_n(b'a', len));
+                    doc[1 + at] = byte;
+                    doc.push(b'"');
+                    if byte == b'\\' {
+                        doc[2 + at..].fill(b'q');
+                        doc.push(b'"');
+                    }
+                    let error = parse(&doc).unwrap_err();
+                    assert_eq!(error.reason, reason, "{len} {at}");
+                    let offset = if byte == b'\\' { 2 + at } else { 1 + at };
+                    assert_eq!(error.offset, offset, "{len} {at}");
+                }
+                let mut doc = vec![b'"'];
+                doc.extend(std::iter::repeat_n(b'a', len));
+                doc[1 + at] = b'"';
+                doc.push(b'"');
+                assert_eq!(
+                    parse(&doc).unwrap_err().reason,
+                    "unexpected data after the JSON value"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_special_byte_search_finds_what_a_byte_loop_finds() {
+        let naive = |bytes: &[u8]| bytes.iter().position(|&b| is_special(b));
+        // Fillers next to the special values, and bytes with the high bit.
+        let fillers = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xa2, 0xdc, 0xff];
+        for len in [0, 1, 7, 8, 9, 31, 32, 33, 40, 64, 71] {
+            for filler in fillers {
+                let mut bytes = vec![filler; len];
+                assert_eq!(special_byte(&bytes), None, "{len} {filler:#x}");
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        bytes[at] = byte;
+                        assert_eq!(special_byte(&bytes), naive(&bytes), "{len} {at} {byte:#x}");
+                        // A second special byte after the first changes nothing.
+                        if at + 1 < len {
+                            bytes[at + 1] = 0;
+                            assert_eq!(special_byte(&bytes), naive(&bytes));
+                            bytes[at + 1] = filler;
+                        }
+                    }
+                    bytes[at] = filler;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dense_documents_grow_the_tape() {
+        let doc = format!("[{}0]", "[0],".repeat(50_000));
+        let parsed = parse(doc.as_bytes()).unwrap();
+        let Value::Array(items) = parsed.root() else {
+            panic!()
+        };
+        assert_eq!(items.iter().count(), 50_001);
+        // Two nodes of 8 bytes per `[0],`: the densest shape there is.
+        assert!(parsed.tape_bytes() <= 4 * doc.len() + 16);
     }
 
     #[test]

@@ -27,6 +27,13 @@
 //!   too, so an encoded form never meets a text with the same bytes.
 //! - Texts shorter than [`MIN_REMEMBERED_LEN`] bytes are scanned, never
 //!   remembered.
+//! - A caller may also remember that a whole part of a JSON body (a
+//!   message: every string in it) gave no finding when walked in a given
+//!   context ([`OutcomeMemory::look_up_clean`]): keyed by the context and
+//!   every byte of the part, so only the same bytes walked the same way
+//!   skip their scans. Only clean parts are remembered; a part with a
+//!   finding is walked string by string every time. The strict parse
+//!   that precedes any walk still reads and checks every byte.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -70,6 +77,11 @@ impl From<AppliedAll> for Remembered {
         }
     }
 }
+
+/// A look-up that found nothing, and where what a scan gives goes (nowhere
+/// for a text too short to remember).
+#[derive(Debug)]
+pub struct Miss(Option<Key>);
 
 /// One compiled rule set and the outcomes remembered for it: the unit a
 /// gateway holds and a reload would swap, so a memory never answers for
@@ -182,11 +194,67 @@ impl OutcomeMemory {
         encoded: &str,
         decode: impl FnOnce() -> std::borrow::Cow<'t, str>,
     ) -> Remembered {
+        match self.look_up_encoded(side, scope, encoded) {
+            Ok(known) => known,
+            Err(miss) => self.remember(miss, rules.apply_all(side, scope, &decode())),
+        }
+    }
+
+    /// The first half of [`OutcomeMemory::apply_all_encoded`], for a caller
+    /// that decides whether to scan now: what is remembered for the text
+    /// `encoded` encodes, or the [`Miss`] to hand to
+    /// [`OutcomeMemory::remember`] with what `apply_all` gave for it.
+    pub fn look_up_encoded(
+        &self,
+        side: Side,
+        scope: Scope,
+        encoded: &str,
+    ) -> Result<Remembered, Miss> {
         if encoded.len() < MIN_REMEMBERED_LEN {
-            return rules.apply_all(side, scope, &decode()).into();
+            return Err(Miss(None));
         }
         let key = self.key_of(side, scope, Form::Encoded, encoded);
-        self.lookup_or_scan(key, || rules.apply_all(side, scope, &decode()))
+        self.shard(key).get(key).ok_or(Miss(Some(key)))
+    }
+
+    /// Whether a part of a JSON body (its bytes `json`, walked in the
+    /// caller's `context`) gave no finding at all when its strings were
+    /// scanned; if not known, the [`Miss`] to hand to
+    /// [`OutcomeMemory::remember_clean`] once a walk of it found nothing.
+    /// The key holds the context and every byte of the part, so a clean
+    /// part comes back clean only as the same bytes in the same context
+    /// (every string of it scanned, by this rule set, before).
+    pub fn look_up_clean(&self, side: Side, context: u8, json: &str) -> Result<(), Miss> {
+        let mut hasher = SipHasher13::new_with_key(&self.key);
+        hasher.write_u8(side_tag(side));
+        hasher.write_u8(u8::MAX);
+        hasher.write_u8(Form::Part as u8);
+        hasher.write_u8(context);
+        hasher.write(json.as_bytes());
+        let hash = hasher.finish128();
+        let key = [hash.h1, hash.h2];
+        match self.shard(key).get(key) {
+            Some(Remembered::Clean) => Ok(()),
+            _ => Err(Miss(Some(key))),
+        }
+    }
+
+    /// Remembers that the part of a [`OutcomeMemory::look_up_clean`] that
+    /// missed gave no finding.
+    pub fn remember_clean(&self, miss: Miss) {
+        if let Miss(Some(key)) = miss {
+            self.insert(key, &Remembered::Clean);
+        }
+    }
+
+    /// Remembers what `apply_all` gave for the text of a look-up that
+    /// missed, with this memory's rule set; the outcome.
+    pub fn remember(&self, miss: Miss, applied: AppliedAll) -> Remembered {
+        let outcome: Remembered = applied.into();
+        if let Miss(Some(key)) = miss {
+            self.insert(key, &outcome);
+        }
+        outcome
     }
 
     fn lookup_or_scan(&self, key: Key, scan: impl FnOnce() -> AppliedAll) -> Remembered {
@@ -194,12 +262,16 @@ impl OutcomeMemory {
             return known;
         }
         let outcome: Remembered = scan().into();
-        let cost = cost(&outcome);
+        self.insert(key, &outcome);
+        outcome
+    }
+
+    fn insert(&self, key: Key, outcome: &Remembered) {
+        let cost = cost(outcome);
         if cost <= self.shard_budget / MAX_ENTRY_SHARE {
             self.shard(key)
                 .insert(key, outcome.clone(), cost, self.shard_budget);
         }
-        outcome
     }
 
     /// What is remembered for `text`, if anything.
@@ -248,11 +320,13 @@ fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// How the hashed bytes give the text: they are the text, or encode it.
+/// How the hashed bytes give the text: they are the text, or encode it,
+/// or they are a part of a JSON body (whose outcome is only ever clean).
 #[derive(Clone, Copy)]
 enum Form {
     Text = 0,
     Encoded = 1,
+    Part = 2,
 }
 
 fn side_tag(side: Side) -> u8 {

@@ -280,6 +280,21 @@ pub trait ApiAdapter: Send + Sync {
         body: &[u8],
     ) -> Result<Inspection, InspectError>;
 
+    /// [`ApiAdapter::inspect_request`], the same to the byte, if it takes
+    /// no more than `scan_limit` bytes of text scanned (texts the memory
+    /// knows cost nothing); `None` when it would take more: then the
+    /// caller runs [`ApiAdapter::inspect_request`] where a long scan does
+    /// no harm. Cheap enough for a serving thread when it answers.
+    fn inspect_request_within(
+        &self,
+        _kind: &'static str,
+        _rules: &Generation,
+        _body: &[u8],
+        _scan_limit: usize,
+    ) -> Option<Result<Inspection, InspectError>> {
+        None
+    }
+
     /// Inspects a whole (non-streamed) successful reply.
     fn inspect_reply(
         &self,

@@ -77,18 +77,18 @@ impl ApiAdapter for Anthropic {
         rules: &Generation,
         body: &[u8],
     ) -> Result<Inspection, InspectError> {
-        let parsed = json::parse(body)?;
-        let document = parsed.root();
-        if !matches!(document, Value::Object(_)) {
-            return Err(InspectError::NotAnObject);
-        }
-        let mut walk = walk::Walk::remembering(rules, Side::Request);
-        match kind {
-            BATCH => walk.batch_body(&document),
-            COMPLETE => walk.completion_body(&document),
-            _ => walk.messages_body(&document),
-        }
-        Ok(finish(rules.rules(), walk, Side::Request, body, &document))
+        inspect_request(kind, rules, body, None)
+            .unwrap_or_else(|| unreachable!("an unlimited walk always ends"))
+    }
+
+    fn inspect_request_within(
+        &self,
+        kind: &'static str,
+        rules: &Generation,
+        body: &[u8],
+        scan_limit: usize,
+    ) -> Option<Result<Inspection, InspectError>> {
+        inspect_request(kind, rules, body, Some(scan_limit))
     }
 
     fn inspect_reply(
@@ -127,6 +127,43 @@ impl ApiAdapter for Anthropic {
             json::encode_string(&message)
         )
     }
+}
+
+/// A request body inspected; `None` when it needed more than
+/// `scan_limit` bytes of text scanned.
+fn inspect_request(
+    kind: &'static str,
+    rules: &Generation,
+    body: &[u8],
+    scan_limit: Option<usize>,
+) -> Option<Result<Inspection, InspectError>> {
+    let parsed = match json::parse(body) {
+        Ok(parsed) => parsed,
+        Err(error) => return Some(Err(error.into())),
+    };
+    let document = parsed.root();
+    if !matches!(document, Value::Object(_)) {
+        return Some(Err(InspectError::NotAnObject));
+    }
+    let mut walk = walk::Walk::remembering(rules, Side::Request);
+    if let Some(limit) = scan_limit {
+        walk.limit_scans(limit);
+    }
+    match kind {
+        BATCH => walk.batch_body(&document),
+        COMPLETE => walk.completion_body(&document),
+        _ => walk.messages_body(&document),
+    }
+    if walk.over_limit {
+        return None;
+    }
+    Some(Ok(finish(
+        rules.rules(),
+        walk,
+        Side::Request,
+        body,
+        &document,
+    )))
 }
 
 fn finish(

@@ -402,6 +402,64 @@ fn findings_are_coalesced_and_a_reject_lists_a_few_places() {
     assert!(message.contains("And 12 more."), "{message}");
 }
 
+#[test]
+fn a_limited_inspection_gives_up_on_new_text_and_answers_for_known_text() {
+    let generation = Generation::new(rules(), 1 << 20);
+    let text = format!("a key SECRET1 in {}", "long text ".repeat(100));
+    let body = serde_json::to_vec(&serde_json::json!({
+        "messages": [{"role": "user", "content": text}],
+    }))
+    .unwrap();
+    assert_eq!(
+        Anthropic.inspect_request_within(MESSAGES, &generation, &body, 100),
+        None
+    );
+    let full = Anthropic.inspect_request(MESSAGES, &generation, &body);
+    assert!(matches!(
+        &full,
+        Ok(Inspection {
+            outcome: Outcome::Masked(_),
+            ..
+        })
+    ));
+    // Now known: nothing left to scan but the short keys.
+    assert_eq!(
+        Anthropic.inspect_request_within(MESSAGES, &generation, &body, 100),
+        Some(full)
+    );
+}
+
+#[test]
+fn a_clean_part_is_remembered_for_how_it_was_walked_not_only_its_bytes() {
+    let generation = Generation::new(rules(), 1 << 20);
+    // Opaque in a system prompt (a base64 image's data), scanned anywhere
+    // a body's shape is not the API's.
+    let part = r#"[{"type":"image","source":{"type":"base64","data":"SECRET1 in pixels"}}]"#;
+    let as_system = format!(r#"{{"system":{part},"messages":[]}}"#);
+    let as_other = format!(r#"{{"other":{part},"messages":[]}}"#);
+    let first = Anthropic.inspect_request(MESSAGES, &generation, as_system.as_bytes());
+    assert!(matches!(
+        first,
+        Ok(Inspection {
+            outcome: Outcome::Unchanged,
+            ..
+        })
+    ));
+    let second = Anthropic.inspect_request(MESSAGES, &generation, as_other.as_bytes());
+    let plain: Generation = rules().into();
+    assert_eq!(
+        second,
+        Anthropic.inspect_request(MESSAGES, &plain, as_other.as_bytes())
+    );
+    assert!(matches!(
+        second,
+        Ok(Inspection {
+            outcome: Outcome::Masked(_),
+            ..
+        })
+    ));
+}
+
 /// A conversation resent turn after turn, its texts drawn from a small
 /// pool so the same text comes back in other scopes, other turns and the
 /// newest user turn (where a reject counts) and older ones (where it
@@ -517,6 +575,7 @@ mod remembered {
             system in 0..10usize,
             turns in proptest::collection::vec(turn(10), 1..8),
             budget in prop::sample::select(vec![2 * 1024, 16 * 1024, 1 << 20]),
+            scan_limit in prop::sample::select(vec![0, 300, 4096]),
         ) {
             let pool = pool();
             let plain: Generation = rules().into();
@@ -524,6 +583,14 @@ mod remembered {
             for upto in 1..=turns.len() {
                 let body = request(system, &turns[..upto], &pool);
                 let expected = shown(Anthropic.inspect_request(MESSAGES, &plain, &body));
+                // A limited inspection answers the same or not at all, and
+                // giving up leaves the memory as right as it was.
+                let limited = Anthropic.inspect_request_within(MESSAGES, &remembering, &body, scan_limit);
+                if let Some(limited) = limited {
+                    prop_assert_eq!(shown(limited), expected.clone(), "limited, request {}", upto);
+                }
+                let unlimited = Anthropic.inspect_request_within(MESSAGES, &plain, &body, usize::MAX);
+                prop_assert_eq!(unlimited.map(shown), Some(expected.clone()), "unlimited, request {}", upto);
                 let got = shown(Anthropic.inspect_request(MESSAGES, &remembering, &body));
                 prop_assert_eq!(got, expected, "request {}", upto);
             }

@@ -29,15 +29,23 @@
 //! turn (the last message whose role is `user`, or the prompt of a text
 //! completion); anywhere else the client resends it every turn, so it gets
 //! the rule's mask instead and a session survives a rejected message.
+//!
+//! Remembering (with a generation's outcome memory): a string is looked up
+//! by its JSON form before it is decoded and scanned; a short one is
+//! scanned once per body and scope; and a whole message, or top-level
+//! field, that was walked before in the same context (newest turn or not;
+//! `system` or another field) and found nothing is not walked again: a
+//! resent conversation walks its new turn only. The parse before any walk
+//! still checks every byte.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rulegate_engine::{Disposition, RuleSet, Scope, Side};
 
 use crate::adapter::FiredLog;
 use crate::json::{self, Edit, JsonString, Value};
-use crate::outcome_memory::{Generation, OutcomeMemory, Remembered};
+use crate::outcome_memory::{Generation, OutcomeMemory, Remembered, MIN_REMEMBERED_LEN};
 
 /// Field names the walk prints in locations; any other object key is
 /// printed as its member index, since a key may hold anything.
@@ -140,6 +148,47 @@ pub(super) struct Walk<'r> {
     /// A string the caller handles itself (the text a stream's block
     /// start carries goes through the block's scanner).
     excluded: Option<std::ops::Range<usize>>,
+    /// What the rules gave for the short strings of this body (keys and
+    /// markers such as `type` or `text`, hundreds of times in a request),
+    /// by scope and JSON form: each is scanned once per body, not once
+    /// per occurrence. Too short for the outcome memory.
+    short: HashMap<(Scope, u64), Remembered>,
+    /// Bytes of text the walk may still scan, if limited (texts the
+    /// memory knows cost nothing).
+    scan_limit: Option<usize>,
+    /// Set when a text would have taken the walk past its scan limit: it
+    /// was not scanned, and the walk's result must not be used.
+    pub over_limit: bool,
+    /// Strings so far whose scan found something.
+    found: usize,
+}
+
+/// How a part of a body is walked, for [`Walk::unless_clean`]: all the
+/// walk of a part depends on, besides its bytes and the side.
+#[derive(Clone, Copy)]
+enum Context {
+    /// A Messages body's `system` value.
+    SystemField = 0,
+    /// Any other top-level value of a Messages body but `messages`.
+    OtherField = 1,
+    /// A message where a reject becomes a mask.
+    OlderMessage = 2,
+    /// The newest user turn, where a reject counts.
+    NewestMessage = 3,
+}
+
+/// A JSON form shorter than [`MIN_REMEMBERED_LEN`] as one word: its bytes
+/// and, in the top byte, its length.
+fn short_form(raw: &str) -> Option<u64> {
+    const _: () = assert!(MIN_REMEMBERED_LEN <= 8);
+    let bytes = raw.as_bytes();
+    if bytes.len() >= MIN_REMEMBERED_LEN {
+        return None;
+    }
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    word[7] = bytes.len() as u8;
+    Some(u64::from_le_bytes(word))
 }
 
 impl<'r> Walk<'r> {
@@ -157,6 +206,10 @@ impl<'r> Walk<'r> {
             rejectable: side == Side::Response,
             place: Place::Message,
             excluded: None,
+            short: HashMap::new(),
+            scan_limit: None,
+            over_limit: false,
+            found: 0,
         }
     }
 
@@ -168,19 +221,88 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// Scans no more than `bytes` bytes of text the memory does not know;
+    /// past that, [`Walk::over_limit`] is set and nothing more is scanned.
+    pub fn limit_scans(&mut self, bytes: usize) {
+        self.scan_limit = Some(bytes);
+    }
+
+    /// Whether the walk may scan a text of `len` bytes now (and counts it).
+    fn may_scan(&mut self, len: usize) -> bool {
+        match &mut self.scan_limit {
+            _ if self.over_limit => false,
+            None => true,
+            Some(left) if *left >= len => {
+                *left -= len;
+                true
+            }
+            Some(_) => {
+                self.over_limit = true;
+                false
+            }
+        }
+    }
+
     /// What the rules give for a string's text: remembered (looked up by
     /// its JSON form, so a string seen before is not even decoded), or
-    /// scanned.
-    fn apply_all(&self, scope: Scope, string: &JsonString<'_>) -> Remembered {
-        match self.memory {
-            Some(memory) => {
-                memory
-                    .apply_all_encoded(self.rules, self.side, scope, string.raw(), || string.text())
+    /// scanned. Over the scan limit, `Clean` (and the walk is void).
+    fn apply_all(&mut self, scope: Scope, string: &JsonString<'_>) -> Remembered {
+        let raw = string.raw();
+        if let Some(form) = short_form(raw) {
+            if let Some(known) = self.short.get(&(scope, form)) {
+                return known.clone();
             }
-            None => self
+            if !self.may_scan(raw.len()) {
+                return Remembered::Clean;
+            }
+            let outcome: Remembered = self
                 .rules
                 .apply_all(self.side, scope, &string.text())
-                .into(),
+                .into();
+            self.short.insert((scope, form), outcome.clone());
+            return outcome;
+        }
+        match self.memory {
+            Some(memory) => match memory.look_up_encoded(self.side, scope, raw) {
+                Ok(known) => known,
+                Err(miss) => {
+                    if !self.may_scan(raw.len()) {
+                        return Remembered::Clean;
+                    }
+                    let applied = self.rules.apply_all(self.side, scope, &string.text());
+                    memory.remember(miss, applied)
+                }
+            },
+            None => {
+                if !self.may_scan(raw.len()) {
+                    return Remembered::Clean;
+                }
+                self.rules
+                    .apply_all(self.side, scope, &string.text())
+                    .into()
+            }
+        }
+    }
+
+    /// Walks `value` with `walk`, unless the memory knows that this part
+    /// (its bytes, walked in `context` on this side) found nothing: then
+    /// there is nothing to scan, mask, log or reject in it. A part whose
+    /// walk found nothing is remembered so.
+    fn unless_clean(&mut self, context: Context, value: &Value<'_>, walk: impl FnOnce(&mut Self)) {
+        // Parts are only ever walked from the top of a body, where nothing
+        // but the context names how; elsewhere, walk.
+        let top = self.place == Place::Message && self.excluded.is_none();
+        let (Some(memory), Some(json), true) = (self.memory, value.extent(), top) else {
+            return walk(self);
+        };
+        let miss = match memory.look_up_clean(self.side, context as u8, json) {
+            Ok(()) => return,
+            Err(miss) => miss,
+        };
+        let found = self.found;
+        walk(self);
+        if self.found == found && !self.over_limit {
+            memory.remember_clean(miss);
         }
     }
 
@@ -243,6 +365,7 @@ impl<'r> Walk<'r> {
         let Remembered::Found(applied) = self.apply_all(scope, string) else {
             return;
         };
+        self.found += 1;
         let location = self.location() + suffix;
         let swap = (!self.rejectable).then_some((Disposition::Reject, Disposition::Mask));
         self.fired
@@ -270,6 +393,7 @@ impl<'r> Walk<'r> {
         let Remembered::Found(applied) = self.apply_all(scope, string) else {
             return;
         };
+        self.found += 1;
         let location = self.location();
         let swap = Some((Disposition::Mask, Disposition::Log));
         self.fired
@@ -335,8 +459,12 @@ impl<'r> Walk<'r> {
     pub fn messages_body(&mut self, body: &Value<'_>) {
         self.members(body, Scope::System, |walk, name, value| match name {
             "messages" => walk.messages(value),
-            "system" => walk.blocks(value, Scope::System),
-            _ => walk.plain(value, Scope::System),
+            "system" => walk.unless_clean(Context::SystemField, value, |walk| {
+                walk.blocks(value, Scope::System)
+            }),
+            _ => walk.unless_clean(Context::OtherField, value, |walk| {
+                walk.plain(value, Scope::System)
+            }),
         });
     }
 
@@ -414,7 +542,12 @@ impl<'r> Walk<'r> {
             self.path.push(Step::Index(index));
             let saved = self.rejectable;
             self.rejectable = self.side == Side::Response || Some(index) == newest;
-            self.message(&message);
+            let context = if self.rejectable {
+                Context::NewestMessage
+            } else {
+                Context::OlderMessage
+            };
+            self.unless_clean(context, &message, |walk| walk.message(&message));
             self.rejectable = saved;
             self.leave();
         }
@@ -529,11 +662,11 @@ impl<'r> Walk<'r> {
     }
 }
 
-fn role(message: &Value<'_>) -> Option<String> {
+fn role<'d>(message: &Value<'d>) -> Option<Cow<'d, str>> {
     message
         .get("role")
         .and_then(Value::as_string)
-        .map(|r| r.text().into_owned())
+        .map(|r| r.text())
 }
 
 /// Whether a text block is context a client attached rather than what the
