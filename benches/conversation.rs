@@ -26,14 +26,17 @@
 //!
 //! [`MIN_REMEMBERED_LEN`]: rulegate_proxy::outcome_memory::MIN_REMEMBERED_LEN
 
+#[path = "timed_request.rs"]
+mod timed_request;
+use timed_request::timed;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, Request};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rulegate_engine::{Scope, Side};
@@ -139,7 +142,7 @@ fn main() {
         for requests in &conversation {
             for (turn, body) in requests.iter().enumerate() {
                 for (index, sender) in senders.iter_mut().enumerate() {
-                    let first = timed(sender, body).await;
+                    let (first, _) = timed(sender, body).await;
                     if turn > 0 {
                         ttfb[index].push(first);
                     }
@@ -369,34 +372,4 @@ async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
         .expect("handshake");
     tokio::spawn(connection);
     sender
-}
-
-/// Sends one request; returns the time to the first body byte.
-async fn timed(sender: &mut SendRequest<Full<Bytes>>, body: &Bytes) -> Duration {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/v1/messages")
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .header("x-api-key", "bench")
-        .header("anthropic-version", "2023-06-01")
-        .body(Full::new(body.clone()))
-        .expect("request");
-    sender.ready().await.expect("connection ready");
-    let started = Instant::now();
-    let response = sender.send_request(request).await.expect("response");
-    assert!(
-        response.status().is_success(),
-        "status {}",
-        response.status()
-    );
-    let mut body = response.into_body();
-    let mut first = None;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.expect("body frame");
-        if first.is_none() && frame.data_ref().is_some_and(|d| !d.is_empty()) {
-            first = Some(started.elapsed());
-        }
-    }
-    first.unwrap_or_else(|| started.elapsed())
 }

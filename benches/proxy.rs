@@ -18,12 +18,15 @@
 //! their own runtime, as separate processes would. `BENCH_DIRECT` and `BENCH_PROXY` (host:port) instead measure the
 //! `mock-upstream` and `proxy` binaries started by hand.
 
+#[path = "timed_request.rs"]
+mod timed_request;
+use timed_request::timed;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, Request};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rulegate_mock_upstream::{anthropic_responder, Block, MockUpstream, Script};
@@ -281,37 +284,6 @@ async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
         .expect("handshake");
     tokio::spawn(connection);
     sender
-}
-
-/// Sends one request; returns (time to first body byte, total time).
-async fn timed(sender: &mut SendRequest<Full<Bytes>>, body: &Bytes) -> (Duration, Duration) {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/v1/messages")
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .header("x-api-key", "bench")
-        .header("anthropic-version", "2023-06-01")
-        .body(Full::new(body.clone()))
-        .expect("request");
-    sender.ready().await.expect("connection ready");
-    let started = Instant::now();
-    let response = sender.send_request(request).await.expect("response");
-    assert!(
-        response.status().is_success(),
-        "status {}",
-        response.status()
-    );
-    let mut body = response.into_body();
-    let mut first = None;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.expect("body frame");
-        if first.is_none() && frame.data_ref().is_some_and(|d| !d.is_empty()) {
-            first = Some(started.elapsed());
-        }
-    }
-    let total = started.elapsed();
-    (first.unwrap_or(total), total)
 }
 
 fn report(label: &str, samples: &mut [Duration]) {
