@@ -26,9 +26,9 @@
 //!
 //! [`MIN_REMEMBERED_LEN`]: rulegate_proxy::outcome_memory::MIN_REMEMBERED_LEN
 
-#[path = "timed_request.rs"]
-mod timed_request;
-use timed_request::timed;
+#[path = "bench_client.rs"]
+mod bench_client;
+use bench_client::{connect, timed};
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -36,16 +36,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use rulegate_engine::{Scope, Side};
 use rulegate_mock_upstream::{anthropic_responder, Block, MockUpstream, Script};
 use rulegate_proxy::adapter::anthropic::Anthropic;
 use rulegate_proxy::adapter::ApiAdapter;
 use rulegate_proxy::{Config, Generation, OutcomeMemory, Workers};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing
@@ -362,14 +358,4 @@ fn median_us(mut samples: Vec<Duration>) -> f64 {
     }
     samples.sort_unstable();
     samples[samples.len() / 2].as_secs_f64() * 1e6
-}
-
-async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    sender
 }

@@ -18,17 +18,14 @@
 //! their own runtime, as separate processes would. `BENCH_DIRECT` and `BENCH_PROXY` (host:port) instead measure the
 //! `mock-upstream` and `proxy` binaries started by hand.
 
-#[path = "timed_request.rs"]
-mod timed_request;
-use timed_request::timed;
+#[path = "bench_client.rs"]
+mod bench_client;
+use bench_client::{connect, timed};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use rulegate_mock_upstream::{anthropic_responder, Block, MockUpstream, Script};
 use rulegate_proxy::adapter::anthropic::Anthropic;
 use rulegate_proxy::adapter::ApiAdapter;
@@ -274,16 +271,6 @@ fn start_tcp_relay(upstream: SocketAddr) -> SocketAddr {
         });
     });
     address
-}
-
-async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    sender
 }
 
 fn report(label: &str, samples: &mut [Duration]) {

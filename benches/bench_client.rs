@@ -1,5 +1,6 @@
-//! One timed Messages request over an HTTP/1.1 connection, shared by the
-//! gateway benches (`#[path]`-included: benches are separate crates).
+//! The gateway benches' client: an HTTP/1.1 connection and one timed
+//! Messages request over it (`#[path]`-included: benches are separate
+//! crates).
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,20 @@ use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use tokio::net::TcpStream;
+
+/// A keep-alive connection with Nagle off, its driver on the runtime.
+pub async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    sender
+}
 
 /// Sends one request; returns (time to first body byte, total time).
 pub async fn timed(sender: &mut SendRequest<Full<Bytes>>, body: &Bytes) -> (Duration, Duration) {
