@@ -81,23 +81,8 @@ impl Drop for PooledCache<'_> {
         };
         // Back to the thread first: a thread's next call (a stream's next
         // push, most often) then finds the very cache its states are in.
-        let cache = match THREAD_CACHES.try_with(|slot| {
-            let Ok(mut caches) = slot.try_borrow_mut() else {
-                return Some(cache);
-            };
-            if caches.iter().any(|kept| kept.set_id == cache.set_id) {
-                return Some(cache);
-            }
-            if caches.len() == THREAD_CACHES_KEPT {
-                // The oldest set's cache goes (a reloaded set's, say).
-                caches.remove(0);
-            }
-            caches.push(cache);
-            None
-        }) {
-            Ok(None) => return,
-            Ok(Some(cache)) => cache,
-            Err(_) => return,
+        let Some(cache) = keep_on_thread(cache) else {
+            return;
         };
         if let Ok(mut spare) = self.set.pool.spare.lock() {
             // Enough for a few concurrent callers; after a burst the rest
@@ -117,6 +102,43 @@ thread_local! {
     /// Each thread's caches for the methods that take none: one per rule
     /// set, taken for a call and put back after it.
     static THREAD_CACHES: std::cell::RefCell<Vec<Cache>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The calling thread's cache for the set `set_id`, if it keeps one and it
+/// is not in use (a nested call).
+fn take_from_thread(set_id: u64) -> Option<Cache> {
+    THREAD_CACHES
+        .try_with(|slot| {
+            let mut caches = slot.try_borrow_mut().ok()?;
+            let index = caches.iter().position(|cache| cache.set_id == set_id)?;
+            Some(caches.remove(index))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Gives `cache` to the calling thread to keep; hands it back when the
+/// thread already keeps one for that set (or cannot keep any now).
+fn keep_on_thread(cache: Cache) -> Option<Cache> {
+    let mut cache = Some(cache);
+    // A thread being torn down keeps nothing: the cache goes to the pool.
+    let _ = THREAD_CACHES.try_with(|slot| {
+        let Ok(mut caches) = slot.try_borrow_mut() else {
+            return;
+        };
+        let Some(set_id) = cache.as_ref().map(|cache| cache.set_id) else {
+            return;
+        };
+        if caches.iter().any(|kept| kept.set_id == set_id) {
+            return;
+        }
+        if caches.len() == THREAD_CACHES_KEPT {
+            // The oldest set's cache goes (a reloaded set's, say).
+            caches.remove(0);
+        }
+        caches.extend(cache.take());
+    });
+    cache
 }
 
 impl RuleSet {
@@ -342,15 +364,7 @@ impl std::fmt::Debug for RuleSet {
 impl Compiled {
     /// A cache from the pool, for one call.
     pub(crate) fn pooled_cache(&self) -> PooledCache<'_> {
-        let own = THREAD_CACHES
-            .try_with(|slot| {
-                let mut caches = slot.try_borrow_mut().ok()?;
-                let index = caches.iter().position(|cache| cache.set_id == self.id)?;
-                Some(caches.remove(index))
-            })
-            .ok()
-            .flatten();
-        if let Some(cache) = own {
+        if let Some(cache) = take_from_thread(self.id) {
             return PooledCache {
                 set: self,
                 cache: Some(cache),

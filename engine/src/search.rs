@@ -309,15 +309,15 @@ pub(crate) struct WalkMemo {
     /// The offset of `slots[0]`.
     base: usize,
     /// Per offset: the walk that visited it last, and its state there.
-    slots: Vec<(u32, LazyStateID)>,
+    slots: Vec<(u64, LazyStateID)>,
     /// Per walk of this window (ids from `first`): the offset from which
     /// its visits are proof (after its last match), once it died; `None`
     /// while it runs or if it stopped for another reason.
     proof_from: Vec<Option<usize>>,
     /// Running per walk: the offset after its last match so far.
     after_match: Vec<usize>,
-    first: u32,
-    next: u32,
+    first: u64,
+    next: u64,
     /// The anchored cache's clear count the recorded states belong to.
     clears: usize,
 }
@@ -326,44 +326,30 @@ impl WalkMemo {
     fn begin(&mut self, base: usize, span: usize, clears: usize) {
         self.base = base;
         if self.slots.len() < span {
-            self.slots.resize(span, (0, LazyStateID::default()));
+            // Marked as a walk still to come: never taken as proof.
+            self.slots.resize(span, (u64::MAX, LazyStateID::default()));
         }
-        self.first = self.next;
-        self.proof_from.clear();
-        self.after_match.clear();
-        self.clears = clears;
+        self.forget(clears);
     }
 
-    fn start_walk(&mut self, clears: usize) -> u32 {
+    fn start_walk(&mut self, clears: usize) -> u64 {
         if clears != self.clears {
             // States recorded before a clear name other states now.
-            self.first = self.next;
-            self.proof_from.clear();
-            self.after_match.clear();
-            self.clears = clears;
+            self.forget(clears);
         }
         let id = self.next;
-        // Ids only need to differ within a window; wrapping after 2^32
-        // walks could at worst alias a walk of a long-gone window, so
-        // start a fresh window's ids instead.
-        self.next = self.next.wrapping_add(1);
-        if self.next == 0 {
-            self.first = 0;
-            self.next = 1;
-            self.proof_from.clear();
-            self.after_match.clear();
-            self.slots.iter_mut().for_each(|slot| slot.0 = u32::MAX);
-        }
+        // 64 bits: ids never wrap, so an old walk is never taken for a new one.
+        self.next += 1;
         self.proof_from.push(None);
         self.after_match.push(0);
         id
     }
 
-    fn index(&self, walk: u32) -> Option<usize> {
+    fn index(&self, walk: u64) -> Option<usize> {
         walk.checked_sub(self.first).map(|index| index as usize)
     }
 
-    fn matched(&mut self, walk: u32, at: usize) {
+    fn matched(&mut self, walk: u64, at: usize) {
         if let Some(after) = self
             .index(walk)
             .and_then(|index| self.after_match.get_mut(index))
@@ -372,7 +358,7 @@ impl WalkMemo {
         }
     }
 
-    fn died(&mut self, walk: u32) {
+    fn died(&mut self, walk: u64) {
         let Some(index) = self.index(walk) else {
             return;
         };
@@ -387,17 +373,22 @@ impl WalkMemo {
     /// recorded so far (this walk's visits included) can be trusted.
     fn end_walk(&mut self, clears: usize) {
         if clears != self.clears {
-            self.first = self.next;
-            self.proof_from.clear();
-            self.after_match.clear();
-            self.clears = clears;
+            self.forget(clears);
         }
+    }
+
+    /// No walk recorded so far proves anything any more.
+    fn forget(&mut self, clears: usize) {
+        self.first = self.next;
+        self.proof_from.clear();
+        self.after_match.clear();
+        self.clears = clears;
     }
 
     /// Records the walk's state after reading offset `at`; true when an
     /// earlier walk proved there is nothing ahead from that state.
     #[inline]
-    fn visit(&mut self, walk: u32, at: usize, sid: LazyStateID, clears: usize) -> bool {
+    fn visit(&mut self, walk: u64, at: usize, sid: LazyStateID, clears: usize) -> bool {
         let Some(slot) = at
             .checked_sub(self.base)
             .and_then(|index| self.slots.get_mut(index))

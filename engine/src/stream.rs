@@ -85,7 +85,9 @@ impl RuleSet {
             set: self.clone(),
             side,
             scope,
-            sids: Vec::with_capacity(shards),
+            // Placeholders: a scanner bound to no cache re-derives every
+            // state before its first step.
+            sids: vec![LazyStateID::default(); shards],
             bound_to: None,
             epochs: vec![0; shards],
             buf: Vec::new(),
@@ -194,12 +196,11 @@ impl Scanner {
     /// Makes `sids` states of `cache`: kept when they already are (same
     /// cache, no clear since), otherwise re-derived shard by shard.
     fn bind(&mut self, cache: &mut Cache) {
-        let set = self.set.clone();
-        let inner = &*set.inner;
-        inner.check_cache(cache);
+        self.set.inner.check_cache(cache);
         let same_cache = self.bound_to == Some(cache.id);
-        for (shard, dfa) in inner.automata.forward.iter().enumerate() {
-            cache.forward[shard].settle(dfa);
+        for shard in 0..self.sids.len() {
+            // A block search leaves its cache as its last step left it.
+            cache.forward[shard].settle(&self.set.inner.automata.forward[shard]);
             if !same_cache || self.epochs[shard] != cache.forward[shard].epoch() {
                 self.resync(cache, shard);
             }
@@ -213,9 +214,8 @@ impl Scanner {
     /// After stepping: a cache cleared while stepping has its start tags
     /// restored, and a shard whose cache had to be reset is re-derived.
     fn settle(&mut self, cache: &mut Cache) {
-        let set = self.set.clone();
-        for (shard, dfa) in set.inner.automata.forward.iter().enumerate() {
-            if cache.forward[shard].settle(dfa) {
+        for shard in 0..self.sids.len() {
+            if cache.forward[shard].settle(&self.set.inner.automata.forward[shard]) {
                 self.resync(cache, shard);
             }
             self.epochs[shard] = cache.forward[shard].epoch();
@@ -241,7 +241,7 @@ impl Scanner {
             .map(|at| self.buf[at - self.buf_start]);
         let shard_cache = &mut cache.forward[shard];
         let mut sid = shard_cache.start(dfa, look_behind);
-        let mut idle = restart.max(self.shard_idle[shard]);
+        let mut idle = restart;
         let held = &self.buf[restart - self.buf_start..self.total - self.buf_start];
         for (i, &byte) in held.iter().enumerate() {
             sid = next(dfa, &mut shard_cache.dfa, sid, byte);
@@ -250,9 +250,6 @@ impl Scanner {
             }
         }
         self.shard_idle[shard] = idle;
-        if self.sids.len() <= shard {
-            self.sids.resize(shard + 1, sid);
-        }
         self.sids[shard] = sid;
     }
 
