@@ -39,10 +39,13 @@
 //!   slowest find as `slow:fresh`.
 //!
 //! Columns: MB/s (10^6 bytes per second, median of 5 runs) of rulegate
-//! block, rulegate streaming with 16-byte pushes, Vectorscan block and
-//! Vectorscan streaming with 16-byte writes; `blk×` and `str×` are
-//! rulegate / Vectorscan (below 1: rulegate is slower). Rows are sorted by
-//! the worse of the two ratios, worst first. `rg state` is the scanner's
+//! block and streaming with 16-byte pushes on the whole packs; then, on
+//! the same patterns as Vectorscan (`rg=`: the shipped rules with only the
+//! patterns Vectorscan took, checks and exceptions kept), rulegate block
+//! and streaming, Vectorscan block and streaming with 16-byte writes;
+//! `blk×` and `str×` are rulegate / Vectorscan on those same patterns
+//! (below 1: rulegate is slower). Rows are sorted by the worse of the two
+//! ratios, worst first. `rg state` is the scanner's
 //! heap bytes after the whole input (`Scanner::memory_usage`), `hs state`
 //! Vectorscan's fixed per-stream size (`hs_stream_size`); `findings` are
 //! rulegate's block findings, `hs matches` Vectorscan's callbacks.
@@ -56,6 +59,7 @@ use rulegate_benches::peer::patterns::{export, to_hyperscan};
 use rulegate_benches::peer::slow_inputs::{committed, search};
 use rulegate_benches::peer::{block, stream};
 use rulegate_benches::{corpus, shipped_rule_set};
+use rulegate_engine::{RuleSet, RuleSetSpec};
 use vectorscan::{Db, Hs, HS_FLAG_SOM_LEFTMOST};
 
 const CHUNK: usize = 16;
@@ -98,6 +102,29 @@ fn has_scan_crash_bug(version: &str) -> bool {
 struct Peer<'hs> {
     block: Db<'hs>,
     stream: Db<'hs>,
+    /// rulegate built from the patterns both databases hold, nothing else.
+    same: RuleSet,
+}
+
+/// The shipped rules with only the patterns named in `kept` (`rule#n`,
+/// counted from 1); a rule left with none is dropped. Everything else of a
+/// rule (checks, exceptions, actions) stays, so the engine does the same
+/// work per match as with the whole packs.
+fn same_patterns(set: &RuleSet, kept: &[String]) -> RuleSet {
+    let rules = set
+        .rules()
+        .iter()
+        .filter_map(|rule| {
+            let mut rule = rule.clone();
+            let mut index = 0;
+            rule.patterns.retain(|_| {
+                index += 1;
+                kept.contains(&format!("{}#{index}", rule.name))
+            });
+            (!rule.patterns.is_empty()).then_some(rule)
+        })
+        .collect();
+    RuleSet::build(RuleSetSpec { rules }).expect("a subset of a built rule set builds")
 }
 
 /// Compiles `patterns` in one mode, leaving out each pattern Vectorscan
@@ -198,6 +225,7 @@ fn main() {
         let (stream_db, both) =
             compile_leaving_out(hs, &kept_names, &kept_printed, true, &mut left_out);
         let final_printed: Vec<String> = both.iter().map(|&i| kept_printed[i].clone()).collect();
+        let final_names: Vec<String> = both.iter().map(|&i| kept_names[i].clone()).collect();
         let block_db = hs
             .compile(&final_printed, HS_FLAG_SOM_LEFTMOST, false)
             .expect("a subset of compiled patterns compiles");
@@ -215,9 +243,17 @@ fn main() {
         for (name, why) in &left_out {
             println!("  Vectorscan refused {name}: {why}");
         }
+        let same = same_patterns(&set, &final_names);
+        println!(
+            "rulegate on the same {} patterns: {} rules, {} forward shards",
+            same.pattern_count(),
+            same.rules().len(),
+            same.forward_shards()
+        );
         Peer {
             block: block_db,
             stream: stream_db,
+            same,
         }
     });
 
@@ -261,11 +297,25 @@ fn main() {
         }
     }
 
+    /// rulegate on the same patterns as Vectorscan, and Vectorscan.
+    struct Peered {
+        rg_block: f64,
+        rg_stream: f64,
+        hs_block: f64,
+        hs_stream: f64,
+        matches: usize,
+    }
+    impl Peered {
+        /// The worse of the block and stream ratios (below 1: rulegate slower).
+        fn worse(&self) -> f64 {
+            (self.rg_block / self.hs_block).min(self.rg_stream / self.hs_stream)
+        }
+    }
     struct Row {
         name: String,
         rg_block: f64,
         rg_stream: f64,
-        hs: Option<(f64, f64, usize)>,
+        peer: Option<Peered>,
         rg_state: usize,
         findings: usize,
     }
@@ -280,34 +330,42 @@ fn main() {
         );
         let (rg_block, findings) = timed(text.len(), || block(&set, text));
         let (rg_stream, streamed) = timed(text.len(), || stream(&set, text, CHUNK));
-        let hs = peer.as_ref().zip(scratch.as_mut()).map(|(peer, (bs, ss))| {
-            let (block_rate, matches) = timed(text.len(), || peer.block.scan(bs, text));
-            let (stream_rate, _) = timed(text.len(), || peer.stream.scan_stream(ss, text, CHUNK));
-            (block_rate, stream_rate, matches)
+        let peered = peer.as_ref().zip(scratch.as_mut()).map(|(peer, (bs, ss))| {
+            let (same_block, _) = timed(text.len(), || block(&peer.same, text));
+            let (same_stream, _) = timed(text.len(), || stream(&peer.same, text, CHUNK));
+            let (hs_block, matches) = timed(text.len(), || peer.block.scan(bs, text));
+            let (hs_stream, _) = timed(text.len(), || peer.stream.scan_stream(ss, text, CHUNK));
+            Peered {
+                rg_block: same_block,
+                rg_stream: same_stream,
+                hs_block,
+                hs_stream,
+                matches,
+            }
         });
         rows.push(Row {
             name: name.clone(),
             rg_block,
             rg_stream,
-            hs,
+            peer: peered,
             rg_state: streamed.state_bytes,
             findings,
         });
     }
-    let worse_ratio = |row: &Row| {
-        row.hs.map_or(f64::MAX, |(b, s, _)| {
-            (row.rg_block / b).min(row.rg_stream / s)
-        })
-    };
-    rows.sort_by(|a, b| worse_ratio(a).total_cmp(&worse_ratio(b)));
+    rows.sort_by(|a, b| {
+        let worse = |row: &Row| row.peer.as_ref().map_or(f64::MAX, Peered::worse);
+        worse(a).total_cmp(&worse(b))
+    });
 
     let hs_state = peer.as_ref().map(|peer| peer.stream.stream_size());
     println!();
     println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>9} {:>8} {:>9} {:>10}",
+        "{:<20} {:>9} {:>9} | {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} | {:>8} {:>8} {:>9} {:>10}",
         "input (MB/s)",
         "rg block",
         "rg str16",
+        "rg= blk",
+        "rg= str",
         "hs block",
         "hs str16",
         "blk×",
@@ -318,32 +376,33 @@ fn main() {
         "hs matches"
     );
     for row in &rows {
-        let (hs_block, hs_stream, ratios, matches) = match row.hs {
-            Some((b, s, m)) => (
-                format!("{b:.1}"),
-                format!("{s:.1}"),
-                format!("{:>6.2} {:>6.2}", row.rg_block / b, row.rg_stream / s),
-                m.to_string(),
+        let peered = match &row.peer {
+            Some(p) => format!(
+                "{:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6.2} {:>6.2}",
+                p.rg_block,
+                p.rg_stream,
+                p.hs_block,
+                p.hs_stream,
+                p.rg_block / p.hs_block,
+                p.rg_stream / p.hs_stream
             ),
-            None => (
-                "-".into(),
-                "-".into(),
-                format!("{:>6} {:>6}", "-", "-"),
-                "-".into(),
+            None => format!(
+                "{:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
+                "-", "-", "-", "-", "-", "-"
             ),
         };
         println!(
-            "{:<20} {:>9.1} {:>9.1} {:>9} {:>9} {} {:>7}K {:>8} {:>9} {:>10}",
+            "{:<20} {:>9.1} {:>9.1} | {} | {:>7}K {:>8} {:>9} {:>10}",
             row.name,
             row.rg_block,
             row.rg_stream,
-            hs_block,
-            hs_stream,
-            ratios,
+            peered,
             row.rg_state / 1024,
             hs_state.map_or("-".into(), |s| format!("{s}B")),
             row.findings,
-            matches
+            row.peer
+                .as_ref()
+                .map_or("-".into(), |p| p.matches.to_string())
         );
     }
     println!("\ntotal {:.1?}", started.elapsed());
