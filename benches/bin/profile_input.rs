@@ -1,11 +1,21 @@
 //! Runs one input class of the peer bench through the engine in a loop,
 //! for `perf record`: `profile-input CLASS [block|stream] [seconds]`.
+//! With 0 seconds: one warm scan in `measured_once`, for callgrind.
 
 use std::time::{Duration, Instant};
 
 use rulegate_benches::peer::inputs::CLASSES;
 use rulegate_benches::peer::{block, stream};
 use rulegate_benches::{corpus, shipped_rule_set};
+
+#[inline(never)]
+fn measured_once(set: &rulegate_engine::RuleSet, text: &[u8], mode: &str) {
+    if mode == "stream" {
+        std::hint::black_box(stream(set, text, 16).written);
+    } else {
+        std::hint::black_box(block(set, text));
+    }
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -39,6 +49,13 @@ fn main() {
     // Warm the thread's cache first: the figure is the steady state.
     std::hint::black_box(block(&set, &text));
     std::hint::black_box(stream(&set, &text, 16).written);
+    if seconds == 0 {
+        // One warm scan, alone, for `valgrind --tool=callgrind
+        // --collect-atstart=no --toggle-collect='*measured_once*'`: an
+        // instruction count does not move with the machine's load.
+        measured_once(&set, &text, &mode);
+        return;
+    }
     let started = Instant::now();
     let mut bytes = 0usize;
     while started.elapsed() < Duration::from_secs(seconds) {
