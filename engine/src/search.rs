@@ -189,6 +189,10 @@ impl Compiled {
             let rule_id = self.pattern_rule[candidate.pattern];
             eligible(rule_id)?;
             let rule = &self.rules[rule_id.index()];
+            let floor = (start + self.checked_floor[candidate.pattern]).min(candidate.end);
+            if !checks::entropy_may_pass(&rule.checks, &hay[floor..candidate.end]) {
+                return None;
+            }
             let checked = self.checked_span(&mut cache.captures, hay, start, candidate);
             (checks::all_pass(&rule.checks, &hay[checked])
                 && !self.preceded_by_exception(rule_id, hay, start))

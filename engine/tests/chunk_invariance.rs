@@ -61,6 +61,10 @@ const FRAGMENTS: &[&str] = &[
     "Ver: ",
     "revision ",
     "REVISION ",
+    "pin=",
+    "pw: ",
+    "tok",
+    "aaaa",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {

@@ -117,6 +117,18 @@ pub fn tricky_spec() -> RuleSetSpec {
                 vec![Check::Entropy { min_bits: 2.3 }],
             ),
             dotted,
+            // Checks on a `value` group: after a prefix whose shortest
+            // form is 3 bytes (the checked bytes start at least that far
+            // in), and one with an assertion at its end (the group may not
+            // be recovered on the match's own bytes: the whole is checked).
+            rule(
+                "assigned",
+                vec![
+                    regex(r"(?:pin|pw)[ =:]{1,3}(?P<value>[a-z0-9@.]{2,10})"),
+                    regex(r"tok(?P<value>[a-z0-9]{2,8})\B"),
+                ],
+                vec![Check::Entropy { min_bits: 2.0 }],
+            ),
         ],
     }
 }
@@ -133,13 +145,22 @@ pub struct OracleFinding {
     pub end: usize,
 }
 
+struct OraclePattern {
+    rule: usize,
+    regex: meta::Regex,
+    max_len: usize,
+    /// The pattern followed by `\z`: run on a candidate's own bytes (and
+    /// the byte before), its `value` group is what the checks see.
+    at_end: meta::Regex,
+}
+
 /// The block semantics of `ruleset.rs`, transcribed literally: at each
 /// position, every end of every pattern is enumerated with a separate
 /// single-pattern regex (leftmost-longest within a shrinking span, so the
 /// hay outside the span still provides look-around context).
 pub struct Oracle {
     spec: RuleSetSpec,
-    patterns: Vec<(usize, meta::Regex, usize)>,
+    patterns: Vec<OraclePattern>,
     /// Per rule, its `unless preceded by` patterns, each to be anchored
     /// both at a start and at the end of the text before a candidate.
     contexts: Vec<Vec<meta::Regex>>,
@@ -156,7 +177,17 @@ impl Oracle {
                     .configure(meta::Config::new().match_kind(MatchKind::All))
                     .build_from_hir(&hir)
                     .expect("oracle regex builds");
-                patterns.push((rule_index, regex, info.max_len));
+                let at_end = meta::Regex::new_many(&[format!(
+                    r"(?:{})\z",
+                    rulegate_engine::pattern_regex(pattern).expect("valid pattern")
+                )])
+                .expect("oracle value regex builds");
+                patterns.push(OraclePattern {
+                    rule: rule_index,
+                    regex,
+                    max_len: info.max_len,
+                    at_end,
+                });
             }
         }
         let contexts = spec
@@ -201,7 +232,8 @@ impl Oracle {
 
     fn best_at(&self, side: Side, scope: Scope, hay: &[u8], start: usize) -> Option<OracleFinding> {
         let mut best: Option<OracleFinding> = None;
-        for (rule_index, regex, max_len) in &self.patterns {
+        for pattern in &self.patterns {
+            let (rule_index, regex, max_len) = (&pattern.rule, &pattern.regex, &pattern.max_len);
             let rule = &self.spec.rules[*rule_index];
             if rule.action_for(side, scope).is_none() {
                 continue;
@@ -211,10 +243,11 @@ impl Oracle {
                 let input = Input::new(hay).range(start..limit).anchored(Anchored::Yes);
                 let Some(m) = regex.search(&input) else { break };
                 let end = m.end();
+                let checked = pattern.checked(hay, start, end);
                 let passes = rule
                     .checks
                     .iter()
-                    .all(|check| check_passes(*check, &hay[start..end]));
+                    .all(|check| check_passes(*check, &hay[checked.clone()]));
                 if passes && !self.preceded_by_exception(*rule_index, hay, start) {
                     let better = match &best {
                         None => true,
@@ -233,6 +266,20 @@ impl Oracle {
             }
         }
         best
+    }
+}
+
+impl OraclePattern {
+    /// The `value` group of the match `start..end` when the pattern has
+    /// one and it takes part, else the whole match.
+    fn checked(&self, hay: &[u8], start: usize, end: usize) -> std::ops::Range<usize> {
+        let mut caps = self.at_end.create_captures();
+        let input = Input::new(&hay[..end])
+            .range(start..)
+            .anchored(Anchored::Yes);
+        self.at_end.search_captures(&input, &mut caps);
+        caps.get_group_by_name("value")
+            .map_or(start..end, |span| span.start..span.end)
     }
 }
 
