@@ -31,6 +31,7 @@
 //! untagged, and a start state asked for later is that untagged copy. A
 //! settled cache is reset whenever that happened.
 
+use crate::value::ValueSplit;
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::nfa::thompson;
@@ -51,6 +52,8 @@ pub(crate) struct Candidate {
 
 pub(crate) struct Automata {
     pub(crate) anchored: DFA,
+    /// Where a candidate's `value` group starts, without a capturing search.
+    pub(crate) value: ValueSplit,
     /// The forward DFA, in shards stepped side by side.
     pub(crate) forward: Vec<DFA>,
 }
@@ -63,7 +66,12 @@ pub(crate) struct Sizing {
 }
 
 impl Automata {
-    pub(crate) fn build(hirs: &[Hir], sizing: &Sizing) -> Result<Automata, String> {
+    /// `value_wanted[i]`: pattern `i`'s checks look at its `value` group.
+    pub(crate) fn build(
+        hirs: &[Hir],
+        value_wanted: &[bool],
+        sizing: &Sizing,
+    ) -> Result<Automata, String> {
         let patterns_per_shard = sizing.patterns_per_shard.max(1);
         let nfa = |patterns: &[&Hir]| {
             thompson::Compiler::new()
@@ -127,7 +135,11 @@ impl Automata {
                     .map_err(|e| e.to_string())
             })
             .collect::<Result<Vec<DFA>, String>>()?;
-        Ok(Automata { anchored, forward })
+        Ok(Automata {
+            anchored,
+            forward,
+            value: ValueSplit::build(hirs, value_wanted)?,
+        })
     }
 }
 

@@ -118,7 +118,8 @@ impl Builder {
             cache_bytes: self.config.cache_capacity,
             min_shard_cache_bytes: (2 * 1024 * 1024).min(self.config.cache_capacity),
         };
-        let automata = Automata::build(&hirs, &sizing)
+        let value_wanted: Vec<bool> = value_regex.iter().map(Option::is_some).collect();
+        let automata = Automata::build(&hirs, &value_wanted, &sizing)
             .map_err(|reason| BuildError::new(Kind::Automaton(reason)))?;
         static NEXT_SET_ID: AtomicU64 = AtomicU64::new(1);
         Ok(RuleSet {

@@ -33,6 +33,7 @@ pub struct Cache {
     pub(crate) walks: crate::search::WalkMemo,
     /// Per pattern with a `value` group: capture slots, made once.
     pub(crate) captures: Vec<Option<regex_automata::util::captures::Captures>>,
+    pub(crate) value: crate::value::ValueCache,
 }
 
 static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
@@ -49,6 +50,7 @@ impl Cache {
             candidates: Vec::new(),
             walks: Default::default(),
             captures: Vec::new(),
+            value: automata.value.create_cache(),
         }
     }
 

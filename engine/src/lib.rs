@@ -39,6 +39,7 @@ mod ruleset;
 mod search;
 mod spec;
 mod stream;
+mod value;
 
 pub use build::{BuildError, Builder, Config, PatternRef};
 pub use cache::Cache;

@@ -19,7 +19,6 @@ use std::ops::Range;
 
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::hybrid::LazyStateID;
-use regex_automata::util::captures::Captures;
 use regex_automata::util::start;
 use regex_automata::{Anchored, Input};
 
@@ -193,7 +192,7 @@ impl Compiled {
             if !checks::entropy_may_pass(&rule.checks, &hay[floor..candidate.end]) {
                 return None;
             }
-            let checked = self.checked_span(&mut cache.captures, hay, start, candidate);
+            let checked = self.checked_span(cache, hay, start, candidate);
             (checks::all_pass(&rule.checks, &hay[checked])
                 && !self.preceded_by_exception(rule_id, hay, start))
             .then_some((rule_id, start..candidate.end))
@@ -208,7 +207,7 @@ impl Compiled {
     /// same in block and streaming mode.
     fn checked_span(
         &self,
-        captures: &mut Vec<Option<Captures>>,
+        cache: &mut Cache,
         hay: &[u8],
         start: usize,
         candidate: Candidate,
@@ -217,6 +216,16 @@ impl Compiled {
         let Some(regex) = &self.value_regex[candidate.pattern] else {
             return whole;
         };
+        if let Some(value) = self.automata.value.value_span(
+            &mut cache.value,
+            hay,
+            candidate.pattern,
+            start,
+            candidate.end,
+        ) {
+            return value;
+        }
+        let captures = &mut cache.captures;
         // One set of capture slots per pattern, kept in the cache: making
         // them anew for every candidate was a tenth of the time on text
         // dense with keyword assignments.

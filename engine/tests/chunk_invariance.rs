@@ -63,6 +63,7 @@ const FRAGMENTS: &[&str] = &[
     "REVISION ",
     "pin=",
     "pw: ",
+    "pw=",
     "tok",
     "aaaa",
 ];

@@ -126,6 +126,10 @@ pub fn tricky_spec() -> RuleSetSpec {
                 vec![
                     regex(r"(?:pin|pw)[ =:]{1,3}(?P<value>[a-z0-9@.]{2,10})"),
                     regex(r"tok(?P<value>[a-z0-9]{2,8})\B"),
+                    // Many places to split `pw=abc1`: the group is where
+                    // the highest-priority way of matching puts it (here
+                    // the shortest prefix, not the longest).
+                    regex(r"pw[=a-c]{1,3}?(?P<value>[a-z0-9]{2,8})"),
                 ],
                 vec![Check::Entropy { min_bits: 2.0 }],
             ),
