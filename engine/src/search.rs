@@ -216,7 +216,7 @@ impl Compiled {
         let Some(regex) = &self.value_regex[candidate.pattern] else {
             return whole;
         };
-        if let Some(value) = self.automata.value.value_span(
+        if let Some(value) = self.automata.value.checked_span(
             &mut cache.value,
             hay,
             candidate.pattern,

@@ -3,7 +3,8 @@
 //!
 //! A check looks at the `value` group of the highest-priority way the
 //! pattern matches the candidate's own bytes (`search::checked_span`). For a
-//! pattern that is a sequence ending in the group, `prefix (?P<value>v)`,
+//! pattern that is a sequence ending in the group (and perhaps assertions
+//! such as `\b`), `prefix (?P<value>v)`,
 //! every way of matching `start..end` splits it at some `split` with the
 //! prefix matching `start..split` and `v` matching `split..end`. When only
 //! one split exists, every way of matching uses it, whichever has the
@@ -15,37 +16,63 @@
 //! The splits are the ends of an anchored forward run of the prefix from
 //! `start` that are also starts of an anchored reverse run of `v` from
 //! `end`, both over `hay[..end]` with the byte before `start` as context,
-//! exactly the text the capturing search sees.
+//! exactly the text the capturing search sees. A group followed by more
+//! than assertions, `prefix (?P<value>v) suffix`, is cut twice the same
+//! way: `prefix | v suffix` gives where it starts, then `v | suffix` from
+//! there where it ends; each cut must be the only one.
 
 use std::ops::Range;
 
 use regex_automata::dfa::onepass;
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::captures::Captures;
 use regex_automata::util::start;
-use regex_automata::{Anchored, MatchKind, PatternID};
+use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use regex_syntax::hir::{Hir, HirKind, Look};
 
 use crate::automata::{next, next_eoi};
 
-/// The two DFAs, over every pattern that has the shape.
+/// The DFAs, over every pattern that has the shape.
 #[derive(Debug)]
 pub(crate) struct ValueSplit {
-    /// Each prefix, anchored, every match end reported.
+    /// Each prefix (what comes before the group), anchored, every match
+    /// end reported.
     prefix: DFA,
-    /// Each group, reversed, anchored, every match start reported.
-    value: DFA,
-    /// Per engine pattern: its pattern id in both DFAs.
-    index: Vec<Option<PatternID>>,
+    /// Each rest (the group and what follows it), reversed, anchored, every
+    /// match start reported.
+    rest: DFA,
+    /// For patterns with more than assertions after the group: the group
+    /// forward and what follows it reversed, to find where the group ends.
+    value: Option<DFA>,
+    suffix: Option<DFA>,
+    /// Per engine pattern with the shape: its ids in those DFAs.
+    index: Vec<Option<SplitIds>>,
+    /// Per engine pattern whose capturing search is one-pass: that search
+    /// (one step per byte), used instead of the split.
+    one_pass: Vec<Option<onepass::DFA>>,
 }
 
-/// The DFAs' caches and a scratch list of prefix ends.
+#[derive(Clone, Copy, Debug)]
+struct SplitIds {
+    /// In `prefix` and `rest`.
+    prefix: PatternID,
+    /// In `value` and `suffix`, when the group is followed by more than
+    /// assertions.
+    suffix: Option<PatternID>,
+}
+
+/// The DFAs' caches and scratch.
 #[derive(Debug)]
 pub(crate) struct ValueCache {
     prefix: DfaCache,
-    value: DfaCache,
-    /// `prefix_ends[i]`: the prefix matches `start..start + i`.
-    prefix_ends: Vec<bool>,
+    rest: DfaCache,
+    value: Option<DfaCache>,
+    suffix: Option<DfaCache>,
+    /// `ends[i]`: the first part matches `from..from + i`.
+    ends: Vec<bool>,
+    /// Per one-pass pattern, made on first use.
+    one_pass: Vec<Option<(onepass::Cache, Captures)>>,
 }
 
 const CACHE_BYTES: usize = 1 << 20;
@@ -54,19 +81,31 @@ impl ValueSplit {
     /// `hirs[i]` is pattern `i`; `wanted[i]` says whether its checks look
     /// at a `value` group.
     pub(crate) fn build(hirs: &[Hir], wanted: &[bool]) -> Result<ValueSplit, String> {
-        let mut prefixes = Vec::new();
-        let mut values = Vec::new();
+        let (mut prefixes, mut rests, mut values, mut suffixes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut index = Vec::with_capacity(hirs.len());
+        let mut one_passes = Vec::with_capacity(hirs.len());
         for (hir, &wanted) in hirs.iter().zip(wanted) {
-            let split = (wanted && !one_pass(hir))
-                .then(|| prefix_and_value(hir))
-                .flatten();
-            index.push(split.map(|(prefix, value)| {
-                let id =
-                    PatternID::new(prefixes.len()).expect("fewer patterns than PatternID::LIMIT");
-                prefixes.push(prefix);
-                values.push(value);
-                id
+            let one_pass = wanted.then(|| one_pass(hir)).flatten();
+            let shape = (wanted && one_pass.is_none())
+                .then(|| split_at_value(hir))
+                .flatten()
+                .filter(Shape::small_enough);
+            one_passes.push(one_pass);
+            index.push(shape.map(|shape| {
+                let id = |list: &Vec<Hir>| {
+                    PatternID::new(list.len()).expect("fewer patterns than PatternID::LIMIT")
+                };
+                let prefix = id(&prefixes);
+                prefixes.push(shape.prefix);
+                rests.push(Hir::concat(vec![shape.value.clone(), shape.suffix.clone()]));
+                let suffix = (!shape.suffix_is_assertions).then(|| {
+                    let suffix = id(&values);
+                    values.push(shape.value);
+                    suffixes.push(shape.suffix);
+                    suffix
+                });
+                SplitIds { prefix, suffix }
             }));
         }
         let dfa = |hirs: &[Hir], reverse: bool| {
@@ -90,25 +129,36 @@ impl ValueSplit {
                 .build_from_nfa(nfa)
                 .map_err(|e| e.to_string())
         };
+        let (value, suffix) = if values.is_empty() {
+            (None, None)
+        } else {
+            (Some(dfa(&values, false)?), Some(dfa(&suffixes, true)?))
+        };
         Ok(ValueSplit {
             prefix: dfa(&prefixes, false)?,
-            value: dfa(&values, true)?,
+            rest: dfa(&rests, true)?,
+            value,
+            suffix,
             index,
+            one_pass: one_passes,
         })
     }
 
     pub(crate) fn create_cache(&self) -> ValueCache {
         ValueCache {
             prefix: DfaCache::new(&self.prefix),
-            value: DfaCache::new(&self.value),
-            prefix_ends: Vec::new(),
+            rest: DfaCache::new(&self.rest),
+            value: self.value.as_ref().map(DfaCache::new),
+            suffix: self.suffix.as_ref().map(DfaCache::new),
+            ends: Vec::new(),
+            one_pass: Vec::new(),
         }
     }
 
-    /// The `value` group of pattern `pattern`'s match `start..end` of `hay`
-    /// when the pattern has the shape and exactly one split exists; `None`
-    /// tells the caller to run the capturing search.
-    pub(crate) fn value_span(
+    /// What the checks of pattern `pattern`'s match `start..end` of `hay`
+    /// look at, when this can tell without the general capturing search:
+    /// the pattern is one-pass, or has the shape and exactly one split.
+    pub(crate) fn checked_span(
         &self,
         cache: &mut ValueCache,
         hay: &[u8],
@@ -116,84 +166,245 @@ impl ValueSplit {
         start: usize,
         end: usize,
     ) -> Option<Range<usize>> {
-        let id = (*self.index.get(pattern)?)?;
+        if let Some(dfa) = self.one_pass.get(pattern).and_then(Option::as_ref) {
+            if cache.one_pass.len() <= pattern {
+                cache.one_pass.resize_with(pattern + 1, || None);
+            }
+            let (one_pass_cache, caps) = cache.one_pass[pattern]
+                .get_or_insert_with(|| (dfa.create_cache(), dfa.create_captures()));
+            let input = Input::new(&hay[..end])
+                .range(start..)
+                .anchored(Anchored::Yes);
+            dfa.captures(one_pass_cache, input, caps);
+            return Some(
+                caps.get_group_by_name("value")
+                    .map_or(start..end, |span| span.start..span.end),
+            );
+        }
+        self.value_span(cache, hay, pattern, start, end)
+    }
+
+    /// The `value` group of pattern `pattern`'s match `start..end` of `hay`
+    /// when the pattern has the shape and exactly one split exists; `None`
+    /// tells the caller to run the capturing search.
+    fn value_span(
+        &self,
+        cache: &mut ValueCache,
+        hay: &[u8],
+        pattern: usize,
+        start: usize,
+        end: usize,
+    ) -> Option<Range<usize>> {
+        let ids = (*self.index.get(pattern)?)?;
         let hay = &hay[..end];
-        let ends = &mut cache.prefix_ends;
-        ends.clear();
-        ends.resize(end - start + 1, false);
-        // Forward: every end of the prefix. Matches are reported one byte
-        // late: the state after the byte at `at` tells of a match ending at
-        // `at`; the end of `hay` is the end of the text.
-        let config = start::Config::new()
-            .anchored(Anchored::Pattern(id))
-            .look_behind(start.checked_sub(1).map(|at| hay[at]));
-        let mut sid = self.prefix.start_state(&mut cache.prefix, &config).ok()?;
-        let mut at = start;
-        loop {
-            sid = if at < end {
-                next(&self.prefix, &mut cache.prefix, sid, hay[at])
-            } else {
-                next_eoi(&self.prefix, &mut cache.prefix, sid)
-            };
-            if sid.is_match() {
-                ends[at - start] = true;
+        let value_start = unique_split(
+            (&self.prefix, &mut cache.prefix),
+            (&self.rest, &mut cache.rest),
+            ids.prefix,
+            &mut cache.ends,
+            hay,
+            start,
+        )?;
+        let value_end = match (&self.value, &mut cache.value, ids.suffix) {
+            (Some(value), Some(value_cache), Some(id)) => {
+                let (suffix, suffix_cache) = (self.suffix.as_ref()?, cache.suffix.as_mut()?);
+                unique_split(
+                    (value, value_cache),
+                    (suffix, suffix_cache),
+                    id,
+                    &mut cache.ends,
+                    hay,
+                    value_start,
+                )?
             }
-            if sid.is_dead() || at == end {
-                break;
-            }
-            at += 1;
-        }
-        // Backward from `end` (the end of the text: no byte after it): the
-        // state after the byte at `at` tells of a match starting at
-        // `at + 1`; before `start` comes the byte before it, or the text's
-        // start.
-        let config = start::Config::new().anchored(Anchored::Pattern(id));
-        let mut sid = self.value.start_state(&mut cache.value, &config).ok()?;
-        let mut split = None;
-        let mut at = end;
-        loop {
-            sid = match at.checked_sub(1) {
-                Some(before) => next(&self.value, &mut cache.value, sid, hay[before]),
-                None => next_eoi(&self.value, &mut cache.value, sid),
-            };
-            if sid.is_match() && ends[at - start] {
-                if split.is_some() {
-                    return None;
-                }
-                split = Some(at);
-            }
-            if sid.is_dead() || at == start {
-                break;
-            }
-            at -= 1;
-        }
-        split.map(|split| split..end)
+            _ => end,
+        };
+        Some(value_start..value_end)
     }
 }
 
-/// True when the capturing search of the pattern can run as a one-pass
-/// DFA (the meta regex then does): one step per byte, cheaper than two
-/// runs over the match.
-fn one_pass(hir: &Hir) -> bool {
-    let at_end = Hir::concat(vec![hir.clone(), Hir::look(Look::End)]);
-    thompson::Compiler::new()
-        .build_from_hir(&at_end)
-        .ok()
-        .is_some_and(|nfa| onepass::DFA::new_from_nfa(nfa).is_ok())
+/// The one place where `hay[from..]` (to the end of the text) splits into
+/// a match of `forward`'s pattern `id` and one of the pattern `backward`
+/// holds reversed, or `None` when there are none or several. `ends` is
+/// scratch.
+fn unique_split(
+    (forward, forward_cache): (&DFA, &mut DfaCache),
+    (backward, backward_cache): (&DFA, &mut DfaCache),
+    id: PatternID,
+    ends: &mut Vec<bool>,
+    hay: &[u8],
+    from: usize,
+) -> Option<usize> {
+    let end = hay.len();
+    ends.clear();
+    ends.resize(end - from + 1, false);
+    // Forward: every end of the first part. Matches are reported one byte
+    // late: the state after the byte at `at` tells of a match ending at
+    // `at`; the end of `hay` is the end of the text.
+    let config = start::Config::new()
+        .anchored(Anchored::Pattern(id))
+        .look_behind(from.checked_sub(1).map(|at| hay[at]));
+    let mut sid = forward.start_state(forward_cache, &config).ok()?;
+    let mut at = from;
+    loop {
+        sid = if at < end {
+            next(forward, forward_cache, sid, hay[at])
+        } else {
+            next_eoi(forward, forward_cache, sid)
+        };
+        if sid.is_match() {
+            ends[at - from] = true;
+        }
+        if sid.is_dead() || at == end {
+            break;
+        }
+        at += 1;
+    }
+    // Backward from the end (of the text: no byte after it): the state
+    // after the byte at `at - 1` tells of a match starting at `at`; before
+    // `from` comes the byte before it, or the text's start.
+    let config = start::Config::new().anchored(Anchored::Pattern(id));
+    let mut sid = backward.start_state(backward_cache, &config).ok()?;
+    let mut split = None;
+    let mut at = end;
+    loop {
+        sid = match at.checked_sub(1) {
+            Some(before) => next(backward, backward_cache, sid, hay[before]),
+            None => next_eoi(backward, backward_cache, sid),
+        };
+        if sid.is_match() && ends[at - from] {
+            if split.is_some() {
+                return None;
+            }
+            split = Some(at);
+        }
+        if sid.is_dead() || at == from {
+            break;
+        }
+        at -= 1;
+    }
+    split
 }
 
-/// `(prefix, group)` when the pattern is a sequence whose last element is
-/// the `value` group.
-fn prefix_and_value(hir: &Hir) -> Option<(Hir, Hir)> {
+/// The pattern's capturing search (to the end of the text, as the meta
+/// regex of `build::value_regex_for`) as a one-pass DFA, when it is one:
+/// one step per byte, cheaper than two runs over the match.
+fn one_pass(hir: &Hir) -> Option<onepass::DFA> {
+    let at_end = Hir::concat(vec![hir.clone(), Hir::look(Look::End)]);
+    let nfa = thompson::Compiler::new().build_from_hir(&at_end).ok()?;
+    onepass::DFA::new_from_nfa(nfa).ok()
+}
+
+/// A pattern cut around its `value` group.
+struct Shape {
+    prefix: Hir,
+    value: Hir,
+    suffix: Hir,
+    /// The suffix is empty or only assertions (`\b`): the group ends
+    /// where the match ends.
+    suffix_is_assertions: bool,
+}
+
+/// The most NFA states a part may have. An anchored run builds a new DFA
+/// state at nearly every byte when a part counts through long bounded
+/// repeats, and each is a set of up to this many NFA states: with the GCP
+/// service-account pattern (10,798 states) the split spent half of the
+/// time on secret-dense text determinizing, twice what the capturing
+/// search costs.
+const PART_NFA_STATES: usize = 5000;
+
+impl Shape {
+    fn small_enough(&self) -> bool {
+        let states = |hir: &Hir| {
+            thompson::Compiler::new()
+                .configure(thompson::Config::new().which_captures(WhichCaptures::None))
+                .build_from_hir(hir)
+                .map_or(usize::MAX, |nfa| nfa.states().len())
+        };
+        [&self.prefix, &self.value, &self.suffix]
+            .into_iter()
+            .all(|part| states(part) <= PART_NFA_STATES)
+    }
+}
+
+/// The pattern as `prefix (?P<value>value) suffix` when it is a sequence
+/// with the group as one of its elements (so every match sets it once).
+fn split_at_value(hir: &Hir) -> Option<Shape> {
     let HirKind::Concat(subs) = hir.kind() else {
         return None;
     };
-    let (last, prefix) = subs.split_last()?;
-    let HirKind::Capture(cap) = last.kind() else {
+    let at = subs.iter().position(
+        |sub| matches!(sub.kind(), HirKind::Capture(cap) if cap.name.as_deref() == Some("value")),
+    )?;
+    let HirKind::Capture(cap) = subs[at].kind() else {
         return None;
     };
-    if cap.name.as_deref() != Some("value") {
-        return None;
+    let after = &subs[at + 1..];
+    Some(Shape {
+        prefix: Hir::concat(subs[..at].to_vec()),
+        value: (*cap.sub).clone(),
+        suffix: Hir::concat(after.to_vec()),
+        suffix_is_assertions: after
+            .iter()
+            .all(|sub| matches!(sub.kind(), HirKind::Look(_))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use regex_automata::meta;
+
+    use super::*;
+
+    /// Every candidate `start..end` of each pattern in each text: where
+    /// the split answers, it answers what the capturing search does.
+    #[test]
+    fn the_split_agrees_with_the_capturing_search() {
+        let patterns = [
+            r"pw[=a-c]{1,3}?(?P<value>[a-z0-9]{2,8})",
+            r"pin[=a-c]{1,3}(?P<value>[a-z0-9]{2,8})\B",
+            r"pw=(?P<value>[a-z0-9]{2,8}?)[a-c1]{1,2}\.",
+            r"pw=(?P<value>[a-z0-9]{2,8})[a-c1]{1,2}\.",
+            r"k(?P<value>[a-c]+?)(?:;[a-c]{0,3}){0,2};?",
+        ];
+        let texts = [
+            "pw=abc1. pw=xyz1. pw=ab1c1.",
+            "pin=abcabc1x pina=b2c3d",
+            "kab;c;ab; kaaa;;",
+            "pw=abcabc pw==abc",
+        ];
+        let hirs: Vec<Hir> = patterns
+            .iter()
+            .map(|p| regex_syntax::parse(&format!("(?-u){p}")).expect("test pattern parses"))
+            .collect();
+        let split = ValueSplit::build(&hirs, &vec![true; hirs.len()]).expect("builds");
+        let mut cache = split.create_cache();
+        let mut answered = [0usize; 2];
+        for (pattern, source) in patterns.iter().enumerate() {
+            let at_end = meta::Regex::new(&format!(r"(?-u)(?:{source})\z")).expect("builds");
+            let mut caps = at_end.create_captures();
+            for text in texts {
+                let hay = text.as_bytes();
+                for start in 0..hay.len() {
+                    for end in start + 1..=hay.len() {
+                        let input = Input::new(&hay[..end])
+                            .range(start..)
+                            .anchored(Anchored::Yes);
+                        at_end.search_captures(&input, &mut caps);
+                        if !caps.is_match() {
+                            continue;
+                        }
+                        let want = caps.get_group_by_name("value").map(|s| s.start..s.end);
+                        let got = split.checked_span(&mut cache, hay, pattern, start, end);
+                        answered[usize::from(got.is_some())] += 1;
+                        if let Some(got) = got {
+                            assert_eq!(Some(got), want, "{source} on {text:?} at {start}..{end}");
+                        }
+                    }
+                }
+            }
+        }
+        // Both kinds occur: unique splits answered, ambiguous ones left.
+        assert!(answered[0] > 0 && answered[1] > 0, "{answered:?}");
     }
-    Some((Hir::concat(prefix.to_vec()), (*cap.sub).clone()))
 }

@@ -130,6 +130,11 @@ pub fn tricky_spec() -> RuleSetSpec {
                     // the highest-priority way of matching puts it (here
                     // the shortest prefix, not the longest).
                     regex(r"pw[=a-c]{1,3}?(?P<value>[a-z0-9]{2,8})"),
+                    // An assertion after the group, at the match's end.
+                    regex(r"pin[=a-c]{1,3}(?P<value>[a-z0-9]{2,8})\B"),
+                    // The group in the middle, where it ends ambiguous
+                    // (`pw=abc1.`) or not (`pw=xyz1.`).
+                    regex(r"pw=(?P<value>[a-z0-9]{2,8}?)[a-c1]{1,2}\."),
                 ],
                 vec![Check::Entropy { min_bits: 2.0 }],
             ),
