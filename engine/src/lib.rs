@@ -26,8 +26,9 @@
 //!
 //! Modules: `build` (config, builder, errors), `automata` (the DFAs and how
 //! they are stepped), `cache` (the caller's mutable state), `search` (the
-//! block algorithm), `ruleset` (the public block API), `stream` (the
-//! scanner), `findings` (what scans report), `pattern` and `spec` (input).
+//! block algorithm), `value` (where a candidate's `value` group lies),
+//! `ruleset` (the public block API), `stream` (the scanner), `findings`
+//! (what scans report), `pattern` and `spec` (input).
 
 mod automata;
 mod build;
