@@ -7,6 +7,7 @@
 
 mod corpus;
 mod formats;
+pub mod independent;
 mod score;
 
 pub use corpus::{generate, Corpus, DocKind, Document, Label, Negative};

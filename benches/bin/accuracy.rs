@@ -5,8 +5,13 @@
 //!
 //! ```text
 //! cargo run --release -p rulegate-benches --bin accuracy -- \
-//!     [--seed 7] [--docs 2400] [--rules rules] [--out target/accuracy]
+//!     [--seed 7] [--docs 2400] [--rules rules] [--out target/accuracy] \
+//!     [--corpus own|independent]
 //! ```
+//!
+//! `--corpus independent` scores the packs on `accuracy::independent`, a
+//! corpus written from public format facts without reading the packs
+//! (default output directory `target/accuracy-independent`).
 //!
 //! Files written: `corpus/*` (the documents), `labels.jsonl`,
 //! `negatives.jsonl`, `ours-findings.jsonl` (read by `compare.sh`) and
@@ -29,6 +34,8 @@ struct Args {
     /// Measure the packs as committed at this revision instead.
     rules_at: Option<String>,
     out: PathBuf,
+    /// `own` (the corpus the packs were developed with) or `independent`.
+    corpus: String,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,7 +49,9 @@ fn parse_args() -> Result<Args, String> {
         rules: root.join("rules"),
         rules_at: None,
         out: root.join("target/accuracy"),
+        corpus: "own".to_string(),
     };
+    let mut out_given = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -51,12 +60,24 @@ fn parse_args() -> Result<Args, String> {
             "--docs" => args.docs = value()?.parse().map_err(|e| format!("--docs: {e}"))?,
             "--rules" => args.rules = PathBuf::from(value()?),
             "--rules-at" => args.rules_at = Some(value()?),
-            "--out" => args.out = PathBuf::from(value()?),
+            "--out" => {
+                args.out = PathBuf::from(value()?);
+                out_given = true;
+            }
+            "--corpus" => {
+                args.corpus = value()?;
+                if !matches!(args.corpus.as_str(), "own" | "independent") {
+                    return Err(format!("--corpus: `{}` is not `own` or `independent`", args.corpus));
+                }
+            }
             "-h" | "--help" => {
-                return Err("usage: accuracy [--seed N] [--docs N] [--rules DIR | --rules-at GIT-REV] [--out DIR]".into())
+                return Err("usage: accuracy [--seed N] [--docs N] [--rules DIR | --rules-at GIT-REV] [--out DIR] [--corpus own|independent]".into())
             }
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
+    }
+    if args.corpus == "independent" && !out_given {
+        args.out = root.join("target/accuracy-independent");
     }
     Ok(args)
 }
@@ -169,7 +190,11 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
-    let corpus = accuracy::generate(args.seed, args.docs);
+    let corpus = if args.corpus == "independent" {
+        accuracy::independent::generate(args.seed, args.docs)
+    } else {
+        accuracy::generate(args.seed, args.docs)
+    };
     let generated = started.elapsed();
 
     let written_at = Instant::now();
@@ -295,7 +320,14 @@ fn run(args: &Args) -> Result<(), String> {
     fs::write(&examples_path, report.examples()).map_err(io)?;
 
     let mib = corpus.bytes() as f64 / (1024.0 * 1024.0);
-    println!("## rulegate packs: accuracy on the generated corpus\n");
+    println!(
+        "## rulegate packs: accuracy on the {} corpus\n",
+        if args.corpus == "independent" {
+            "independent (accuracy::independent)"
+        } else {
+            "generated"
+        }
+    );
     println!(
         "- rules: `{}` ({} rules), last commit {rules_revision}",
         rules.display(),
