@@ -418,7 +418,7 @@ fn docker_config(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
     let mut rest = Vec::new();
     let mut first = true;
     for it in items {
-        if it.multiline() || is_url_like(it) {
+        if it.multiline() || is_url_like(it) || !it.positive {
             rest.push(it);
             continue;
         }
@@ -471,7 +471,10 @@ fn form(d: &mut Doc, rng: &mut Rng, items: &[&Item]) {
 }
 
 fn header(d: &mut Doc, rng: &mut Rng, it: &Item) {
-    match rng.below(5) {
+    // A hard negative never sits in a credential slot (a UUID after
+    // `Bearer` is a credential): it gets a header named for what it is.
+    let v = if it.positive { rng.below(5) } else { 4 };
+    match v {
         0 | 1 if !values::is_pii(it.kind) => {
             d.s("Authorization: Bearer ");
             d.put(it, &[]);
@@ -584,6 +587,8 @@ fn curl(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
         d.s("$ ");
         let v = if it.multiline() || is_url_like(it) {
             4
+        } else if !it.positive {
+            2 + rng.below(3)
         } else {
             rng.below(5)
         };
@@ -839,7 +844,8 @@ fn shell_history(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
             continue;
         }
         let kind = it.kind;
-        match rng.below(5) {
+        let v = if it.positive { rng.below(5) } else { 4 };
+        match v {
             0 if kind == "database-url" => {
                 d.s("psql \"");
                 d.put(it, &[]);
@@ -1029,6 +1035,12 @@ fn git_config(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
             } else {
                 d.put(it, &[]);
             }
+        } else if !it.positive {
+            d.s(&format!(
+                "https://git.acme-corp.io/platform/orders.git?{}=",
+                name(rng, it, Style::Snake)
+            ));
+            d.put(it, &[Enc::Percent]);
         } else {
             let u = user(rng);
             d.s(&format!("https://{u}:"));
@@ -1226,7 +1238,16 @@ fn error_message(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
             d.s("\"\n");
             continue;
         }
-        match rng.below(5) {
+        // A password is only a password next to its name; a hard negative
+        // is never echoed as a rejected credential.
+        let v = if it.kind == "generic-secret-assignment" {
+            4
+        } else if !it.positive {
+            3 + rng.below(2)
+        } else {
+            rng.below(5)
+        };
+        match v {
             0 => {
                 d.s("openai.AuthenticationError: Error code: 401 - {'error': {'message': 'Incorrect API key provided: ");
                 d.put(it, &[]);
@@ -1273,7 +1294,8 @@ fn package_rc(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
             d.s("\n\"\"\"\n");
             continue;
         }
-        match (it.kind, rng.below(3)) {
+        let v = if it.positive { rng.below(3) } else { 2 };
+        match (it.kind, v) {
             ("npm-token", _) | (_, 0) if !is_url_like(it) => {
                 d.s(&format!(
                     "//{}/:_authToken=",

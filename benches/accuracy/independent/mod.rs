@@ -196,56 +196,86 @@ impl Doc {
     /// Plants `item` encoded with `encs` (innermost first) and records its
     /// label (or hard negative) over the bytes that must be masked.
     pub fn put(&mut self, item: &Item, encs: &[Enc]) {
-        let whole = encs.iter().any(|e| e.whole());
-        let (start, end, expect) = if whole {
+        let noise = item.obfuscated;
+        if encs.iter().any(|e| e.whole()) {
+            // The whole value is transformed: the label covers all of it.
             let start = self.text.len();
             let out = encode_all(&item.text, encs);
             self.text.push_str(&out);
-            let expect = if item.obfuscated {
+            let expect = if noise {
                 item.clean.clone()
             } else {
                 item.text.clone()
             };
-            (start, self.text.len(), expect)
-        } else {
-            let (a, b) = item.mark;
-            self.f(&item.text[..a], encs);
+            let end = self.text.len();
+            self.record(item, item.kind, item.also, start, end, encs, expect, noise);
+            return;
+        }
+        // Labeled spans in order: the value's mark and any extra spans.
+        let mut spans: Vec<(usize, usize, &'static str, &'static [&'static str])> =
+            vec![(item.mark.0, item.mark.1, item.kind, item.also)];
+        spans.extend(item.extra.iter().map(|&(a, b, kind)| (a, b, kind, &[][..])));
+        spans.sort_by_key(|s| s.0);
+        let mut at = 0;
+        for (a, b, kind, also) in spans {
+            self.f(&item.text[at..a], encs);
             let start = self.text.len();
             self.f(&item.text[a..b], encs);
             let end = self.text.len();
-            self.f(&item.text[b..], encs);
-            (start, end, item.clean.clone())
-        };
-        if item.positive {
-            let mut all = Vec::new();
-            if item.obfuscated {
-                all.push(Enc::Noise);
-            }
-            all.extend_from_slice(encs);
-            self.planted.push(Planted {
-                label: self.labels.len(),
-                encs: all,
-                expect,
-                user_prefix: item.user_prefix,
-            });
-            self.labels.push(Label {
-                start,
-                end,
-                kind: item.kind,
-                also: item.also,
-                category: if values::is_pii(item.kind) {
-                    Category::Pii
-                } else {
-                    Category::Secret
-                },
-            });
-        } else {
-            self.negatives.push(Negative {
-                start,
-                end,
-                kind: item.kind,
-            });
+            let expect = if (a, b) == item.mark {
+                item.clean.clone()
+            } else {
+                item.text[a..b].to_string()
+            };
+            let noisy = noise && (a, b) == item.mark;
+            self.record(item, kind, also, start, end, encs, expect, noisy);
+            at = b;
         }
+        self.f(&item.text[at..], encs);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        item: &Item,
+        kind: &'static str,
+        also: &'static [&'static str],
+        start: usize,
+        end: usize,
+        encs: &[Enc],
+        expect: String,
+        noise: bool,
+    ) {
+        if !item.positive {
+            self.negatives.push(Negative { start, end, kind });
+            return;
+        }
+        let mut all = Vec::new();
+        if noise {
+            all.push(Enc::Noise);
+        }
+        all.extend_from_slice(encs);
+        self.planted.push(Planted {
+            label: self.labels.len(),
+            encs: all,
+            expect,
+            user_prefix: if kind == item.kind {
+                item.user_prefix
+            } else {
+                0
+            },
+        });
+        self.labels.push(Label {
+            start,
+            end,
+            kind,
+            also,
+            category: if values::is_pii(kind) {
+                Category::Pii
+            } else {
+                Category::Secret
+            },
+        });
     }
 
     /// A hard negative of `kind`, written plainly.

@@ -77,6 +77,9 @@ pub struct Item {
     pub obfuscated: bool,
     /// Bytes of `user:` in front of the value (see [`Item::with_user`]).
     pub user_prefix: usize,
+    /// Other labeled spans inside `text` (a service account's
+    /// `client_email`), as `(start, end, kind)`.
+    pub extra: Vec<(usize, usize, &'static str)>,
     /// SCREAMING_SNAKE variable name a config would use for it.
     pub name: &'static str,
     /// Words a person would use for it in chat.
@@ -94,6 +97,7 @@ impl Item {
             text,
             obfuscated: false,
             user_prefix: 0,
+            extra: Vec::new(),
             name,
             desc,
         }
@@ -118,6 +122,7 @@ impl Item {
         item.mark = (0, item.text.len());
         item.obfuscated = false;
         item.user_prefix = user.len() + 1;
+        item.extra.clear();
         item
     }
 }
@@ -967,6 +972,8 @@ fn gcp(rng: &mut Rng) -> Item {
         "\", \"client_email\": \"{account}@{project}.iam.gserviceaccount.com\", \"client_id\": \"{}\", \"auth_uri\": \"https://accounts.google.com/o/oauth2/auth\", \"token_uri\": \"https://oauth2.googleapis.com/token\"}}",
         digits(rng, 21)
     );
+    let email_at = tail.find("\"client_email\": \"").expect("client_email") + 17;
+    let email_end = email_at + tail[email_at..].find('"').expect("closing quote");
     let text = format!("{head}{key}{tail}");
     let mark = (head.len(), head.len() + key.len());
     let mut item = Item::new(
@@ -978,6 +985,8 @@ fn gcp(rng: &mut Rng) -> Item {
     item.also = &["private-key"];
     item.mark = mark;
     item.clean = key;
+    let base = head.len() + item.clean.len();
+    item.extra = vec![(base + email_at, base + email_end, "email")];
     item
 }
 
