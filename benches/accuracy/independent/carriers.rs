@@ -562,8 +562,11 @@ fn http_response(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
         "x-request-id: req_{}\n",
         rng.string_from(ALNUM, 24)
     ));
-    let slash = chance(rng, 40);
-    let enc = if slash { Enc::JsonSlash } else { Enc::Json };
+    let enc = match rng.below(5) {
+        0 | 1 => Enc::JsonSlash,
+        2 => Enc::JsonGo,
+        _ => Enc::Json,
+    };
     if variant == 1 {
         for it in items.iter().filter(|it| !it.multiline()).take(1) {
             d.s(&format!("set-cookie: {}=", name(rng, it, Style::Snake)));
@@ -1057,6 +1060,12 @@ fn git_config(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
 
 fn app_log(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
     let json = chance(rng, 40);
+    // Go services escape `<`, `>` and `&` in their JSON logs.
+    let go = if chance(rng, 50) {
+        Enc::JsonGo
+    } else {
+        Enc::Json
+    };
     for it in items {
         let lvl = rng.pick(&["INFO", "WARN", "DEBUG", "ERROR"]);
         let n = name(rng, it, Style::Snake);
@@ -1067,7 +1076,7 @@ fn app_log(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
                 "\",\"level\":\"{}\",\"msg\":\"request\",\"{n}\":\"",
                 lvl.to_ascii_lowercase()
             ));
-            d.put(it, &[Enc::Json]);
+            d.put(it, &[go]);
             d.s("\",\"duration_ms\":12}\n");
         } else {
             d.neg(rng, "timestamp");

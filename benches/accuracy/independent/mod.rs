@@ -34,6 +34,9 @@ pub enum Enc {
     Json,
     /// A JSON string body that also escapes `/` as `\/`.
     JsonSlash,
+    /// A JSON string body as Go's `encoding/json` writes it: `<`, `>`
+    /// and `&` as `\u003c`, `\u003e`, `\u0026`.
+    JsonGo,
     /// Standard base64 of the whole value.
     Base64,
     /// Hard-wrapped every `width` characters, each new line indented.
@@ -66,10 +69,13 @@ pub fn encode(text: &str, enc: Enc) -> String {
             }
             out
         }
-        Enc::Json | Enc::JsonSlash => {
+        Enc::Json | Enc::JsonSlash | Enc::JsonGo => {
             let mut out = String::new();
             for c in text.chars() {
                 match c {
+                    '<' | '>' | '&' if enc == Enc::JsonGo => {
+                        out.push_str(&format!("\\u{:04x}", c as u32));
+                    }
                     '"' => out.push_str("\\\""),
                     '\\' => out.push_str("\\\\"),
                     '\n' => out.push_str("\\n"),
@@ -125,7 +131,7 @@ pub fn decode(text: &str, enc: Enc) -> Option<String> {
             }
             String::from_utf8(out).ok()?
         }
-        Enc::Json | Enc::JsonSlash => {
+        Enc::Json | Enc::JsonSlash | Enc::JsonGo => {
             let mut out = String::new();
             let mut it = text.chars();
             while let Some(c) = it.next() {
@@ -133,6 +139,10 @@ pub fn decode(text: &str, enc: Enc) -> Option<String> {
                     match it.next()? {
                         'n' => out.push('\n'),
                         't' => out.push('\t'),
+                        'u' => {
+                            let hex: String = it.by_ref().take(4).collect();
+                            out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                        }
                         other => out.push(other),
                     }
                 } else {

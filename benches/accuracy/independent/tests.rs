@@ -252,3 +252,24 @@ fn checksums_match_published_vectors() {
     assert!(luhn_ok("046454286"));
     assert!(!values::sin_ok("046 454 286"));
 }
+
+#[test]
+fn encodings_round_trip() {
+    use super::{encode, Enc};
+    let value = "postgres://app:p&ss<x>/\"q\"@db/0?a=1&b=2\n-----END-----";
+    for enc in [
+        Enc::Percent,
+        Enc::Json,
+        Enc::JsonSlash,
+        Enc::JsonGo,
+        Enc::Base64,
+        Enc::Wrap(16, 2),
+        Enc::Indent(4),
+        Enc::Sql,
+        Enc::Csv,
+    ] {
+        let out = encode(value, enc);
+        assert_eq!(decode(&out, enc).as_deref(), Some(value), "{enc:?}: {out}");
+    }
+    assert!(encode("a&b", Enc::JsonGo).contains("\\u0026"));
+}

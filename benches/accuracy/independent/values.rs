@@ -1296,8 +1296,31 @@ const NEGATIVE_KINDS: &[&str] = &[
     "bad-luhn-sin",
 ];
 
+/// The kinds agent traffic is full of (ids, hashes, blobs, versions,
+/// internal addresses, timestamps) come three times as often as the
+/// rarer look-alikes (test cards, 555 numbers, special MACs).
+const COMMON_NEGATIVES: &[&str] = &[
+    "uuid",
+    "git-sha",
+    "sha256",
+    "md5",
+    "base64-blob",
+    "version",
+    "private-ipv4",
+    "order-id",
+    "timestamp",
+    "placeholder",
+    "docker-digest",
+];
+
 pub fn negative(rng: &mut Rng) -> Item {
-    let kind = NEGATIVE_KINDS[rng.below(NEGATIVE_KINDS.len())];
+    let total = NEGATIVE_KINDS.len() + 2 * COMMON_NEGATIVES.len();
+    let pick = rng.below(total);
+    let kind = if pick < NEGATIVE_KINDS.len() {
+        NEGATIVE_KINDS[pick]
+    } else {
+        COMMON_NEGATIVES[(pick - NEGATIVE_KINDS.len()) % COMMON_NEGATIVES.len()]
+    };
     negative_of(rng, kind)
 }
 
