@@ -418,7 +418,7 @@ fn docker_config(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
     let mut rest = Vec::new();
     let mut first = true;
     for it in items {
-        if it.multiline() || is_url_like(it) || !it.positive {
+        if it.multiline() || is_url_like(it) || !it.positive || values::is_pii(it.kind) {
             rest.push(it);
             continue;
         }
@@ -473,7 +473,14 @@ fn form(d: &mut Doc, rng: &mut Rng, items: &[&Item]) {
 fn header(d: &mut Doc, rng: &mut Rng, it: &Item) {
     // A hard negative never sits in a credential slot (a UUID after
     // `Bearer` is a credential): it gets a header named for what it is.
-    let v = if it.positive { rng.below(5) } else { 4 };
+    // PII is not a password: no Basic auth for it either.
+    let v = if !it.positive {
+        4
+    } else if values::is_pii(it.kind) {
+        3 + rng.below(2)
+    } else {
+        rng.below(5)
+    };
     match v {
         0 | 1 if !values::is_pii(it.kind) => {
             d.s("Authorization: Bearer ");
@@ -590,7 +597,7 @@ fn curl(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
         d.s("$ ");
         let v = if it.multiline() || is_url_like(it) {
             4
-        } else if !it.positive {
+        } else if !it.positive || values::is_pii(it.kind) {
             2 + rng.below(3)
         } else {
             rng.below(5)
@@ -847,7 +854,11 @@ fn shell_history(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
             continue;
         }
         let kind = it.kind;
-        let v = if it.positive { rng.below(5) } else { 4 };
+        let v = if it.positive && !values::is_pii(it.kind) {
+            rng.below(5)
+        } else {
+            4
+        };
         match v {
             0 if kind == "database-url" => {
                 d.s("psql \"");
@@ -1038,7 +1049,7 @@ fn git_config(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
             } else {
                 d.put(it, &[]);
             }
-        } else if !it.positive {
+        } else if !it.positive || values::is_pii(it.kind) {
             d.s(&format!(
                 "https://git.acme-corp.io/platform/orders.git?{}=",
                 name(rng, it, Style::Snake)
@@ -1251,7 +1262,7 @@ fn error_message(d: &mut Doc, rng: &mut Rng, items: &[Item]) {
         // is never echoed as a rejected credential.
         let v = if it.kind == "generic-secret-assignment" {
             4
-        } else if !it.positive {
+        } else if !it.positive || values::is_pii(it.kind) {
             3 + rng.below(2)
         } else {
             rng.below(5)
