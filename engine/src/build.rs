@@ -19,16 +19,6 @@ use crate::spec::{RuleSetSpec, RuleSpec};
 pub struct Config {
     patterns_per_shard: usize,
     cache_capacity: usize,
-    block_scan: BlockScan,
-}
-
-/// How a block search steps the forward shards: in lockstep for the first
-/// `lockstep_first` bytes from each position it starts at, then one shard
-/// at a time over blocks of `block` bytes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BlockScan {
-    pub(crate) lockstep_first: usize,
-    pub(crate) block: usize,
 }
 
 impl Default for Config {
@@ -42,25 +32,7 @@ impl Config {
         Config {
             patterns_per_shard: 16,
             cache_capacity: 16 * 1024 * 1024,
-            // Measured on the 1 MiB corpus and secret-dense text (callgrind):
-            // shard by shard takes a fifth off ordinary text; starting in
-            // lockstep keeps text dense with matches where it was.
-            block_scan: BlockScan {
-                lockstep_first: 256,
-                block: 4096,
-            },
         }
-    }
-
-    /// The block search's stepping (see `BlockScan`); for tests, which use
-    /// tiny blocks to reach every boundary. Results never depend on it.
-    #[doc(hidden)]
-    pub fn block_scan(mut self, lockstep_first: usize, block: usize) -> Config {
-        self.block_scan = BlockScan {
-            lockstep_first,
-            block: block.max(1),
-        };
-        self
     }
 
     /// Patterns per forward DFA shard, for patterns that can begin
@@ -156,7 +128,6 @@ impl Builder {
                 rules: spec.rules,
                 pattern_rule,
                 max_len,
-                block_scan: self.config.block_scan,
                 value_regex,
                 checked_floor,
                 preceded_by,

@@ -36,7 +36,6 @@ pub(crate) struct Compiled {
     /// Per pattern with a `(?P<value>…)` group: a regex that recovers the
     /// group's span inside a match, since checks apply to the value only.
     pub(crate) value_regex: Vec<Option<meta::Regex>>,
-    pub(crate) block_scan: crate::build::BlockScan,
     /// Per pattern: the checked bytes of a match at `start` lie in
     /// `start + floor..end` (see `build::value_floor`).
     pub(crate) checked_floor: Vec<usize>,

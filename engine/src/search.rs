@@ -22,46 +22,12 @@ use regex_automata::hybrid::LazyStateID;
 use regex_automata::util::start;
 use regex_automata::{Anchored, Input};
 
-use crate::automata::{next, next_eoi, step_shards, Candidate, ShardCache};
+use crate::automata::{next, next_eoi, step_shards, Candidate};
 use crate::cache::Cache;
 use crate::checks;
 use crate::findings::RuleId;
 use crate::ruleset::Compiled;
 use crate::spec::Action;
-
-/// The first block of a shard-by-shard search (see `earliest_end_by_shard`).
-const FIRST_BLOCK: usize = 256;
-
-/// Steps one shard over `hay[range]` from `sid`, recording where it is
-/// back in its start state in `idle`; stops after the first byte that
-/// reports a match and returns where that match ended (as the lockstep
-/// search reports it).
-#[inline]
-fn scan_shard(
-    dfa: &DFA,
-    shard: &mut ShardCache,
-    sid: &mut LazyStateID,
-    idle: &mut usize,
-    hay: &[u8],
-    range: Range<usize>,
-) -> Option<usize> {
-    let mut state = *sid;
-    let mut last_idle = *idle;
-    let start = range.start;
-    for (i, &byte) in hay[range.clone()].iter().enumerate() {
-        state = next(dfa, &mut shard.dfa, state, byte);
-        if state.is_tagged() {
-            if state.is_start() {
-                last_idle = start + i + 1;
-            } else if state.is_match() {
-                (*sid, *idle) = (state, last_idle);
-                return Some(start + i);
-            }
-        }
-    }
-    (*sid, *idle) = (state, last_idle);
-    None
-}
 
 /// Which rules count, and with which action: `None` for a rule that does
 /// not act where the text is being scanned.
@@ -176,10 +142,7 @@ impl Compiled {
             cache.idle.push(from);
         }
         let window = |idle: &[usize]| idle.iter().copied().min().unwrap_or(from);
-        // Lockstep first: on text dense with matches the next end is near,
-        // and shard by shard the first shards would step on past it.
-        let quiet_from = hay.len().min(from + self.block_scan.lockstep_first);
-        for (at, &byte) in hay[..quiet_from].iter().enumerate().skip(from) {
+        for (at, &byte) in hay.iter().enumerate().skip(from) {
             let matched = step_shards(
                 forward,
                 &mut cache.forward,
@@ -189,65 +152,11 @@ impl Compiled {
                 at + 1,
             );
             if matched {
+                // Reported one byte late: the match ended at `at`. Every
+                // match starting before `at` is alive in its shard, so it
+                // starts after that shard's window.
                 return Some((window(&cache.idle), at));
             }
-        }
-        self.earliest_end_by_shard(cache, hay, from, quiet_from, eoi)
-    }
-
-    /// [`Compiled::earliest_end`] on from `block_start` (where `cache`
-    /// holds the shards' states and idle offsets), one shard at a time
-    /// over blocks (256 bytes doubling to `Config::block_scan`'s, 4 KiB):
-    /// each shard's state stays
-    /// in a register, where stepping all shards byte by byte in lockstep
-    /// cost about as much again in moving between them. Within a block each
-    /// shard stops at its first match end and later shards stop at the
-    /// earliest found so far.
-    ///
-    /// A shard may so step past the block's earliest end `e` and move its
-    /// idle offset beyond where the lockstep search would have it. That
-    /// never hides a candidate: if a match of that shard started before
-    /// the later idle offset and ended at or after `e` (every match from
-    /// `from` on does), it would have ended before that idle offset, so the
-    /// shard would have stopped there, at a match end, with its idle offset
-    /// before the match's start. The window only loses starts no match of
-    /// that shard has.
-    fn earliest_end_by_shard(
-        &self,
-        cache: &mut Cache,
-        hay: &[u8],
-        from: usize,
-        mut block_start: usize,
-        eoi: bool,
-    ) -> Option<(usize, usize)> {
-        let forward = &self.automata.forward;
-        let window = |idle: &[usize]| idle.iter().copied().min().unwrap_or(from);
-        // Blocks grow from small to the configured size: the shards
-        // stepped first go up to a block past the earliest end, so the
-        // waste stays under the distance already covered.
-        let mut block = self.block_scan.block.min(FIRST_BLOCK);
-        while block_start < hay.len() {
-            let block_end = (block_start + block).min(hay.len());
-            block = (block * 2).min(self.block_scan.block);
-            let mut earliest: Option<usize> = None;
-            for (shard, dfa) in forward.iter().enumerate() {
-                let limit = earliest.map_or(block_end, |end| end + 1);
-                let end = scan_shard(
-                    dfa,
-                    &mut cache.forward[shard],
-                    &mut cache.sids[shard],
-                    &mut cache.idle[shard],
-                    hay,
-                    block_start..limit,
-                );
-                if let Some(end) = end {
-                    earliest = Some(earliest.map_or(end, |e| e.min(end)));
-                }
-            }
-            if let Some(end) = earliest {
-                return Some((window(&cache.idle), end));
-            }
-            block_start = block_end;
         }
         if eoi {
             for (shard, dfa) in forward.iter().enumerate() {
