@@ -71,13 +71,15 @@ impl Cache {
             .collect()
     }
 
-    /// Heap bytes the lazy DFAs have taken so far.
+    /// Heap bytes the lazy DFAs have taken so far (the forward shards,
+    /// the anchored DFA and those that find `value` groups).
     pub fn memory_usage(&self) -> usize {
         self.forward
             .iter()
             .map(|shard| shard.dfa.memory_usage())
             .sum::<usize>()
             + self.anchored.memory_usage()
+            + self.value.memory_usage()
     }
 }
 

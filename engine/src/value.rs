@@ -77,6 +77,16 @@ pub(crate) struct ValueCache {
 
 const CACHE_BYTES: usize = 1 << 20;
 
+impl ValueCache {
+    /// Heap bytes the DFAs have taken so far.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.prefix.memory_usage()
+            + self.rest.memory_usage()
+            + self.value.as_ref().map_or(0, DfaCache::memory_usage)
+            + self.suffix.as_ref().map_or(0, DfaCache::memory_usage)
+    }
+}
+
 impl ValueSplit {
     /// `hirs[i]` is pattern `i`; `wanted[i]` says whether its checks look
     /// at a `value` group.
