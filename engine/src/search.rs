@@ -181,6 +181,7 @@ impl Compiled {
         // The buffer lives in the cache so that a search allocates once.
         let mut candidates = std::mem::take(&mut cache.candidates);
         candidates.clear();
+        cache.value.begin_start();
         self.candidates_at(cache, hay, start, eoi, &mut candidates);
         // Longest first; at equal length the earlier pattern, hence rule.
         candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));

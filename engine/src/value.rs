@@ -60,6 +60,12 @@ struct SplitIds {
     /// In `value` and `suffix`, when the group is followed by more than
     /// assertions.
     suffix: Option<PatternID>,
+    /// The group and what follows take a byte at least, and no assertion
+    /// can sit at the match's end (where the capturing search, run on the
+    /// candidate's own bytes, sees the end of the text instead of the byte
+    /// after): a candidate's split is then one of the prefix's ends before
+    /// its end, the same for every candidate of a start.
+    splits_before_end: bool,
 }
 
 /// The DFAs' caches and scratch.
@@ -71,6 +77,11 @@ pub(crate) struct ValueCache {
     suffix: Option<DfaCache>,
     /// `ends[i]`: the first part matches `from..from + i`.
     ends: Vec<bool>,
+    /// Where the prefix of pattern `.0` from start `.1` ends (every end,
+    /// in order), for the candidates of one start: they differ only in
+    /// where they end, the prefix's ends do not depend on it.
+    prefix_ends_of: Option<(usize, usize)>,
+    prefix_ends: Vec<usize>,
     /// Per one-pass pattern, made on first use.
     one_pass: Vec<Option<(onepass::Cache, Captures)>>,
 }
@@ -78,6 +89,12 @@ pub(crate) struct ValueCache {
 const CACHE_BYTES: usize = 1 << 20;
 
 impl ValueCache {
+    /// Forgets the prefix ends kept for the last start: call before the
+    /// candidates of another start, or of the same start in other text.
+    pub(crate) fn begin_start(&mut self) {
+        self.prefix_ends_of = None;
+    }
+
     /// Heap bytes the DFAs have taken so far.
     pub(crate) fn memory_usage(&self) -> usize {
         self.prefix.memory_usage()
@@ -108,14 +125,21 @@ impl ValueSplit {
                 };
                 let prefix = id(&prefixes);
                 prefixes.push(shape.prefix);
-                rests.push(Hir::concat(vec![shape.value.clone(), shape.suffix.clone()]));
+                let rest = Hir::concat(vec![shape.value.clone(), shape.suffix.clone()]);
+                let splits_before_end = rest.properties().minimum_len().unwrap_or(0) > 0
+                    && rest.properties().look_set_suffix_any().is_empty();
+                rests.push(rest);
                 let suffix = (!shape.suffix_is_assertions).then(|| {
                     let suffix = id(&values);
                     values.push(shape.value);
                     suffixes.push(shape.suffix);
                     suffix
                 });
-                SplitIds { prefix, suffix }
+                SplitIds {
+                    prefix,
+                    suffix,
+                    splits_before_end,
+                }
             }));
         }
         let dfa = |hirs: &[Hir], reverse: bool| {
@@ -161,6 +185,8 @@ impl ValueSplit {
             value: self.value.as_ref().map(DfaCache::new),
             suffix: self.suffix.as_ref().map(DfaCache::new),
             ends: Vec::new(),
+            prefix_ends_of: None,
+            prefix_ends: Vec::new(),
             one_pass: Vec::new(),
         }
     }
@@ -206,6 +232,27 @@ impl ValueSplit {
         end: usize,
     ) -> Option<Range<usize>> {
         let ids = (*self.index.get(pattern)?)?;
+        if ids.splits_before_end {
+            // Every way of matching splits at an end of the prefix before
+            // `end`: with only one such end, that is where the group starts.
+            if cache.prefix_ends_of != Some((pattern, start)) {
+                prefix_ends(
+                    &self.prefix,
+                    &mut cache.prefix,
+                    ids.prefix,
+                    hay,
+                    start,
+                    &mut cache.prefix_ends,
+                )?;
+                cache.prefix_ends_of = Some((pattern, start));
+            }
+            let mut before = cache.prefix_ends.iter().copied().take_while(|&at| at < end);
+            if let (Some(value_start), None) = (before.next(), before.next()) {
+                if ids.suffix.is_none() {
+                    return Some(value_start..end);
+                }
+            }
+        }
         let hay = &hay[..end];
         let value_start = unique_split(
             (&self.prefix, &mut cache.prefix),
@@ -231,6 +278,34 @@ impl ValueSplit {
         };
         Some(value_start..value_end)
     }
+}
+
+/// Every offset where the forward pattern `id` run from `from` ends a match
+/// with a byte after it in `hay` (the one the match's end assertions look
+/// at), in order: the same for any text that continues `hay[..at + 1]`.
+fn prefix_ends(
+    forward: &DFA,
+    cache: &mut DfaCache,
+    id: PatternID,
+    hay: &[u8],
+    from: usize,
+    ends: &mut Vec<usize>,
+) -> Option<()> {
+    ends.clear();
+    let config = start::Config::new()
+        .anchored(Anchored::Pattern(id))
+        .look_behind(from.checked_sub(1).map(|at| hay[at]));
+    let mut sid = forward.start_state(cache, &config).ok()?;
+    for (at, &byte) in hay.iter().enumerate().skip(from) {
+        sid = next(forward, cache, sid, byte);
+        if sid.is_match() {
+            ends.push(at);
+        }
+        if sid.is_dead() {
+            break;
+        }
+    }
+    Some(())
 }
 
 /// The one place where `hay[from..]` (to the end of the text) splits into
@@ -396,6 +471,8 @@ mod tests {
             for text in texts {
                 let hay = text.as_bytes();
                 for start in 0..hay.len() {
+                    // As `search::best_at` does before a start's candidates.
+                    cache.begin_start();
                     for end in start + 1..=hay.len() {
                         let input = Input::new(&hay[..end])
                             .range(start..)

@@ -317,3 +317,31 @@ fn a_walk_that_merges_with_an_excepted_one_still_finds_its_match() {
         assert_eq!(String::from_utf8(releases.concat()).unwrap(), expected);
     }
 }
+
+/// What one start's candidates learn about their pattern's prefix is not
+/// carried to another text scanned with the same cache: in `ab=aaaa` the
+/// prefix may end after `a`, `ab` or `ab=`, so the group is where the
+/// capturing search puts it (`aaaa`, which fails the check), not after
+/// the only prefix end `aq7x2`, scanned first, had (`b=aaaa` would pass).
+#[test]
+fn a_cache_carries_no_value_group_split_from_one_text_to_the_next() {
+    let spec = RuleSetSpec {
+        rules: vec![rule(
+            "assigned",
+            vec![regex(r"(?:ab|a)=?(?P<value>[=a-z0-9]{2,8})")],
+            vec![Check::Entropy { min_bits: 1.0 }],
+        )],
+    };
+    let set = RuleSet::build(spec).unwrap();
+    let mut cache = set.create_cache();
+    let scan = |cache: &mut rulegate_engine::Cache, text: &str| {
+        set.findings_with(cache, Side::Response, Scope::Assistant, text.as_bytes())
+            .into_iter()
+            .map(|f| (f.start, f.end))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(scan(&mut cache, "aq7x2"), vec![(0, 5)]);
+    // `ab=aaaa` to `ab=aa` check `aaaa` to `aa`; `ab=a` checks `=a`.
+    assert_eq!(scan(&mut cache, "ab=aaaa"), vec![(0, 4)]);
+    assert_eq!(scan(&mut set.create_cache(), "ab=aaaa"), vec![(0, 4)]);
+}
