@@ -247,11 +247,29 @@ impl ValueSplit {
                 cache.prefix_ends_of = Some((pattern, start));
             }
             let mut before = cache.prefix_ends.iter().copied().take_while(|&at| at < end);
-            if let (Some(value_start), None) = (before.next(), before.next()) {
-                if ids.suffix.is_none() {
-                    return Some(value_start..end);
+            let lowest = before.next()?;
+            let value_start = if before.next().is_none() {
+                lowest
+            } else {
+                // Several: the group's pattern run back from `end` tells
+                // which of them it can start at; it need not go past the
+                // first.
+                let ends = &mut cache.ends;
+                ends.clear();
+                ends.resize(end - start + 1, false);
+                for &at in cache.prefix_ends.iter().take_while(|&&at| at < end) {
+                    ends[at - start] = true;
                 }
-            }
+                unique_split_backward(
+                    (&self.rest, &mut cache.rest),
+                    ids.prefix,
+                    ends,
+                    &hay[..end],
+                    start,
+                    lowest,
+                )?
+            };
+            return self.value_end(cache, &hay[..end], ids, value_start);
         }
         let hay = &hay[..end];
         let value_start = unique_split(
@@ -262,6 +280,19 @@ impl ValueSplit {
             hay,
             start,
         )?;
+        self.value_end(cache, hay, ids, value_start)
+    }
+
+    /// The group from `value_start` to where it ends in `hay` (which ends
+    /// where the match does).
+    fn value_end(
+        &self,
+        cache: &mut ValueCache,
+        hay: &[u8],
+        ids: SplitIds,
+        value_start: usize,
+    ) -> Option<Range<usize>> {
+        let end = hay.len();
         let value_end = match (&self.value, &mut cache.value, ids.suffix) {
             (Some(value), Some(value_cache), Some(id)) => {
                 let (suffix, suffix_cache) = (self.suffix.as_ref()?, cache.suffix.as_mut()?);
@@ -345,6 +376,22 @@ fn unique_split(
         }
         at += 1;
     }
+    unique_split_backward((backward, backward_cache), id, ends, hay, from, from)
+}
+
+/// The backward half of [`unique_split`], with `ends` already marked (the
+/// first part matches `from..from + i` where `ends[i]`): the only offset at
+/// or after `lowest` that is also where the second part, run back from the
+/// end, starts. Nothing before `lowest` is an end.
+fn unique_split_backward(
+    (backward, backward_cache): (&DFA, &mut DfaCache),
+    id: PatternID,
+    ends: &[bool],
+    hay: &[u8],
+    from: usize,
+    lowest: usize,
+) -> Option<usize> {
+    let end = hay.len();
     // Backward from the end (of the text: no byte after it): the state
     // after the byte at `at - 1` tells of a match starting at `at`; before
     // `from` comes the byte before it, or the text's start.
@@ -363,7 +410,7 @@ fn unique_split(
             }
             split = Some(at);
         }
-        if sid.is_dead() || at == from {
+        if sid.is_dead() || at == lowest {
             break;
         }
         at -= 1;
