@@ -48,6 +48,8 @@ pub(crate) struct ValueSplit {
     suffix: Option<DFA>,
     /// Per engine pattern with the shape: its ids in those DFAs.
     index: Vec<Option<SplitIds>>,
+    /// Per pattern id of `rest`: the bytes a match of it can begin with.
+    rest_first: Vec<FirstBytes>,
     /// Per engine pattern whose capturing search is one-pass: that search
     /// (one step per byte), used instead of the split.
     one_pass: Vec<Option<onepass::DFA>>,
@@ -67,6 +69,12 @@ struct SplitIds {
     /// its end, the same for every candidate of a start.
     splits_before_end: bool,
 }
+
+/// The bytes a match of the group and what follows it can begin with,
+/// whatever the byte before (a superset is safe: it only decides when the
+/// backward run can be skipped).
+#[derive(Clone, Debug)]
+struct FirstBytes([bool; 256]);
 
 /// The DFAs' caches and scratch.
 #[derive(Debug)]
@@ -163,6 +171,10 @@ impl ValueSplit {
                 .build_from_nfa(nfa)
                 .map_err(|e| e.to_string())
         };
+        let rest_forward = dfa(&rests, false)?;
+        let rest_first = (0..rests.len())
+            .map(|id| first_bytes(&rest_forward, PatternID::new_unchecked(id)))
+            .collect::<Result<Vec<_>, String>>()?;
         let (value, suffix) = if values.is_empty() {
             (None, None)
         } else {
@@ -174,6 +186,7 @@ impl ValueSplit {
             value,
             suffix,
             index,
+            rest_first,
             one_pass: one_passes,
         })
     }
@@ -246,7 +259,14 @@ impl ValueSplit {
                 )?;
                 cache.prefix_ends_of = Some((pattern, start));
             }
-            let mut before = cache.prefix_ends.iter().copied().take_while(|&at| at < end);
+            // Where the group cannot begin with the byte there, no split.
+            let first = &self.rest_first[ids.prefix.as_usize()].0;
+            let mut before = cache
+                .prefix_ends
+                .iter()
+                .copied()
+                .take_while(|&at| at < end)
+                .filter(|&at| first[usize::from(hay[at])]);
             let lowest = before.next()?;
             let value_start = if before.next().is_none() {
                 lowest
@@ -258,7 +278,7 @@ impl ValueSplit {
                 ends.clear();
                 ends.resize(end - start + 1, false);
                 for &at in cache.prefix_ends.iter().take_while(|&&at| at < end) {
-                    ends[at - start] = true;
+                    ends[at - start] = first[usize::from(hay[at])];
                 }
                 unique_split_backward(
                     (&self.rest, &mut cache.rest),
@@ -309,6 +329,35 @@ impl ValueSplit {
         };
         Some(value_start..value_end)
     }
+}
+
+/// Which bytes can begin a match of the forward anchored `dfa`'s pattern
+/// `id`: those whose step out of one of its start states (one per kind
+/// of byte before) does not die.
+fn first_bytes(dfa: &DFA, id: PatternID) -> Result<FirstBytes, String> {
+    let mut cache = DfaCache::new(dfa);
+    let mut starts = Vec::new();
+    for before in std::iter::once(None).chain((0..=255u8).map(Some)) {
+        let config = start::Config::new()
+            .anchored(Anchored::Pattern(id))
+            .look_behind(before);
+        let sid = dfa
+            .start_state(&mut cache, &config)
+            .map_err(|e| e.to_string())?;
+        if !starts.contains(&sid) {
+            starts.push(sid);
+        }
+    }
+    let mut first = [false; 256];
+    for sid in starts {
+        for byte in 0..=255u8 {
+            let next = dfa
+                .next_state(&mut cache, sid, byte)
+                .map_err(|e| e.to_string())?;
+            first[usize::from(byte)] |= !next.is_dead();
+        }
+    }
+    Ok(FirstBytes(first))
 }
 
 /// Every offset where the forward pattern `id` run from `from` ends a match
