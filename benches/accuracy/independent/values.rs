@@ -159,26 +159,10 @@ pub fn base62(mut n: u64, width: usize) -> String {
     String::from_utf8(out).expect("ascii")
 }
 
+/// The Luhn check over the ASCII digits of `number` (one copy, in
+/// `accuracy::check`, serves both generators).
 pub fn luhn_ok(number: &str) -> bool {
-    let ds: Vec<u32> = number.chars().filter_map(|c| c.to_digit(10)).collect();
-    let sum: u32 = ds
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 1 {
-                let x = d * 2;
-                if x > 9 {
-                    x - 9
-                } else {
-                    x
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    !ds.is_empty() && sum.is_multiple_of(10)
+    crate::accuracy::check::luhn_valid(number)
 }
 
 /// Appends the Luhn check digit to `body`.
