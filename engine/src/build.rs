@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use regex_automata::meta;
-use regex_syntax::hir::{Hir, HirKind, Look};
+use regex_syntax::hir::{Hir, Look};
 
 use crate::automata::{Automata, Sizing, NFA_SIZE_LIMIT};
 use crate::findings::RuleId;
@@ -108,7 +108,7 @@ impl Builder {
                 } else {
                     value_regex_for(&hir)
                 });
-                checked_floor.push(value_floor(&hir));
+                checked_floor.push(crate::value::value_floor(&hir));
                 hirs.push(hir);
                 pattern_rule.push(RuleId::new(index));
             }
@@ -252,33 +252,6 @@ fn context_regex(rule: &RuleSpec) -> Result<(Option<meta::Regex>, usize), BuildE
         .build_from_hir(&at_end)
         .map_err(|e| BuildError::new(Kind::Automaton(e.to_string())))?;
     Ok((Some(regex), longest))
-}
-
-/// How far into every match of the pattern the bytes its checks look at
-/// start, at least: the shortest text that can come before the `value`
-/// group when the group is an element of the pattern's top-level sequence
-/// (so every match sets it) and no assertion can sit at the match's end
-/// (so recovering it on the match's own bytes never fails and falls back
-/// to the whole match). 0 otherwise: the whole match is the bound.
-fn value_floor(hir: &Hir) -> usize {
-    if !hir.properties().look_set_suffix_any().is_empty() {
-        return 0;
-    }
-    let HirKind::Concat(subs) = hir.kind() else {
-        return 0;
-    };
-    let Some(at) = subs.iter().position(is_value_group) else {
-        return 0;
-    };
-    subs[..at]
-        .iter()
-        .map(|sub| sub.properties().minimum_len())
-        .sum::<Option<usize>>()
-        .unwrap_or(0)
-}
-
-fn is_value_group(hir: &Hir) -> bool {
-    matches!(hir.kind(), HirKind::Capture(cap) if cap.name.as_deref() == Some("value"))
 }
 
 /// A regex for the `value` group of a pattern, anchored to end where the

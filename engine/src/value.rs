@@ -1,5 +1,5 @@
-//! Where a candidate's `value` group starts, found with two lazy DFAs
-//! instead of a capturing search.
+//! Where a candidate's `value` group lies, found with lazy DFAs (or a
+//! one-pass DFA) instead of a capturing search.
 //!
 //! A check looks at the `value` group of the highest-priority way the
 //! pattern matches the candidate's own bytes (`search::checked_span`). For a
@@ -19,7 +19,10 @@
 //! exactly the text the capturing search sees. A group followed by more
 //! than assertions, `prefix (?P<value>v) suffix`, is cut twice the same
 //! way: `prefix | v suffix` gives where it starts, then `v | suffix` from
-//! there where it ends; each cut must be the only one.
+//! there where it ends; each cut must be the only one. The candidates of
+//! one start differ only in their end, so the prefix's ends are found once
+//! per start, and an end where the group cannot begin with the byte there
+//! is no split; with one end left, no reverse run is needed.
 
 use std::ops::Range;
 
@@ -372,6 +375,23 @@ fn prefix_ends(
     ends: &mut Vec<usize>,
 ) -> Option<()> {
     ends.clear();
+    forward_ends(forward, cache, id, hay, from, false, |at| ends.push(at))
+}
+
+/// Runs `forward`'s pattern `id` anchored at `from` until it dies, calling
+/// `found` with every offset where a match ends. Matches are reported one
+/// byte late: the state after the byte at `at` tells of a match ending at
+/// `at`. With `eoi`, the end of `hay` is the end of the text (a match may
+/// end there); without, only offsets with a byte after them are reported.
+fn forward_ends(
+    forward: &DFA,
+    cache: &mut DfaCache,
+    id: PatternID,
+    hay: &[u8],
+    from: usize,
+    eoi: bool,
+    mut found: impl FnMut(usize),
+) -> Option<()> {
     let config = start::Config::new()
         .anchored(Anchored::Pattern(id))
         .look_behind(from.checked_sub(1).map(|at| hay[at]));
@@ -379,11 +399,14 @@ fn prefix_ends(
     for (at, &byte) in hay.iter().enumerate().skip(from) {
         sid = next(forward, cache, sid, byte);
         if sid.is_match() {
-            ends.push(at);
+            found(at);
         }
         if sid.is_dead() {
-            break;
+            return Some(());
         }
+    }
+    if eoi && next_eoi(forward, cache, sid).is_match() {
+        found(hay.len());
     }
     Some(())
 }
@@ -403,28 +426,11 @@ fn unique_split(
     let end = hay.len();
     ends.clear();
     ends.resize(end - from + 1, false);
-    // Forward: every end of the first part. Matches are reported one byte
-    // late: the state after the byte at `at` tells of a match ending at
-    // `at`; the end of `hay` is the end of the text.
-    let config = start::Config::new()
-        .anchored(Anchored::Pattern(id))
-        .look_behind(from.checked_sub(1).map(|at| hay[at]));
-    let mut sid = forward.start_state(forward_cache, &config).ok()?;
-    let mut at = from;
-    loop {
-        sid = if at < end {
-            next(forward, forward_cache, sid, hay[at])
-        } else {
-            next_eoi(forward, forward_cache, sid)
-        };
-        if sid.is_match() {
-            ends[at - from] = true;
-        }
-        if sid.is_dead() || at == end {
-            break;
-        }
-        at += 1;
-    }
+    // Forward: every end of the first part; the end of `hay` is the end
+    // of the text.
+    forward_ends(forward, forward_cache, id, hay, from, true, |at| {
+        ends[at - from] = true
+    })?;
     unique_split_backward((backward, backward_cache), id, ends, hay, from, from)
 }
 
@@ -506,6 +512,21 @@ impl Shape {
             .into_iter()
             .all(|part| states(part) <= PART_NFA_STATES)
     }
+}
+
+/// How far into every match of the pattern the bytes its checks look at
+/// start, at least: the shortest text that can come before the `value`
+/// group when the group is an element of the pattern's top-level sequence
+/// (so every match sets it) and no assertion can sit at the match's end
+/// (so recovering it on the match's own bytes never fails and falls back
+/// to the whole match). 0 otherwise: the whole match is the bound.
+pub(crate) fn value_floor(hir: &Hir) -> usize {
+    if !hir.properties().look_set_suffix_any().is_empty() {
+        return 0;
+    }
+    split_at_value(hir)
+        .and_then(|shape| shape.prefix.properties().minimum_len())
+        .unwrap_or(0)
 }
 
 /// The pattern as `prefix (?P<value>value) suffix` when it is a sequence
