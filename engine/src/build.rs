@@ -12,6 +12,7 @@ use crate::findings::RuleId;
 use crate::pattern::{compile_pattern, PatternError};
 use crate::ruleset::{CachePool, Compiled, RuleSet};
 use crate::spec::{RuleSetSpec, RuleSpec};
+use crate::views::Views;
 
 /// How a rule set is compiled. Every choice gives the same findings; only
 /// speed and memory differ.
@@ -125,6 +126,7 @@ impl Builder {
         Ok(RuleSet {
             inner: Arc::new(Compiled {
                 id: NEXT_SET_ID.fetch_add(1, Ordering::Relaxed),
+                views: Views::new(&spec.rules),
                 rules: spec.rules,
                 pattern_rule,
                 max_len,

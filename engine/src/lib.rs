@@ -34,6 +34,7 @@ mod automata;
 mod build;
 mod cache;
 mod checks;
+mod decode;
 mod findings;
 mod pattern;
 mod ruleset;
@@ -41,6 +42,7 @@ mod search;
 mod spec;
 mod stream;
 mod value;
+mod views;
 
 pub use build::{BuildError, Builder, Config, PatternRef};
 pub use cache::Cache;
@@ -49,7 +51,7 @@ pub use findings::{Applied, AppliedAll, Disposition, Finding, Rejection, RuleId,
 pub use pattern::{analyze_pattern, pattern_regex, PatternError, PatternErrorKind, PatternInfo};
 pub use ruleset::RuleSet;
 pub use spec::{
-    Action, ActionClause, Check, Example, Expect, PatternFlags, PatternKind, PatternSpec,
-    RuleSetSpec, RuleSpec, Scope, ScopeSet, Side, Template, TemplatePart,
+    Action, ActionClause, Check, Decoding, DecodingSet, Example, Expect, PatternFlags, PatternKind,
+    PatternSpec, RuleSetSpec, RuleSpec, Scope, ScopeSet, Side, Template, TemplatePart,
 };
 pub use stream::Scanner;

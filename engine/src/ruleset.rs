@@ -18,6 +18,7 @@ use crate::automata::Automata;
 use crate::cache::Cache;
 use crate::findings::{Applied, AppliedAll, Disposition, Finding, Rejection, RuleId, Verdict};
 use crate::spec::{Action, RuleSpec, Scope, Side, Template};
+use crate::views::Views;
 
 /// An immutable, compiled rule set; cheap to clone and share across threads.
 #[derive(Clone)]
@@ -46,6 +47,8 @@ pub(crate) struct Compiled {
     /// before a candidate the engine looks.
     pub(crate) context_len: usize,
     pub(crate) automata: Automata,
+    /// The decoded views the rules declare.
+    pub(crate) views: Views,
     pub(crate) pool: CachePool,
 }
 
@@ -184,6 +187,15 @@ impl RuleSet {
         self.inner.max_len
     }
 
+    /// The most bytes a [`Scanner`](crate::Scanner) ever holds back: the
+    /// longest match plus an unfinished character; with decoded views,
+    /// the original bytes behind that many decoded bytes (escapes and
+    /// dropped invisible characters, bounded per decoded byte), or an open
+    /// base64 run.
+    pub fn max_held(&self) -> usize {
+        self.inner.views.max_held(self.inner.max_len + 3)
+    }
+
     pub fn pattern_count(&self) -> usize {
         self.inner.pattern_rule.len()
     }
@@ -209,22 +221,8 @@ impl RuleSet {
     ) -> Vec<Finding> {
         let inner = &*self.inner;
         inner.check_cache(cache);
-        let mut findings = Vec::new();
         let eligible = |rule: RuleId| inner.rules[rule.index()].action_for(side, scope);
-        let mut at = 0;
-        while let Some((rule, span)) =
-            inner.next_finding(cache, text, at, text.len(), true, &eligible)
-        {
-            let disposition = eligible(rule).map_or(Disposition::Log, Disposition::of);
-            findings.push(Finding {
-                rule,
-                start: span.start,
-                end: span.end,
-                disposition,
-            });
-            at = span.end;
-        }
-        findings
+        inner.block_findings(cache, text, &eligible)
     }
 
     /// True when `rule` alone (its patterns, checks and exceptions, whatever its
@@ -233,9 +231,7 @@ impl RuleSet {
         let inner = &*self.inner;
         let mut cache = inner.pooled_cache();
         let only = |candidate: RuleId| (candidate == rule).then_some(&Action::Log);
-        inner
-            .next_finding(&mut cache, text, 0, text.len(), true, &only)
-            .is_some()
+        !inner.block_findings(&mut cache, text, &only).is_empty()
     }
 
     /// Scans `text` as one block and applies the actions: the first

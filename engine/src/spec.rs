@@ -31,6 +31,9 @@ pub struct RuleSpec {
     /// whose scopes include it decides.
     pub actions: Vec<ActionClause>,
     pub examples: Vec<Example>,
+    /// Decoded views of the text the rule is also matched in (`decode
+    /// percent, json-escape, unicode, base64`); empty: the text as it is.
+    pub decode: DecodingSet,
 }
 
 impl RuleSpec {
@@ -284,6 +287,105 @@ impl Template {
     }
 }
 
+/// A way text can hide what a rule looks for, undone in a decoded view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Decoding {
+    /// `%XX` escapes (URLs, query strings, form bodies).
+    Percent,
+    /// JSON (and JavaScript) string escapes of text that is itself JSON
+    /// inside a string: `\n`, `\"`, `\/`, `\uXXXX`, and the same behind
+    /// several backslashes (escaped more than once).
+    JsonEscape,
+    /// Runs of standard base64 (16 to 8,192 characters) that decode to
+    /// text; a finding in the decoded text masks the whole run.
+    Base64,
+    /// Invisible characters (zero-width, bidi controls, soft hyphens, tag
+    /// characters' ASCII) undone, compatibility forms folded to ASCII
+    /// (fullwidth, mathematical letters, ligatures), chosen confusables
+    /// (Cyrillic and Greek look-alikes, dashes, curly quotes, odd spaces)
+    /// folded.
+    Unicode,
+}
+
+impl Decoding {
+    pub const ALL: [Decoding; 4] = [
+        Decoding::Percent,
+        Decoding::JsonEscape,
+        Decoding::Base64,
+        Decoding::Unicode,
+    ];
+
+    /// The name the language uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Decoding::Percent => "percent",
+            Decoding::JsonEscape => "json-escape",
+            Decoding::Base64 => "base64",
+            Decoding::Unicode => "unicode",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Decoding> {
+        Decoding::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for Decoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of [`Decoding`]s.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DecodingSet(u8);
+
+impl DecodingSet {
+    pub const NONE: DecodingSet = DecodingSet(0);
+
+    pub fn contains(self, decoding: Decoding) -> bool {
+        self.0 & decoding.bit() != 0
+    }
+
+    pub fn insert(&mut self, decoding: Decoding) {
+        self.0 |= decoding.bit();
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Decoding> {
+        Decoding::ALL.into_iter().filter(move |d| self.contains(*d))
+    }
+
+    /// The same set without `base64`: the decodings that make one
+    /// rewritten copy of the text (base64 runs are decoded on their own).
+    pub(crate) fn text_only(self) -> DecodingSet {
+        DecodingSet(self.0 & !Decoding::Base64.bit())
+    }
+}
+
+impl FromIterator<Decoding> for DecodingSet {
+    fn from_iter<I: IntoIterator<Item = Decoding>>(iter: I) -> Self {
+        let mut set = DecodingSet::NONE;
+        for decoding in iter {
+            set.insert(decoding);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for DecodingSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
 /// An inline example: text the rule must find (`hit`) or must not (`miss`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Example {
@@ -352,6 +454,7 @@ mod tests {
                 },
             ],
             examples: vec![],
+            decode: DecodingSet::NONE,
         };
         assert_eq!(
             rule.action_for(Side::Request, Scope::ToolResult),

@@ -27,19 +27,42 @@ use crate::cache::Cache;
 use crate::findings::{Disposition, Finding, Rejection, RuleId};
 use crate::ruleset::RuleSet;
 use crate::spec::{Action, Scope, Side};
+use crate::views::{View, Viewed};
 
 /// Held bytes beyond which an emptied buffer gives its memory back.
 const BUF_KEEP_BYTES: usize = 16 * 1024;
 
-/// Per-stream state: the held bytes, the forward shards' states and what
-/// is known of the matches still open. Small (a few KiB plus the held
-/// bytes): the lazy DFA states live in a [`Cache`], which the caller
+/// Per-stream state. A rule set without decoded views scans the stream
+/// itself; one with views runs a scanner per view and merges their
+/// findings (see [`crate::views`]). Small either way (a few KiB plus the
+/// held bytes): the lazy DFA states live in a [`Cache`], which the caller
 /// passes to each `push_with` (or which `push` borrows from the rule set),
 /// and which many scanners may share.
 pub struct Scanner {
+    kind: ScannerKind,
+}
+
+// The common case stays inline: a scanner is one per stream, never an
+// element of a large array, and a box would cost every push a load.
+#[allow(clippy::large_enum_variant)]
+enum ScannerKind {
+    Direct(Core),
+    Viewed(Box<Viewed>),
+}
+
+/// One view's scan of a stream: the held bytes, the forward shards'
+/// states and what is known of the matches still open. It either writes
+/// the stream out (masked) itself, or only reports findings, every one of
+/// them once every finding that starts before [`Core::decided`] is known.
+pub(crate) struct Core {
     set: RuleSet,
     side: Side,
     scope: Scope,
+    /// Which rules count: the view's.
+    view: View,
+    /// Report findings only: write nothing, and go on past a reject (the
+    /// merge of the views decides whether it counts).
+    findings_only: bool,
     /// Each forward shard's state after `total` bytes, in the cache
     /// `bound_to` under the epochs `epochs`.
     sids: Vec<LazyStateID>,
@@ -80,11 +103,30 @@ struct MatchEnd {
 impl RuleSet {
     /// A new stream scanner applying the rules for `side` and `scope`.
     pub fn scanner(&self, side: Side, scope: Scope) -> Scanner {
-        let shards = self.inner.automata.forward.len();
-        Scanner {
-            set: self.clone(),
+        let kind = if self.inner.views.is_empty() {
+            ScannerKind::Direct(Core::new(self, side, scope, View::Raw, false))
+        } else {
+            ScannerKind::Viewed(Box::new(Viewed::new(self, side, scope)))
+        };
+        Scanner { kind }
+    }
+}
+
+impl Core {
+    pub(crate) fn new(
+        set: &RuleSet,
+        side: Side,
+        scope: Scope,
+        view: View,
+        findings_only: bool,
+    ) -> Core {
+        let shards = set.inner.automata.forward.len();
+        Core {
+            set: set.clone(),
             side,
             scope,
+            view,
+            findings_only,
             // Placeholders: a scanner bound to no cache re-derives every
             // state before its first step.
             sids: vec![LazyStateID::default(); shards],
@@ -112,13 +154,87 @@ impl Scanner {
     /// After a rejection the scanner writes nothing more and returns the
     /// same rejection again.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Rejection> {
-        let set = self.set.clone();
+        let set = self.rule_set().clone();
         let mut cache = set.inner.pooled_cache();
         self.push_with(&mut cache, chunk, out)
     }
 
     /// [`Scanner::push`] with the caller's cache (of the same rule set).
     pub fn push_with(
+        &mut self,
+        cache: &mut Cache,
+        chunk: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Rejection> {
+        match &mut self.kind {
+            ScannerKind::Direct(core) => core.push_with(cache, chunk, out),
+            ScannerKind::Viewed(viewed) => viewed.push_with(cache, chunk, out),
+        }
+    }
+
+    /// Ends the stream: decides the held bytes and writes them out.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), Rejection> {
+        let set = self.rule_set().clone();
+        let mut cache = set.inner.pooled_cache();
+        self.finish_with(&mut cache, out)
+    }
+
+    /// [`Scanner::finish`] with the caller's cache (of the same rule set).
+    pub fn finish_with(&mut self, cache: &mut Cache, out: &mut Vec<u8>) -> Result<(), Rejection> {
+        match &mut self.kind {
+            ScannerKind::Direct(core) => core.finish_with(cache, out),
+            ScannerKind::Viewed(viewed) => viewed.finish_with(cache, out),
+        }
+    }
+
+    /// Findings decided so far, in stream order, with stream offsets;
+    /// taking them leaves the scanner's list empty.
+    pub fn take_findings(&mut self) -> Vec<Finding> {
+        match &mut self.kind {
+            ScannerKind::Direct(core) => core.take_findings(),
+            ScannerKind::Viewed(viewed) => viewed.take_findings(),
+        }
+    }
+
+    /// Bytes received but not yet written out (after a rejection, none:
+    /// nothing more will be).
+    pub fn held(&self) -> usize {
+        match &self.kind {
+            ScannerKind::Direct(core) if core.rejection.is_some() => 0,
+            ScannerKind::Direct(core) => core.total - core.resolved,
+            ScannerKind::Viewed(viewed) => viewed.held(),
+        }
+    }
+
+    /// The rule set this scanner applies (to name the rules of findings).
+    pub fn rule_set(&self) -> &RuleSet {
+        match &self.kind {
+            ScannerKind::Direct(core) => &core.set,
+            ScannerKind::Viewed(viewed) => viewed.rule_set(),
+        }
+    }
+
+    /// Heap bytes this scanner holds between pushes: the held bytes, the
+    /// open match ends and the shards' states (the DFA states themselves
+    /// are in the cache, which is not the scanner's).
+    pub fn memory_usage(&self) -> usize {
+        match &self.kind {
+            ScannerKind::Direct(core) => core.memory_usage(),
+            ScannerKind::Viewed(viewed) => viewed.memory_usage(),
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn position(&self) -> usize {
+        match &self.kind {
+            ScannerKind::Direct(core) => core.total,
+            ScannerKind::Viewed(viewed) => viewed.position(),
+        }
+    }
+}
+
+impl Core {
+    pub(crate) fn push_with(
         &mut self,
         cache: &mut Cache,
         chunk: &[u8],
@@ -135,15 +251,11 @@ impl Scanner {
         self.resolve(cache, false, out)
     }
 
-    /// Ends the stream: decides the held bytes and writes them out.
-    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), Rejection> {
-        let set = self.set.clone();
-        let mut cache = set.inner.pooled_cache();
-        self.finish_with(&mut cache, out)
-    }
-
-    /// [`Scanner::finish`] with the caller's cache (of the same rule set).
-    pub fn finish_with(&mut self, cache: &mut Cache, out: &mut Vec<u8>) -> Result<(), Rejection> {
+    pub(crate) fn finish_with(
+        &mut self,
+        cache: &mut Cache,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Rejection> {
         if let Some(rejection) = &self.rejection {
             return Err(rejection.clone());
         }
@@ -162,35 +274,26 @@ impl Scanner {
         self.resolve(cache, true, out)
     }
 
-    /// Findings decided so far, in stream order, with stream offsets;
-    /// taking them leaves the scanner's list empty.
-    pub fn take_findings(&mut self) -> Vec<Finding> {
+    pub(crate) fn take_findings(&mut self) -> Vec<Finding> {
         std::mem::take(&mut self.findings)
     }
 
-    /// Bytes received but not yet written out.
-    pub fn held(&self) -> usize {
-        self.total - self.resolved
+    /// Every finding that starts before this offset has been reported
+    /// (and nothing before it is held).
+    pub(crate) fn decided(&self) -> usize {
+        self.resolved
     }
 
-    /// The rule set this scanner applies (to name the rules of findings).
-    pub fn rule_set(&self) -> &RuleSet {
-        &self.set
+    /// Bytes received so far.
+    pub(crate) fn total(&self) -> usize {
+        self.total
     }
 
-    /// Heap bytes this scanner holds between pushes: the held bytes, the
-    /// open match ends and the shards' states (the DFA states themselves
-    /// are in the cache, which is not the scanner's).
-    pub fn memory_usage(&self) -> usize {
+    pub(crate) fn memory_usage(&self) -> usize {
         self.buf.capacity()
             + self.ends.capacity() * std::mem::size_of::<MatchEnd>()
             + self.findings.capacity() * std::mem::size_of::<Finding>()
             + (self.sids.capacity() + self.epochs.capacity() + self.shard_idle.capacity()) * 8
-    }
-
-    /// Bytes received so far.
-    pub fn position(&self) -> usize {
-        self.total
     }
 
     /// Makes `sids` states of `cache`: kept when they already are (same
@@ -322,9 +425,14 @@ impl Scanner {
         } else {
             self.last_idle.max(self.total.saturating_sub(inner.max_len))
         };
-        let (side, scope) = (self.side, self.scope);
-        let eligible =
-            |rule: RuleId| -> Option<&Action> { inner.rule(rule).action_for(side, scope) };
+        let (side, scope, view, emit) = (self.side, self.scope, self.view, !self.findings_only);
+        let eligible = |rule: RuleId| -> Option<&Action> {
+            if inner.views.contains(view, rule) {
+                inner.rule(rule).action_for(side, scope)
+            } else {
+                None
+            }
+        };
         let base = self.buf_start;
         if horizon > self.resolved && self.last_match_end > self.resolved {
             let mut from = self.resolved - base;
@@ -348,7 +456,9 @@ impl Scanner {
                 ) else {
                     break;
                 };
-                out.extend_from_slice(&self.buf[from..span.start]);
+                if emit {
+                    out.extend_from_slice(&self.buf[from..span.start]);
+                }
                 let disposition = eligible(rule).map_or(Disposition::Log, Disposition::of);
                 let finding = Finding {
                     rule,
@@ -357,7 +467,7 @@ impl Scanner {
                     disposition,
                 };
                 self.findings.push(finding);
-                if disposition == Disposition::Reject {
+                if disposition == Disposition::Reject && emit {
                     let rejection = inner.rejection(side, scope, finding);
                     self.rejection = Some(rejection.clone());
                     self.resolved = finding.start;
@@ -368,7 +478,9 @@ impl Scanner {
                     end: span.end,
                     ..finding
                 };
-                inner.write_finding(side, scope, &local, &self.buf, out);
+                if emit {
+                    inner.write_finding(side, scope, &local, &self.buf, out);
+                }
                 from = span.end;
             }
             self.resolved = base + from;
@@ -379,7 +491,9 @@ impl Scanner {
             } else {
                 base + utf8_safe_end(&self.buf, horizon - base).max(self.resolved - base)
             };
-            out.extend_from_slice(&self.buf[self.resolved - base..end - base]);
+            if emit {
+                out.extend_from_slice(&self.buf[self.resolved - base..end - base]);
+            }
             self.resolved = end;
         }
         while self.ends.front().is_some_and(|e| e.end <= self.resolved) {
@@ -418,7 +532,7 @@ fn push_end(ends: &mut VecDeque<MatchEnd>, window: usize, end: usize) {
 /// bytes may still be arriving: a lead byte in the last three bytes whose
 /// sequence runs past `end`, followed only by continuation bytes, is held.
 /// Invalid sequences are not held (they can never become valid).
-fn utf8_safe_end(bytes: &[u8], end: usize) -> usize {
+pub(crate) fn utf8_safe_end(bytes: &[u8], end: usize) -> usize {
     let floor = end.saturating_sub(3);
     for at in (floor..end).rev() {
         let byte = bytes[at];

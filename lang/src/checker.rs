@@ -350,6 +350,7 @@ impl<'d> RuleChecker<'d> {
             unless_preceded_by: Vec::new(),
             actions: Vec::new(),
             examples: Vec::new(),
+            decode: rulegate_engine::DecodingSet::NONE,
         };
         let mut pattern_spans = Vec::new();
         let mut context_spans = Vec::new();

@@ -5,8 +5,8 @@
 
 use regex_automata::{meta, Anchored, Input, MatchKind};
 use rulegate_engine::{
-    Action, ActionClause, Check, PatternFlags, PatternKind, PatternSpec, RuleSet, RuleSetSpec,
-    RuleSpec, Scope, ScopeSet, Side, Template, TemplatePart,
+    Action, ActionClause, Check, DecodingSet, PatternFlags, PatternKind, PatternSpec, RuleSet,
+    RuleSetSpec, RuleSpec, Scope, ScopeSet, Side, Template, TemplatePart,
 };
 
 pub fn regex(source: &str) -> PatternSpec {
@@ -55,6 +55,7 @@ pub fn rule(name: &str, patterns: Vec<PatternSpec>, checks: Vec<Check>) -> RuleS
         unless_preceded_by: vec![],
         actions: mask_all("x"),
         examples: vec![],
+        decode: DecodingSet::NONE,
     }
 }
 
@@ -340,7 +341,7 @@ pub fn stream_with_cuts(
     let mut scanner = set.scanner(side, scope);
     let mut releases = Vec::new();
     let mut last = 0;
-    let bound = set.max_match_len() + 3;
+    let bound = set.max_held();
     // Pushes rotate among the pool and two caches of their own, and one
     // of them also serves block searches in between, so every cutting
     // also proves that a scanner re-derives its states in a cache that
