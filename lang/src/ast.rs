@@ -139,6 +139,9 @@ pub enum ClauseKind {
     },
     /// `example hit "…"`
     Example { expect: Name, text: Str },
+    /// `decode percent, json-escape, unicode, base64`: decoded views the
+    /// rule is also matched in.
+    Decode { decodings: Vec<Name> },
 }
 
 #[derive(Clone, Debug, PartialEq)]

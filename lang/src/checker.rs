@@ -14,9 +14,9 @@
 use std::collections::HashMap;
 
 use rulegate_engine::{
-    analyze_pattern, Action, ActionClause, BuildError, Check, Example, Expect, PatternError,
-    PatternErrorKind, PatternFlags, PatternKind, PatternRef, PatternSpec, RuleId, RuleSet,
-    RuleSetSpec, RuleSpec, Scope, ScopeSet, Side,
+    analyze_pattern, Action, ActionClause, BuildError, Check, Decoding, DecodingSet, Example,
+    Expect, PatternError, PatternErrorKind, PatternFlags, PatternKind, PatternRef, PatternSpec,
+    RuleId, RuleSet, RuleSetSpec, RuleSpec, Scope, ScopeSet, Side,
 };
 
 use crate::ast::{self, ClauseKind, Name, Pattern, PatternLit, RuleDecl, Span, Str};
@@ -350,12 +350,13 @@ impl<'d> RuleChecker<'d> {
             unless_preceded_by: Vec::new(),
             actions: Vec::new(),
             examples: Vec::new(),
-            decode: rulegate_engine::DecodingSet::NONE,
+            decode: DecodingSet::NONE,
         };
         let mut pattern_spans = Vec::new();
         let mut context_spans = Vec::new();
         let mut example_strings = Vec::new();
         let mut description: Option<&Span> = None;
+        let mut decode_clause: Option<&Span> = None;
         let mut first_match = None;
         let mut action_clauses = 0;
         // Valid action clauses with their spans, for the reachability check.
@@ -406,6 +407,20 @@ impl<'d> RuleChecker<'d> {
                     if let Some(clause_spec) = self.action(side, action, argument.as_ref(), scopes)
                     {
                         actions.push((clause_spec, clause.span.clone()));
+                    }
+                }
+                ClauseKind::Decode { decodings } => {
+                    if let Some(first) = decode_clause {
+                        let diagnostic = Diagnostic::new(
+                            Problem::DuplicateClause { keyword: "decode" },
+                            self.file,
+                            clause.span.clone(),
+                        )
+                        .with_related(self.file, first.clone());
+                        self.push(diagnostic);
+                    } else {
+                        decode_clause = Some(&clause.span);
+                        spec.decode = self.decodings(decodings);
                     }
                 }
                 ClauseKind::Example { expect, text } => {
@@ -669,6 +684,32 @@ impl<'d> RuleChecker<'d> {
                 None
             }
         }
+    }
+
+    fn decodings(&mut self, names: &[Name]) -> DecodingSet {
+        let mut set = DecodingSet::NONE;
+        for name in names {
+            match Decoding::from_name(&name.text) {
+                Some(decoding) if set.contains(decoding) => self.report(
+                    Problem::RepeatedDecoding {
+                        name: name.text.clone(),
+                    },
+                    name.span.clone(),
+                ),
+                Some(decoding) => set.insert(decoding),
+                None => {
+                    let known: Vec<&str> = Decoding::ALL.iter().map(|d| d.name()).collect();
+                    self.report(
+                        Problem::UnknownDecoding {
+                            name: name.text.clone(),
+                            suggestion: closest(&name.text, &known),
+                        },
+                        name.span.clone(),
+                    );
+                }
+            }
+        }
+        set
     }
 
     fn action(

@@ -201,6 +201,13 @@ pub(crate) enum Problem {
         name: String,
         suggestion: Option<&'static str>,
     },
+    /// `decode precent`
+    UnknownDecoding {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    /// `decode unicode, unicode`
+    RepeatedDecoding { name: String },
     /// `request reject "…" in tool_results`
     UnknownScope {
         name: String,
@@ -299,12 +306,14 @@ fn code(problem: &Problem) -> &'static str {
         Problem::DuplicateClause { .. } => "E0025",
         Problem::NotUtf8 { .. } => "E0026",
         Problem::RuleSetFailed { .. } => "E0027",
+        Problem::UnknownDecoding { .. } => "E0028",
+        Problem::RepeatedDecoding { .. } => "W0003",
         Problem::UnreachableAction { .. } => "W0001",
         Problem::LongPattern { .. } => "W0002",
     }
 }
 
-pub(crate) const KEYWORDS: [&str; 7] = [
+pub(crate) const KEYWORDS: [&str; 8] = [
     "description",
     "match",
     "where",
@@ -312,6 +321,7 @@ pub(crate) const KEYWORDS: [&str; 7] = [
     "request",
     "response",
     "example",
+    "decode",
 ];
 pub(crate) const CHECKS: [&str; 3] = ["luhn", "mod97", "entropy"];
 pub(crate) const ACTIONS: [&str; 3] = ["reject", "mask", "log"];
@@ -385,6 +395,8 @@ pub(crate) fn expected_words(rule: Rule, context: Context) -> &'static str {
         Rule::kw_preceded => "`preceded`",
         Rule::kw_by => "`by`",
         Rule::kw_example => "`example`",
+        Rule::kw_decode => "`decode`",
+        Rule::decoding => "a decoding (`percent`, `json-escape`, `unicode` or `base64`)",
         Rule::open_brace => "`{`",
         Rule::close_brace => "`}`",
         Rule::word | Rule::name_char | Rule::punct | Rule::head_punct => "a word",
@@ -406,7 +418,8 @@ pub(crate) fn expected_words(rule: Rule, context: Context) -> &'static str {
         | Rule::where_clause
         | Rule::unless_clause
         | Rule::action_clause
-        | Rule::example_clause => "a clause",
+        | Rule::example_clause
+        | Rule::decode_clause => "a clause",
     }
 }
 
@@ -637,6 +650,25 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
             did_you_mean(*suggestion, &mut help);
             help.push("checks are `luhn`, `mod97` and `entropy >= N`".into());
             (format!("unknown check `{name}`"), "unknown check".into())
+        }
+        Problem::UnknownDecoding { name, suggestion } => {
+            did_you_mean(*suggestion, &mut help);
+            let names: Vec<&str> = rulegate_engine::Decoding::ALL
+                .iter()
+                .map(|d| d.name())
+                .collect();
+            help.push(format!("decodings are {}", quoted_list(&names)));
+            (
+                format!("unknown decoding `{name}`"),
+                "unknown decoding".into(),
+            )
+        }
+        Problem::RepeatedDecoding { name } => {
+            help.push("a decoding is either on or off: name it once".into());
+            (
+                format!("decoding `{name}` named twice"),
+                "named again here".into(),
+            )
         }
         Problem::UnknownScope { name, suggestion } => {
             did_you_mean(*suggestion, &mut help);

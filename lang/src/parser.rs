@@ -362,6 +362,7 @@ impl<'t> FileParser<'t, '_> {
             "unless" => Rule::unless_clause,
             "request" | "response" => Rule::action_clause,
             "example" => Rule::example_clause,
+            "decode" => Rule::decode_clause,
             _ => {
                 self.unknown_keyword(&tokens);
                 return None;
@@ -454,6 +455,13 @@ impl<'t> FileParser<'t, '_> {
                 scopes: parts
                     .iter()
                     .filter(|p| p.as_rule() == Rule::scope)
+                    .map(|p| self.name(p, base))
+                    .collect(),
+            }),
+            Rule::decode_clause => Some(ClauseKind::Decode {
+                decodings: parts
+                    .iter()
+                    .filter(|p| p.as_rule() == Rule::decoding)
                     .map(|p| self.name(p, base))
                     .collect(),
             }),

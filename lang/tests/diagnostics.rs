@@ -66,9 +66,30 @@ fn each_case_produces_the_code_in_its_name() {
     }
     seen.sort();
     seen.dedup();
-    let expected: Vec<String> = (1..=27)
+    let expected: Vec<String> = (1..=28)
         .map(|n| format!("E{n:04}"))
-        .chain((1..=2).map(|n| format!("W{n:04}")))
+        .chain((1..=3).map(|n| format!("W{n:04}")))
         .collect();
     assert_eq!(seen, expected, "every code has a case");
+}
+
+/// `decode` reaches the engine: an example only a decoded view can find
+/// passes with the clause and fails (E0023) without it.
+#[test]
+fn decode_clause_makes_examples_in_decoded_text_hit() {
+    let rule = |decode: &str| {
+        format!(
+            "rule token {{\n  match /sk-[a-z0-9]{{8}}/\n{decode}  request mask \"[x]\"\n  example hit \"q=sk%2Dabcd1234\"\n  example hit \"ｓｋ－ａｂｃｄ１２３４\"\n  example hit \"{{\\\\\\\"k\\\\\\\":\\\\\\\"sk\\\\u002dabcd1234\\\\\\\"}}\"\n  example hit \"Basic c2stYWJjZDEyMzQ=\"\n}}\n"
+        )
+    };
+    let codes = |text: String| -> Vec<&'static str> {
+        let loaded = rulegate_lang::check_sources(vec![("t.rules".into(), text.into_bytes())]);
+        loaded.diagnostics().iter().map(|d| d.code()).collect()
+    };
+    assert_eq!(
+        codes(rule("  decode percent, json-escape, unicode, base64\n")),
+        Vec::<&str>::new()
+    );
+    assert_eq!(codes(rule("")), ["E0023"; 4]);
+    assert_eq!(codes(rule("  decode unicode\n")), ["E0023"; 3]);
 }
