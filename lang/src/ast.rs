@@ -86,6 +86,19 @@ pub struct Str {
 #[derive(Clone, Debug, PartialEq)]
 pub struct File {
     pub rules: Vec<RuleDecl>,
+    /// Top-level `decode …` lines, in order.
+    pub decodes: Vec<FileDecode>,
+}
+
+/// A top-level `decode percent, unicode`: the decodings of every rule
+/// after it in the file (up to the next such line) that has no `decode`
+/// clause of its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileDecode {
+    pub decodings: Vec<Name>,
+    pub span: Span,
+    /// How many rules of the file come before it.
+    pub first_rule: usize,
 }
 
 /// `rule name { … }`.

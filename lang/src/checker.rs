@@ -62,13 +62,24 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
     let mut compiled = Vec::new();
     let mut rule_count = 0;
     for (file, tree) in files {
-        for decl in &tree.rules {
+        let mut checker = RuleChecker::new(*file, diagnostics);
+        let defaults: Vec<(usize, DecodingSet)> = tree
+            .decodes
+            .iter()
+            .map(|line| (line.first_rule, checker.decodings(&line.decodings)))
+            .collect();
+        for (index, decl) in tree.rules.iter().enumerate() {
+            let default_decode = defaults
+                .iter()
+                .rev()
+                .find(|(first, _)| *first <= index)
+                .map_or(DecodingSet::NONE, |(_, set)| *set);
             rule_count += 1;
             let Some(name) = &decl.name else {
                 // A rule whose header is broken is still checked line by
                 // line, for the syntax and pattern errors it may hold.
                 let mut checker = RuleChecker::new(*file, diagnostics);
-                checker.rule(decl, "");
+                checker.rule(decl, "", default_decode);
                 continue;
             };
             if let Some((first_file, first_span)) = seen.get(name.text.as_str()) {
@@ -86,7 +97,7 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
                 seen.insert(&name.text, (*file, name.span.clone()));
             }
             let mut checker = RuleChecker::new(*file, diagnostics);
-            let result = checker.rule(decl, &name.text);
+            let result = checker.rule(decl, &name.text, default_decode);
             let ok = !checker.failed && decl.broken_lines == 0;
             compiled.push(Compiled {
                 file: *file,
@@ -341,7 +352,14 @@ impl<'d> RuleChecker<'d> {
         self.push(Diagnostic::new(problem, self.file, span));
     }
 
-    fn rule<'a>(&mut self, decl: &'a RuleDecl, name: &str) -> RuleResult<'a> {
+    /// Checks `decl`; `default_decode` is the file's `decode` line in
+    /// force, which a `decode` clause of the rule replaces.
+    fn rule<'a>(
+        &mut self,
+        decl: &'a RuleDecl,
+        name: &str,
+        default_decode: DecodingSet,
+    ) -> RuleResult<'a> {
         let mut spec = RuleSpec {
             name: name.into(),
             description: None,
@@ -350,7 +368,7 @@ impl<'d> RuleChecker<'d> {
             unless_preceded_by: Vec::new(),
             actions: Vec::new(),
             examples: Vec::new(),
-            decode: DecodingSet::NONE,
+            decode: default_decode,
         };
         let mut pattern_spans = Vec::new();
         let mut context_spans = Vec::new();

@@ -78,8 +78,9 @@ impl<'t> FileParser<'t, '_> {
                 None
             }
         };
+        let mut decodes = Vec::new();
         let Some(top) = top else {
-            return ast::File { rules };
+            return ast::File { rules, decodes };
         };
         for item in top.into_inner() {
             match item.as_rule() {
@@ -88,11 +89,27 @@ impl<'t> FileParser<'t, '_> {
                         rules.push(rule);
                     }
                 }
+                Rule::stray_line if item.as_str().split_whitespace().next() == Some("decode") => {
+                    let span = span_of(&item, 0);
+                    match self.clause_line(item) {
+                        Some(ast::Clause {
+                            kind: ast::ClauseKind::Decode { decodings },
+                            ..
+                        }) => decodes.push(ast::FileDecode {
+                            decodings,
+                            span,
+                            first_rule: rules.len(),
+                        }),
+                        // A syntax error was reported, or `decoded x`: a
+                        // word that is no keyword, reported as such.
+                        _ => {}
+                    }
+                }
                 Rule::stray_line => self.stray_line(item),
                 _ => {}
             }
         }
-        ast::File { rules }
+        ast::File { rules, decodes }
     }
 
     fn tokens(pair: Pair<'_, Rule>) -> Vec<Token> {

@@ -92,4 +92,17 @@ fn decode_clause_makes_examples_in_decoded_text_hit() {
     );
     assert_eq!(codes(rule("")), ["E0023"; 4]);
     assert_eq!(codes(rule("  decode unicode\n")), ["E0023"; 3]);
+    // A top-level `decode` line is the default of the rules after it; a
+    // rule's own clause replaces it.
+    let all = "decode percent, json-escape, unicode, base64\n";
+    assert_eq!(codes(format!("{all}{}", rule(""))), Vec::<&str>::new());
+    assert_eq!(codes(format!("{}{all}", rule(""))), ["E0023"; 4]);
+    assert_eq!(
+        codes(format!("{all}{}", rule("  decode unicode\n"))),
+        ["E0023"; 3]
+    );
+    assert_eq!(
+        codes(format!("decode percnt\n{}", rule(""))),
+        ["E0028", "E0023", "E0023", "E0023", "E0023"]
+    );
 }
