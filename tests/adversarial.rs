@@ -17,8 +17,9 @@
 //! /path`), `expect:` (`refused STATUS`, `forwarded`, or for replies
 //! `masked` / `error-event`), `content-type:` for replies (default
 //! `text/event-stream`). Placeholders `{{NAME}}`, `{{NAME[a..b]}}` (a
-//! slice, to split a secret across deltas) and `{{NAME|u}}` (every
-//! character as a JSON `\uXXXX` escape) stand for the secrets below.
+//! slice, to split a secret across deltas) and `{{NAME|ENCODING}}` (see
+//! `encode`: JSON escapes once or twice, percent, zero-width spaces,
+//! fullwidth, base64) stand for the secrets below.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -118,9 +119,9 @@ fn substitute(text: &str) -> String {
         out.push_str(&rest[..start]);
         let end = rest[start..].find("}}").expect("an unclosed placeholder") + start;
         let spec = &rest[start + 2..end];
-        let (spec, escaped) = match spec.strip_suffix("|u") {
-            Some(spec) => (spec, true),
-            None => (spec, false),
+        let (spec, encoding) = match spec.split_once('|') {
+            Some((spec, encoding)) => (spec, encoding),
+            None => (spec, ""),
         };
         let (name, range) = match spec.split_once('[') {
             Some((name, range)) => (name, Some(range.trim_end_matches(']'))),
@@ -143,26 +144,77 @@ fn substitute(text: &str) -> String {
             }
             None => secret,
         };
-        if escaped {
-            for c in piece.chars() {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-        } else {
-            out.push_str(piece);
-        }
+        out.push_str(&encode(piece, encoding));
         rest = &rest[end + 2..];
     }
     out.push_str(rest);
     out
 }
 
-/// Every fragment of a secret found in `text`, as `NAME: fragment`.
+/// `piece` written in one of the encodings a case can ask for.
+fn encode(piece: &str, encoding: &str) -> String {
+    match encoding {
+        "" => piece.to_owned(),
+        // Every character as a JSON `\uXXXX` escape.
+        "u" => piece
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect(),
+        // The same, once more escaped: JSON text inside a JSON string.
+        "uu" => piece
+            .chars()
+            .map(|c| format!("\\\\u{:04x}", c as u32))
+            .collect(),
+        // Every byte percent-encoded.
+        "pct" => piece.bytes().map(|b| format!("%{b:02X}")).collect(),
+        // A zero-width space after every character.
+        "zw" => piece.chars().flat_map(|c| [c, '\u{200B}']).collect(),
+        // Fullwidth forms.
+        "fw" => piece
+            .chars()
+            .map(|c| match c {
+                '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap(),
+                other => other,
+            })
+            .collect(),
+        "b64" => base64(piece.as_bytes()),
+        other => panic!("unknown encoding {other}"),
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Every fragment of a secret found in `text`, as `NAME: fragment`, in
+/// plain text or in any encoding a case can write it in.
 fn leaks(text: &str) -> Vec<String> {
     let mut found = Vec::new();
     for (name, secret) in SECRETS {
+        // A base64 leak shows as a run of the secret's own encoding.
+        let encoded = base64(secret.as_bytes());
+        if (0..encoded.len() - 16).any(|at| text.contains(&encoded[at..at + 16])) {
+            found.push(format!("{name}: base64"));
+            continue;
+        }
         for start in 0..=secret.len() - FRAGMENT {
             let fragment = &secret[start..start + FRAGMENT];
-            if text.contains(fragment) {
+            let mut forms = ["", "u", "uu", "pct", "zw", "fw"]
+                .into_iter()
+                .map(|encoding| encode(fragment, encoding));
+            if forms.any(|form| text.contains(&form)) {
                 found.push(format!("{name}: {fragment}"));
                 break;
             }
