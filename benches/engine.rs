@@ -9,7 +9,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rulegate_benches::{corpus, generated_rule_set, shipped_rule_set};
+use rulegate_benches::{
+    corpus, generated_rule_set, shipped_rule_set, shipped_rule_set_without_decoding,
+};
 use rulegate_engine::{Cache, RuleSet, Scope, Side};
 
 const CORPUS_BYTES: usize = 16 * 1024 * 1024;
@@ -78,6 +80,7 @@ fn bench_engine(c: &mut Criterion) {
     );
     let sets = [
         ("shipped", shipped),
+        ("shipped-no-decode", shipped_rule_set_without_decoding()),
         ("generated-200", generated_rule_set(200)),
     ];
     for (name, set) in &sets {

@@ -24,6 +24,21 @@ pub fn shipped_rule_set() -> RuleSet {
         .expect("the shipped packs check clean (rulec check rules)")
 }
 
+/// The shipped packs without their `decode` lines: the text as it is
+/// only, to measure what the decoded views cost.
+pub fn shipped_rule_set_without_decoding() -> RuleSet {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let loaded = rulegate_lang::load(&[dir]).expect("rules/ is readable");
+    let mut spec = loaded
+        .spec()
+        .expect("the shipped packs check clean (rulec check rules)")
+        .clone();
+    for rule in &mut spec.rules {
+        rule.decode = rulegate_engine::DecodingSet::NONE;
+    }
+    RuleSet::build(spec).expect("the shipped packs compile")
+}
+
 /// `count` generated rules (see [`generated_rules`]), compiled.
 pub fn generated_rule_set(count: usize) -> RuleSet {
     let source = generated_rules(42, count);
