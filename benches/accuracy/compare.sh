@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Line-level comparison of the shipped packs with detect-secrets on the
 # generated corpus. Arguments go to the `accuracy` binary (--seed, --docs,
-# --rules, --rules-at). Everything is written under target/accuracy/.
+# --rules, --rules-at, --corpus). Everything is written under
+# target/accuracy/ (or $ACCURACY_OUT).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-out="$root/target/accuracy"
+out="${ACCURACY_OUT:-$root/target/accuracy}"
 venv="$root/target/accuracy-venv"
 version=${DETECT_SECRETS_VERSION:-1.5.0}
 mkdir -p "$out"
