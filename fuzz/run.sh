@@ -19,7 +19,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(parse json sse tool_json request)
+  targets=(parse json sse tool_json request views)
 fi
 
 say() { printf 'fuzz: %s\n' "$*"; }

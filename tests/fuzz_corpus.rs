@@ -42,6 +42,11 @@ fn tool_json_seeds_and_regressions() {
 }
 
 #[test]
+fn views_seeds_and_regressions() {
+    replay("views", fuzz_targets::views);
+}
+
+#[test]
 fn request_seeds_and_regressions() {
     replay("request", fuzz_targets::request);
 }

@@ -12,6 +12,9 @@
 //!   output always parses as JSON when the input did.
 //! - [`request`]: inspecting any body never panics, and a masked body is
 //!   again strict JSON.
+//! - [`views`]: the shipped packs' decoded views (percent, JSON escapes,
+//!   unicode, base64) give a stream cut anywhere the block result: the
+//!   same findings and the same output.
 
 use std::sync::OnceLock;
 
@@ -100,6 +103,42 @@ pub fn sse(data: &[u8]) {
     let whole = redact(data, &[]);
     let cut = redact(data, &[a, b]);
     assert_eq!(whole, cut, "the output depends on where the input was cut");
+}
+
+pub fn views(data: &[u8]) {
+    let set = shipped();
+    let (a, b) = cuts(data);
+    for (side, scope) in [
+        (Side::Request, Scope::ToolResult),
+        (Side::Response, Scope::Assistant),
+    ] {
+        let block = set.findings(side, scope, data);
+        let mut scanner = set.scanner(side, scope);
+        let mut out = Vec::new();
+        let mut pushed = Ok(());
+        for piece in [&data[..a], &data[a..b], &data[b..]] {
+            pushed = pushed.and_then(|()| scanner.push(piece, &mut out));
+        }
+        let finished = pushed.and_then(|()| scanner.finish(&mut out));
+        let streamed = scanner.take_findings();
+        match finished {
+            // A reject stops the stream at its finding: the block findings
+            // up to it are the stream's.
+            Err(rejection) => {
+                let upto = block.iter().position(|f| *f == rejection.finding);
+                assert_eq!(Some(streamed.len() - 1), upto, "reject differs");
+                assert_eq!(streamed[..], block[..streamed.len()]);
+            }
+            Ok(()) => {
+                assert_eq!(streamed, block, "findings depend on the cutting");
+                if let Ok(text) = std::str::from_utf8(data) {
+                    let applied = set.apply_all(side, scope, text);
+                    let want = applied.masked.as_deref().unwrap_or(text).as_bytes();
+                    assert_eq!(out, want, "output depends on the cutting");
+                }
+            }
+        }
+    }
 }
 
 fn rewrite(text: &str, cut: &[usize]) -> Result<String, String> {
