@@ -262,6 +262,12 @@ impl TextDecoder {
         i
     }
 
+    /// Whether decoding could change anything in `text` (a byte that may
+    /// start an escape or a foldable character).
+    pub(crate) fn may_change(&self, text: &[u8]) -> bool {
+        text.iter().any(|&b| self.is_trigger(b))
+    }
+
     fn is_trigger(&self, byte: u8) -> bool {
         (self.json && byte == b'\\')
             || (self.percent && byte == b'%')

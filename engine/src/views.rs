@@ -192,6 +192,9 @@ impl Compiled {
             .collect();
         for n in 0..self.views.text.len() {
             let mut decoder = TextDecoder::new(self.views.text[n].0);
+            if !decoder.may_change(text) {
+                continue;
+            }
             let (mut decoded, mut map) = (Vec::with_capacity(text.len()), OriginMap::default());
             decoder.feed(text, true, &mut decoded, &mut map);
             if decoded == text {
