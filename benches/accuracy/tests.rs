@@ -536,31 +536,7 @@ fn scoring_counts_overlaps_by_type() {
 #[test]
 fn the_shipped_packs_meet_the_accuracy_goal_on_a_held_out_seed() {
     let corpus = generate(2026, 600);
-    let set = crate::shipped_rule_set();
-    let findings: Vec<Vec<Found>> = corpus
-        .documents
-        .iter()
-        .map(|doc| {
-            set.findings(
-                rulegate_engine::Side::Response,
-                rulegate_engine::Scope::Assistant,
-                doc.text.as_bytes(),
-            )
-            .into_iter()
-            .map(|f| {
-                let rule = super::canonical(set.rule_name(f.rule)).to_string();
-                let category = type_spec(&rule).map_or(Category::Secret, |spec| spec.category);
-                Found {
-                    start: f.start,
-                    end: f.end,
-                    rule,
-                    category,
-                }
-            })
-            .collect()
-        })
-        .collect();
-    let report = score(&corpus, &findings);
+    let report = score(&corpus, &shipped_findings(&corpus));
     let all = report.total(None);
     let (precision, recall) = (all.precision().unwrap(), all.recall().unwrap());
     assert!(
@@ -583,3 +559,59 @@ fn the_shipped_packs_meet_the_accuracy_goal_on_a_held_out_seed() {
         );
     }
 }
+
+/// Every finding of the shipped packs in each document, as the scorer
+/// wants them.
+fn shipped_findings(corpus: &Corpus) -> Vec<Vec<Found>> {
+    let set = crate::shipped_rule_set();
+    corpus
+        .documents
+        .iter()
+        .map(|doc| {
+            set.findings(
+                rulegate_engine::Side::Response,
+                rulegate_engine::Scope::Assistant,
+                doc.text.as_bytes(),
+            )
+            .into_iter()
+            .map(|f| {
+                let rule = super::canonical(set.rule_name(f.rule)).to_string();
+                let category = type_spec(&rule).map_or(Category::Secret, |spec| spec.category);
+                Found {
+                    start: f.start,
+                    end: f.end,
+                    rule,
+                    category,
+                }
+            })
+            .collect()
+        })
+        .collect()
+}
+
+/// The independent corpus (held out: the packs are not tuned on it) on a
+/// seed the README does not use. The goal for it is 0.97 per
+/// family, which the packs do not reach yet; these floors are what they
+/// reach today, less a point, so a rule change that loses ground on
+/// traffic nobody tuned for fails here.
+#[test]
+fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
+    let corpus = super::independent::generate(2026, 600);
+    let report = score(&corpus, &shipped_findings(&corpus));
+    for (category, floor_precision, floor_recall) in [
+        (Category::Secret, FLOOR_SECRET.0, FLOOR_SECRET.1),
+        (Category::Pii, FLOOR_PII.0, FLOOR_PII.1),
+    ] {
+        let row = report.total(Some(category));
+        let (precision, recall) = (row.precision().unwrap(), row.recall().unwrap());
+        assert!(
+            precision >= floor_precision && recall >= floor_recall,
+            "{category:?}: precision {precision:.3} (floor {floor_precision}), recall {recall:.3} (floor {floor_recall})\n{}",
+            report.table()
+        );
+    }
+}
+
+/// (precision, recall) floors of the independent corpus test.
+const FLOOR_SECRET: (f64, f64) = (0.91, 0.87);
+const FLOOR_PII: (f64, f64) = (0.79, 0.98);
