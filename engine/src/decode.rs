@@ -631,37 +631,57 @@ impl Base64Runs {
     /// Steps over `chunk`; calls `ended(start, end)` for each run that
     /// ended in it whose length is within the decoded bounds.
     pub(crate) fn feed(&mut self, chunk: &[u8], mut ended: impl FnMut(usize, usize)) {
-        for (i, &byte) in chunk.iter().enumerate() {
-            let offset = self.total + i;
-            let alphabet = byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/';
+        let mut i = 0;
+        while i < chunk.len() {
             match &mut self.open {
-                Some((_, len, 0)) if alphabet => *len += 1,
-                Some((_, len, pads)) if byte == b'=' && *pads < 2 => {
-                    *len += 1;
-                    *pads += 1;
-                }
-                _ => {
-                    if let Some((start, len, _)) = self.open.take() {
-                        if (BASE64_MIN..=BASE64_MAX).contains(&len) {
-                            ended(start, start + len);
-                        }
+                Some((_, len, 0)) => {
+                    // Inside the run's body: skip the alphabet at once.
+                    let body = chunk[i..].iter().take_while(|&&b| is_base64(b)).count();
+                    *len += body;
+                    i += body;
+                    if i < chunk.len() && chunk[i] == b'=' {
+                        *len += 1;
+                        self.open = self.open.map(|(start, len, _)| (start, len, 1));
+                        i += 1;
+                    } else if i < chunk.len() {
+                        self.end_run(&mut ended);
+                        i += 1;
                     }
-                    if alphabet {
-                        self.open = Some((offset, 1, 0));
+                }
+                Some((_, len, pads)) => {
+                    if chunk[i] == b'=' && *pads < 2 {
+                        *len += 1;
+                        *pads += 1;
+                        i += 1;
+                    } else {
+                        // The byte after the padding may start a run.
+                        self.end_run(&mut ended);
                     }
                 }
+                None => match chunk[i..].iter().position(|&b| is_base64(b)) {
+                    Some(skip) => {
+                        i += skip;
+                        self.open = Some((self.total + i, 1, 0));
+                        i += 1;
+                    }
+                    None => i = chunk.len(),
+                },
             }
         }
         self.total += chunk.len();
     }
 
-    /// Ends the input: the open run ends too.
-    pub(crate) fn finish(&mut self, mut ended: impl FnMut(usize, usize)) {
+    fn end_run(&mut self, ended: &mut impl FnMut(usize, usize)) {
         if let Some((start, len, _)) = self.open.take() {
             if (BASE64_MIN..=BASE64_MAX).contains(&len) {
                 ended(start, start + len);
             }
         }
+    }
+
+    /// Ends the input: the open run ends too.
+    pub(crate) fn finish(&mut self, mut ended: impl FnMut(usize, usize)) {
+        self.end_run(&mut ended);
     }
 
     /// The first offset a run still to be reported can start at: the
@@ -672,6 +692,10 @@ impl Base64Runs {
             _ => self.total,
         }
     }
+}
+
+fn is_base64(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/'
 }
 
 /// The text a base64 run encodes, or `None` when it is not valid base64
@@ -827,6 +851,26 @@ mod tests {
         // Not text.
         assert_eq!(decode_base64_text(runs[1]), None);
         assert_eq!(decode_base64_text(b"YWJjZA"), Some(b"abcd".to_vec()));
+        // Any cutting finds the same runs.
+        let text = b"x YWxpY2U6aHVudGVyMiFzZWNyZXQ===YWxpY2U6aHVudGVyMiFzZWNyZXQ/a=b ==QUJDREVGR0hJSktMTU5PUA";
+        let runs_of = |cuts: &[usize]| {
+            let mut runs = Vec::new();
+            let mut finder = Base64Runs::default();
+            let mut last = 0;
+            for &cut in cuts.iter().chain([text.len()].iter()) {
+                finder.feed(&text[last..cut], |s, e| runs.push((s, e)));
+                last = cut;
+            }
+            finder.finish(|s, e| runs.push((s, e)));
+            runs
+        };
+        let whole = runs_of(&[]);
+        assert_eq!(whole.len(), 3, "{whole:?}");
+        for a in 0..=text.len() {
+            for b in a..=text.len() {
+                assert_eq!(runs_of(&[a, b]), whole, "cut at {a}, {b}");
+            }
+        }
         assert_eq!(decode_base64_text(b"YWJjZ"), None);
     }
 }
