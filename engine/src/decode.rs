@@ -117,12 +117,10 @@ impl OriginMap {
         }
     }
 
-    /// The original span of the decoded span `start..end` (not empty), and
-    /// whether decoding changed anything in it (false when it is a run of
-    /// copied bytes with nothing dropped inside).
-    pub(crate) fn span(&self, start: usize, end: usize) -> (usize, usize, bool) {
-        let first = *self.segment(start);
-        let last = *self.segment(end - 1);
+    /// The original span of the decoded span `start..end` (not empty).
+    pub(crate) fn span(&self, start: usize, end: usize) -> (usize, usize) {
+        let first = self.segment(start);
+        let last = self.segment(end - 1);
         let origin_start = if first.identity {
             first.src + (start - first.out)
         } else {
@@ -133,8 +131,7 @@ impl OriginMap {
         } else {
             last.src + last.src_len
         };
-        let changed = !(first.identity && first == last);
-        (origin_start, origin_end, changed)
+        (origin_start, origin_end)
     }
 
     /// Forgets the segments wholly before decoded offset `at`.
@@ -755,12 +752,12 @@ mod tests {
         let (text, map) = decode(&ALL_TEXT, input.as_bytes());
         assert_eq!(text, "a\"b\nc=dé");
         // `\"` is bytes 1..3; `\\n` is 4..7; `%3D` 8..11; `\u00e9` 12..18.
-        assert_eq!(map.span(1, 2), (1, 3, true));
-        assert_eq!(map.span(3, 4), (4, 7, true));
-        assert_eq!(map.span(5, 6), (8, 11, true));
-        assert_eq!(map.span(7, 9), (12, 18, true));
-        assert_eq!(map.span(0, 1), (0, 1, false));
-        assert_eq!(map.span(0, 4), (0, 7, true));
+        assert_eq!(map.span(1, 2), (1, 3));
+        assert_eq!(map.span(3, 4), (4, 7));
+        assert_eq!(map.span(5, 6), (8, 11));
+        assert_eq!(map.span(7, 9), (12, 18));
+        assert_eq!(map.span(0, 1), (0, 1));
+        assert_eq!(map.span(0, 4), (0, 7));
     }
 
     #[test]
@@ -771,7 +768,7 @@ mod tests {
         );
         assert_eq!(text, "sk-AB1c-'");
         // The zero-width space (bytes 1..4) is gone: `sk` spans it.
-        assert_eq!(map.span(0, 2), (0, 5, true));
+        assert_eq!(map.span(0, 2), (0, 5));
         // Accented letters and CJK stay.
         assert_eq!(decode(&[Decoding::Unicode], "é漢".as_bytes()).0, "é漢");
         // Tag characters spell ASCII.

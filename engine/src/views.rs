@@ -1,37 +1,39 @@
-//! Decoded views: rules that declare `decode …` are also matched in the
-//! text with those escapes undone, and their findings map back to the
-//! original bytes.
+//! Decoded views: a rule that declares `decode …` is matched in the text
+//! with those escapes undone, and its findings map back to the original
+//! bytes.
 //!
 //! # Semantics
 //!
-//! Every rule is matched in the text as it is (the *raw* view). Each
-//! distinct set of text decodings that rules declare makes one more view:
-//! the text decoded by [`TextDecoder`], in which only the rules that
-//! declared exactly that set are matched; `base64` makes a view of its own
-//! (each base64 run of text decoded on its own, a finding in it masking
-//! the whole run). A view's findings are found by the block semantics of
-//! [`crate::search`] on the decoded text, then mapped back: a finding
-//! covers the original bytes of every unit (escape, character) it touches.
-//! A text view contributes only the findings that cover something decoding
-//! changed: the rest is raw text, the raw view's to judge. All views'
+//! The rules that declare no text decoding are matched in the text as it
+//! is (the *plain* view). Each distinct set of text decodings that rules
+//! declare makes one view: the text decoded by [`TextDecoder`], in which
+//! exactly the rules that declared that set are matched, instead of in the
+//! plain text. Decoding changes nothing in text without escapes, so such a
+//! rule finds all it finds in plain text, and also what escapes hid.
+//! `base64` makes one more view for the rules that declare it: each base64
+//! run of text decoded on its own, a finding in it masking the whole run.
+//! A view's findings are found by the block semantics of
+//! [`crate::search`] on its text, then mapped back: a finding covers the
+//! original bytes of every unit (escape, character) it touches. All views'
 //! findings are then merged by the block rule once more: leftmost start,
-//! then longest, then the rule declared first, then the view (raw first);
-//! a finding overlapping one already chosen is dropped.
+//! then longest, then the rule declared first, then the view (plain
+//! first); a finding overlapping one already chosen is dropped.
 //!
-//! Because a view with nothing decoded contributes nothing, a block scan
-//! skips the views whose decoding changes nothing in the text, and the
-//! result is the same as scanning them.
+//! A block scan of a text in which no byte can start an escape scans the
+//! text itself for a view's rules: decoding would give the same bytes.
 //!
 //! # Streaming
 //!
-//! [`Viewed`] runs one [`Core`] per view (findings only) and keeps the
-//! original bytes. Each view has a *watermark*: every finding it will
-//! still report starts at or after it (a core's decided offset mapped back
-//! through the decoder's map, or the decoder's next undecoded byte; an open
-//! base64 run's start). A finding is chosen once it starts before every
-//! watermark: then every finding that could precede it is known, so the
-//! merge chooses exactly as the block merge does, and a stream gives the
-//! block result for every cutting.
+//! [`Viewed`] runs one [`Core`] per view that has rules (findings only)
+//! and keeps the original bytes. Each view has a *watermark*: every
+//! finding it will still report starts at or after it (a core's decided
+//! offset mapped back through the decoder's map, or the decoder's next
+//! undecoded byte; an open base64 run's start). A finding is chosen once
+//! it starts before every watermark: then every finding that could precede
+//! it is known, so the merge chooses exactly as the block merge does, and
+//! a stream gives the block result for every cutting. When every rule
+//! declares the same decodings (the shipped packs), a stream runs one
+//! core, over the decoded text.
 
 use std::cmp::Reverse;
 
@@ -48,7 +50,7 @@ use crate::stream::{utf8_safe_end, Core};
 /// Which rules a scan matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum View {
-    /// The text as it is: every rule.
+    /// The text as it is: the rules that declare no text decoding.
     Raw,
     /// The text decoded by the `n`th set of text decodings.
     Text(usize),
@@ -59,6 +61,8 @@ pub(crate) enum View {
 /// The views a rule set's rules declare.
 #[derive(Debug, Default)]
 pub(crate) struct Views {
+    /// The rules matched in the text as it is; `None` when there is none.
+    raw: Option<Vec<bool>>,
     /// One per distinct set of text decodings, in order of first use; each
     /// with its rules.
     text: Vec<(DecodingSet, Vec<bool>)>,
@@ -71,7 +75,9 @@ impl Views {
         let mut views = Views::default();
         for (index, rule) in rules.iter().enumerate() {
             let text = rule.decode.text_only();
-            if !text.is_empty() {
+            if text.is_empty() {
+                views.raw.get_or_insert_with(|| vec![false; rules.len()])[index] = true;
+            } else {
                 let position = match views.text.iter().position(|(set, _)| *set == text) {
                     Some(position) => position,
                     None => {
@@ -110,7 +116,7 @@ impl Views {
 
     pub(crate) fn contains(&self, view: View, rule: RuleId) -> bool {
         match view {
-            View::Raw => true,
+            View::Raw => self.raw.as_ref().is_none_or(|rules| rules[rule.index()]),
             View::Text(n) => self.text[n].1[rule.index()],
             View::Base64 => self
                 .base64
@@ -182,32 +188,36 @@ impl Compiled {
         text: &[u8],
         eligible: &Eligible<'_>,
     ) -> Vec<Finding> {
-        let raw = self.view_findings(cache, text, View::Raw, eligible);
         if self.views.is_empty() {
-            return raw;
+            return self.view_findings(cache, text, View::Raw, eligible);
         }
-        let mut candidates: Vec<Candidate> = raw
-            .into_iter()
-            .map(|finding| Candidate { finding, rank: 0 })
-            .collect();
+        let mut candidates: Vec<Candidate> = Vec::new();
+        if self.views.raw.is_some() {
+            for finding in self.view_findings(cache, text, View::Raw, eligible) {
+                candidates.push(Candidate { finding, rank: 0 });
+            }
+        }
         for n in 0..self.views.text.len() {
             let mut decoder = TextDecoder::new(self.views.text[n].0);
+            let view = View::Text(n);
             if !decoder.may_change(text) {
-                continue;
-            }
-            let (mut decoded, mut map) = (Vec::with_capacity(text.len()), OriginMap::default());
-            decoder.feed(text, true, &mut decoded, &mut map);
-            if decoded == text {
-                // Nothing decoded: the view could only repeat raw findings.
-                continue;
-            }
-            for finding in self.view_findings(cache, &decoded, View::Text(n), eligible) {
-                if let Some(finding) = mapped(&map, finding) {
+                // The decoded text would be the text itself.
+                for finding in self.view_findings(cache, text, view, eligible) {
                     candidates.push(Candidate {
                         finding,
                         rank: n + 1,
                     });
                 }
+                continue;
+            }
+            let (mut decoded, mut map) = (Vec::with_capacity(text.len()), OriginMap::default());
+            decoder.feed(text, true, &mut decoded, &mut map);
+            for finding in self.view_findings(cache, &decoded, view, eligible) {
+                let finding = mapped(&map, finding);
+                candidates.push(Candidate {
+                    finding,
+                    rank: n + 1,
+                });
             }
         }
         if self.views.base64.is_some() {
@@ -222,8 +232,10 @@ impl Compiled {
                 }
             }
         }
-        candidates.sort_by_key(Candidate::key);
-        let mut findings: Vec<Finding> = Vec::new();
+        if candidates.len() > 1 {
+            candidates.sort_by_key(Candidate::key);
+        }
+        let mut findings: Vec<Finding> = Vec::with_capacity(candidates.len());
         let mut covered = 0;
         for candidate in candidates {
             if candidate.finding.start >= covered {
@@ -260,15 +272,14 @@ impl Compiled {
     }
 }
 
-/// A text view's finding in original offsets, or `None` when decoding
-/// changed nothing it covers.
-fn mapped(map: &OriginMap, finding: Finding) -> Option<Finding> {
-    let (start, end, changed) = map.span(finding.start, finding.end);
-    changed.then_some(Finding {
+/// A text view's finding in original offsets.
+fn mapped(map: &OriginMap, finding: Finding) -> Finding {
+    let (start, end) = map.span(finding.start, finding.end);
+    Finding {
         start,
         end,
         ..finding
-    })
+    }
 }
 
 /// A text view of a stream.
@@ -284,7 +295,8 @@ pub(crate) struct Viewed {
     set: RuleSet,
     side: Side,
     scope: Scope,
-    raw: Core,
+    /// The plain view, when some rule declares no text decoding.
+    raw: Option<Core>,
     texts: Vec<TextStream>,
     base64: Option<Base64Runs>,
     /// Original bytes `buf_start..total`: those not written out yet.
@@ -310,7 +322,10 @@ impl Viewed {
             set: set.clone(),
             side,
             scope,
-            raw: Core::new(set, side, scope, View::Raw, true),
+            raw: views
+                .raw
+                .is_some()
+                .then(|| Core::new(set, side, scope, View::Raw, true)),
             texts: (0..views.text.len())
                 .map(|n| TextStream {
                     decoder: TextDecoder::new(views.text[n].0),
@@ -363,13 +378,15 @@ impl Viewed {
         self.total += chunk.len();
         // Findings-only cores never reject and write nothing.
         let sink = &mut self.scratch;
-        let _ = self.raw.push_with(cache, chunk, sink);
-        if eoi {
-            let _ = self.raw.finish_with(cache, sink);
-        }
-        sink.clear();
-        for finding in self.raw.take_findings() {
-            self.candidates.push(Candidate { finding, rank: 0 });
+        if let Some(raw) = &mut self.raw {
+            let _ = raw.push_with(cache, chunk, sink);
+            if eoi {
+                let _ = raw.finish_with(cache, sink);
+            }
+            sink.clear();
+            for finding in raw.take_findings() {
+                self.candidates.push(Candidate { finding, rank: 0 });
+            }
         }
         for (n, text) in self.texts.iter_mut().enumerate() {
             text.decoded.clear();
@@ -381,12 +398,11 @@ impl Viewed {
             }
             sink.clear();
             for finding in text.core.take_findings() {
-                if let Some(finding) = mapped(&text.map, finding) {
-                    self.candidates.push(Candidate {
-                        finding,
-                        rank: n + 1,
-                    });
-                }
+                let finding = mapped(&text.map, finding);
+                self.candidates.push(Candidate {
+                    finding,
+                    rank: n + 1,
+                });
             }
             text.map.forget_before(text.core.decided());
         }
@@ -425,7 +441,7 @@ impl Viewed {
 
     /// Every finding a view may still report starts at or after this.
     fn watermark(&self) -> usize {
-        let mut watermark = self.raw.decided();
+        let mut watermark = self.raw.as_ref().map_or(self.total, Core::decided);
         for text in &self.texts {
             let decided = text.core.decided();
             let view = if decided < text.core.total() {
@@ -507,7 +523,7 @@ impl Viewed {
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        self.raw.memory_usage()
+        self.raw.as_ref().map_or(0, Core::memory_usage)
             + self
                 .texts
                 .iter()
