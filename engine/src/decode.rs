@@ -628,44 +628,55 @@ impl Base64Runs {
     /// Steps over `chunk`; calls `ended(start, end)` for each run that
     /// ended in it whose length is within the decoded bounds.
     pub(crate) fn feed(&mut self, chunk: &[u8], mut ended: impl FnMut(usize, usize)) {
+        // The state in locals: this loop runs over every byte of a stream.
+        let (mut open, (mut start, mut len, mut pads)) = match self.open {
+            Some(run) => (true, run),
+            None => (false, (0, 0, 0)),
+        };
         let mut i = 0;
-        while i < chunk.len() {
-            match &mut self.open {
-                Some((_, len, 0)) => {
-                    // Inside the run's body: skip the alphabet at once.
-                    let body = chunk[i..].iter().take_while(|&&b| is_base64(b)).count();
-                    *len += body;
-                    i += body;
-                    if i < chunk.len() && chunk[i] == b'=' {
-                        *len += 1;
-                        self.open = self.open.map(|(start, len, _)| (start, len, 1));
-                        i += 1;
-                    } else if i < chunk.len() {
-                        self.end_run(&mut ended);
-                        i += 1;
-                    }
+        let n = chunk.len();
+        while i < n {
+            if !open {
+                // Between runs: find the next alphabet byte.
+                while i < n && !BASE64[chunk[i] as usize] {
+                    i += 1;
                 }
-                Some((_, len, pads)) => {
-                    if chunk[i] == b'=' && *pads < 2 {
-                        *len += 1;
-                        *pads += 1;
-                        i += 1;
-                    } else {
-                        // The byte after the padding may start a run.
-                        self.end_run(&mut ended);
-                    }
+                if i == n {
+                    break;
                 }
-                None => match chunk[i..].iter().position(|&b| is_base64(b)) {
-                    Some(skip) => {
-                        i += skip;
-                        self.open = Some((self.total + i, 1, 0));
-                        i += 1;
-                    }
-                    None => i = chunk.len(),
-                },
+                (open, start, len, pads) = (true, self.total + i, 1, 0);
+                i += 1;
+                continue;
+            }
+            if pads == 0 {
+                let body_start = i;
+                while i < n && BASE64[chunk[i] as usize] {
+                    i += 1;
+                }
+                len += i - body_start;
+                if i == n {
+                    break;
+                }
+            }
+            if chunk[i] == b'=' && pads < 2 {
+                len += 1;
+                pads += 1;
+                i += 1;
+                continue;
+            }
+            // The run ends here; after padding, this byte may start the
+            // next one (the loop looks at it again), after the body it is
+            // no alphabet byte.
+            open = false;
+            if (BASE64_MIN..=BASE64_MAX).contains(&len) {
+                ended(start, start + len);
+            }
+            if pads == 0 {
+                i += 1;
             }
         }
-        self.total += chunk.len();
+        self.open = open.then_some((start, len, pads));
+        self.total += n;
     }
 
     fn end_run(&mut self, ended: &mut impl FnMut(usize, usize)) {
@@ -691,9 +702,17 @@ impl Base64Runs {
     }
 }
 
-fn is_base64(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/'
-}
+/// The standard base64 alphabet, by byte.
+static BASE64: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+        byte += 1;
+    }
+    table
+};
 
 /// The text a base64 run encodes, or `None` when it is not valid base64
 /// or not text (valid UTF-8 without control characters but tab and line
