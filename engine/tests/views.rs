@@ -130,12 +130,16 @@ fn a_rule_with_decodings_is_matched_in_the_decoded_text_instead() {
     let mut spec = views_spec();
     spec.rules.push(masking(
         "escape",
-        with_decode(rule("escape", vec![literal("%41", false, false)], vec![]), &[Decoding::Percent]),
+        with_decode(
+            rule("escape", vec![literal("%41", false, false)], vec![]),
+            &[Decoding::Percent],
+        ),
     ));
     let set = RuleSet::build(spec).unwrap();
     // `%41` reads `A` in the percent view: the literal is not there.
     assert_eq!(
-        set.findings(Side::Response, Scope::Assistant, b"x %41 y").len(),
+        set.findings(Side::Response, Scope::Assistant, b"x %41 y")
+            .len(),
         0
     );
     // Without escapes the decoded text is the text: the rule finds what
