@@ -315,12 +315,13 @@ fn inspection_figures(requests: &[Bytes]) {
 /// remembering starts to pay.
 fn threshold_figures(quick: bool) {
     let rules = rulegate_benches::shipped_rule_set();
+    let plain = rulegate_benches::shipped_rule_set_without_decoding();
     let memory = OutcomeMemory::new(64 << 20);
     let source = rulegate_benches::corpus(7, 64 * 1024);
     let rounds = if quick { 100 } else { 20_000 };
     println!(
-        "{:<52} {:>12} {:>12}",
-        "clean text, per call (median of 5 runs)", "scan", "look-up"
+        "{:<52} {:>12} {:>12} {:>12}",
+        "clean text, per call (median of 5 runs)", "scan", "no decode", "look-up"
     );
     for len in [4, 8, 16, 32, 64, 128, 256, 1024, 4096] {
         // Cut on a character boundary.
@@ -330,6 +331,7 @@ fn threshold_figures(quick: bool) {
         }
         let text = &source[..end];
         let mut scan = Vec::new();
+        let mut scan_plain = Vec::new();
         let mut look = Vec::new();
         for _ in 0..5 {
             let started = Instant::now();
@@ -339,14 +341,20 @@ fn threshold_figures(quick: bool) {
             scan.push(started.elapsed() / rounds);
             let started = Instant::now();
             for _ in 0..rounds {
+                std::hint::black_box(plain.apply_all(Side::Request, Scope::ToolResult, text));
+            }
+            scan_plain.push(started.elapsed() / rounds);
+            let started = Instant::now();
+            for _ in 0..rounds {
                 std::hint::black_box(memory.get(Side::Request, Scope::ToolResult, text));
             }
             look.push(started.elapsed() / rounds);
         }
         println!(
-            "{:<52} {:>9.0} ns {:>9.0} ns",
+            "{:<52} {:>9.0} ns {:>9.0} ns {:>9.0} ns",
             format!("{len} bytes"),
             median_us(scan) * 1e3,
+            median_us(scan_plain) * 1e3,
             median_us(look) * 1e3
         );
     }
