@@ -91,18 +91,18 @@ impl<'t> FileParser<'t, '_> {
                 }
                 Rule::stray_line if item.as_str().split_whitespace().next() == Some("decode") => {
                     let span = span_of(&item, 0);
-                    match self.clause_line(item) {
-                        Some(ast::Clause {
-                            kind: ast::ClauseKind::Decode { decodings },
-                            ..
-                        }) => decodes.push(ast::FileDecode {
+                    // A syntax error is reported by `clause_line`, and
+                    // `decoded x` as a word that is no keyword.
+                    if let Some(ast::Clause {
+                        kind: ast::ClauseKind::Decode { decodings },
+                        ..
+                    }) = self.clause_line(item)
+                    {
+                        decodes.push(ast::FileDecode {
                             decodings,
                             span,
                             first_rule: rules.len(),
-                        }),
-                        // A syntax error was reported, or `decoded x`: a
-                        // word that is no keyword, reported as such.
-                        _ => {}
+                        });
                     }
                 }
                 Rule::stray_line => self.stray_line(item),

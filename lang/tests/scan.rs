@@ -228,3 +228,47 @@ rule ip {
         );
     }
 }
+
+/// `--fail-on` makes `rulec scan` a CI gate: the default fails only on a
+/// reject (3), `mask` also on a masked finding and `any` on a logged one
+/// (4), after the whole input was scanned and printed.
+#[test]
+fn fail_on_gates_by_the_most_serious_finding() {
+    let dir = scratch("fail-on");
+    std::fs::write(dir.join("logged.txt"), "Project Falcon ships.").unwrap();
+    std::fs::write(dir.join("clean.txt"), "nothing to see").unwrap();
+    let status = |args: &[&str]| rulec(&dir, args).status.code();
+    assert_eq!(status(&["input.txt"]), Some(0));
+    assert_eq!(status(&["--fail-on", "reject", "input.txt"]), Some(0));
+    assert_eq!(status(&["--fail-on", "mask", "input.txt"]), Some(4));
+    assert_eq!(status(&["--fail-on", "any", "input.txt"]), Some(4));
+    assert_eq!(status(&["--fail-on", "mask", "logged.txt"]), Some(0));
+    assert_eq!(status(&["--fail-on", "any", "logged.txt"]), Some(4));
+    assert_eq!(status(&["--fail-on", "any", "clean.txt"]), Some(0));
+    // Every input is scanned and printed before the verdict.
+    let output = rulec(&dir, &["--fail-on", "mask", "input.txt", "clean.txt"]);
+    assert!(text(&output.stdout).ends_with("nothing to see"));
+    // A reject still wins, with its own status.
+    let rejected = rulec(
+        &dir,
+        &["--side", "request", "--fail-on", "any", "input.txt"],
+    );
+    assert_eq!(rejected.status.code(), Some(3));
+    assert_eq!(status(&["--fail-on", "sometimes", "input.txt"]), Some(2));
+}
+
+/// Scopes are spelled as in the language.
+#[test]
+fn scopes_are_spelled_as_in_the_language() {
+    let dir = scratch("scopes");
+    for scope in ["tool_result", "tool_input", "tool-result"] {
+        let output = rulec(&dir, &["--side", "request", "--scope", scope, "input.txt"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{scope}: {}",
+            text(&output.stderr)
+        );
+        assert!(text(&output.stdout).contains("[key]"));
+    }
+}

@@ -5,7 +5,9 @@
 //! Text mode prints the masked text of each input; JSON mode one object per
 //! finding (`file`, `rule`, `start`, `end` as byte offsets into that input,
 //! 1-based `line` and byte `column`, `action`). A rejection prints
-//! `rejected by RULE: MESSAGE` on stderr and exits 3.
+//! `rejected by RULE: MESSAGE` on stderr and exits 3. As a CI gate,
+//! `--fail-on mask` (or `any`) also fails (exit 4) when a finding would be
+//! masked (or found at all), after every input was scanned.
 //!
 //! Input always goes through the streaming scanner, read `chunk_size` bytes
 //! at a time, so a file of any size streams from disk in bounded memory;
@@ -21,12 +23,14 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use rulegate_engine::{Finding, Rejection, RuleSet, Scanner, Scope, Side};
+use rulegate_engine::{Disposition, Finding, Rejection, RuleSet, Scanner, Scope, Side};
 
 use super::{load_rule_set, EXIT_OK, EXIT_USAGE};
 
 /// A rule rejected an input.
 const EXIT_REJECTED: u8 = 3;
+/// A finding at the `--fail-on` level (and no rejection).
+const EXIT_FOUND: u8 = 4;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -48,6 +52,11 @@ pub(crate) struct Args {
     /// Print the masked text, or one JSON object per finding
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
+    /// Exit with a failure status when a finding is at least this serious:
+    /// `reject` (exit 3, the scan stops there), `mask` (exit 4 if a finding
+    /// would be masked), `any` (exit 4 if anything was found, `log` too)
+    #[arg(long, value_enum, default_value_t = FailOn::Reject)]
+    fail_on: FailOn,
     /// Files to scan; `-` or none reads standard input
     #[arg(value_name = "FILE")]
     inputs: Vec<PathBuf>,
@@ -59,13 +68,24 @@ enum SideArg {
     Response,
 }
 
+/// Spelled as in the language (`in tool_result`); the kebab-case
+/// spelling clap would give is accepted too.
 #[derive(Clone, Copy, ValueEnum)]
 enum ScopeArg {
     System,
     User,
     Assistant,
+    #[value(name = "tool_result", alias = "tool-result")]
     ToolResult,
+    #[value(name = "tool_input", alias = "tool-input")]
     ToolInput,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    Reject,
+    Mask,
+    Any,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,12 +120,14 @@ pub(crate) fn run(args: Args) -> ExitCode {
             FormatArg::Json => ScanFormat::Json,
         },
         inputs: args.inputs,
+        fail_on: args.fail_on,
     };
     let mut stdout = io::stdout().lock();
     let mut stderr = io::stderr();
     match scan(&set, &options, &mut stdout, &mut stderr) {
         Ok(ScanOutcome::Clean) => ExitCode::from(EXIT_OK),
         Ok(ScanOutcome::Rejected) => ExitCode::from(EXIT_REJECTED),
+        Ok(ScanOutcome::Found) => ExitCode::from(EXIT_FOUND),
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_OK),
         Err(error) => {
             eprintln!("error: {error}");
@@ -134,6 +156,7 @@ struct ScanOptions {
     format: ScanFormat,
     /// Files to scan; `-` (or none) is standard input.
     inputs: Vec<PathBuf>,
+    fail_on: FailOn,
 }
 
 /// How a scan ended, for the exit status.
@@ -142,6 +165,15 @@ enum ScanOutcome {
     Clean,
     /// A rule rejected an input (exit 3); what was before it was printed.
     Rejected,
+    /// A finding at the `--fail-on` level, no rejection (exit 4).
+    Found,
+}
+
+/// What the findings of the inputs so far call for.
+#[derive(Default)]
+struct Tally {
+    masked: usize,
+    logged: usize,
 }
 
 /// Scans every input in turn, writing masked text or findings to `out` and
@@ -159,6 +191,7 @@ fn scan(
         &options.inputs[..]
     };
     let show_progress = io::stderr().is_terminal();
+    let mut tally = Tally::default();
     for path in inputs {
         let (mut reader, size): (Box<dyn Read>, Option<u64>) = if path == Path::new("-") {
             (Box::new(io::stdin().lock()), None)
@@ -170,7 +203,7 @@ fn scan(
         let progress = (show_progress && size.is_some_and(|s| s > PROGRESS_THRESHOLD))
             .then(|| Progress::new(path, size.unwrap_or(0)));
         let name = path.display().to_string();
-        let rejected = scan_one(set, options, &name, &mut reader, progress, out)
+        let rejected = scan_one(set, options, &name, &mut reader, progress, out, &mut tally)
             .map_err(|e| with_path(e, path))?;
         if let Some(rejection) = rejected {
             writeln!(
@@ -181,7 +214,16 @@ fn scan(
             return Ok(ScanOutcome::Rejected);
         }
     }
-    Ok(ScanOutcome::Clean)
+    let found = match options.fail_on {
+        FailOn::Reject => false,
+        FailOn::Mask => tally.masked > 0,
+        FailOn::Any => tally.masked + tally.logged > 0,
+    };
+    Ok(if found {
+        ScanOutcome::Found
+    } else {
+        ScanOutcome::Clean
+    })
 }
 
 fn with_path(error: io::Error, path: &Path) -> io::Error {
@@ -195,6 +237,7 @@ fn scan_one(
     reader: &mut dyn Read,
     mut progress: Option<Progress>,
     out: &mut dyn Write,
+    tally: &mut Tally,
 ) -> io::Result<Option<Rejection>> {
     let mut scanner = set.scanner(options.side, options.scope);
     let mut lines = LineIndex::default();
@@ -212,7 +255,15 @@ fn scan_one(
         offset += read as u64;
         released.clear();
         let pushed = scanner.push(&chunk[..read], &mut released);
-        emit(options, name, &mut scanner, &mut lines, &released, out)?;
+        emit(
+            options,
+            name,
+            &mut scanner,
+            &mut lines,
+            &released,
+            out,
+            tally,
+        )?;
         if let Err(rejection) = pushed {
             finish_progress(progress.as_mut());
             return Ok(Some(rejection));
@@ -223,7 +274,15 @@ fn scan_one(
     }
     released.clear();
     let finished = scanner.finish(&mut released);
-    emit(options, name, &mut scanner, &mut lines, &released, out)?;
+    emit(
+        options,
+        name,
+        &mut scanner,
+        &mut lines,
+        &released,
+        out,
+        tally,
+    )?;
     finish_progress(progress.as_mut());
     out.flush()?;
     Ok(finished.err())
@@ -236,12 +295,22 @@ fn emit(
     lines: &mut LineIndex,
     released: &[u8],
     out: &mut dyn Write,
+    tally: &mut Tally,
 ) -> io::Result<()> {
+    // Taken in text mode too: a long input would pile them up.
+    let findings = scanner.take_findings();
+    for finding in &findings {
+        match finding.disposition {
+            Disposition::Mask => tally.masked += 1,
+            Disposition::Log => tally.logged += 1,
+            Disposition::Reject => {}
+        }
+    }
     match options.format {
         ScanFormat::Text => out.write_all(released),
         ScanFormat::Json => {
-            for finding in scanner.take_findings() {
-                write_finding(out, name, scanner, lines, &finding)?;
+            for finding in &findings {
+                write_finding(out, name, scanner, lines, finding)?;
             }
             Ok(())
         }
