@@ -702,6 +702,168 @@ async fn healthz_answers_locally() {
     assert!(upstream.requests().is_empty());
 }
 
+/// One sample of a Prometheus text exposition: name, labels, value.
+type Sample = (String, std::collections::BTreeMap<String, String>, f64);
+
+/// Parses the text exposition strictly enough that a malformed line fails.
+fn parse_exposition(text: &str) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("a value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value: {line}"));
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => (name, rest.strip_suffix('}').expect("closed labels")),
+            None => (series, ""),
+        };
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad name: {line}"
+        );
+        let mut map = std::collections::BTreeMap::new();
+        let mut rest = labels;
+        while !rest.is_empty() {
+            let (key, after) = rest.split_once("=\"").expect("label=\"");
+            let end = after.find('"').expect("closing quote");
+            map.insert(key.to_string(), after[..end].to_string());
+            rest = after[end + 1..].trim_start_matches(',');
+        }
+        samples.push((name.to_string(), map, value));
+    }
+    samples
+}
+
+fn sample(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, _, v)| v)
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_and_readiness_are_served_locally() {
+    let upstream = mock(Script::default()).await;
+    let proxy = Proxy::start(&upstream.url(), |_| {}).await;
+    assert_eq!(say_hi(proxy.addr, false).await.status, StatusCode::OK);
+    assert_eq!(say_hi(proxy.addr, true).await.status, StatusCode::OK);
+    // A secret in a tool result: masked and forwarded.
+    let masked = messages_body(
+        serde_json::json!([{"type": "tool_result", "tool_use_id": "toolu_1", "content": format!("token {GITHUB_TOKEN}")}]),
+        false,
+    );
+    assert_eq!(
+        send(proxy.addr, post("/v1/messages", masked)).await.status,
+        StatusCode::OK
+    );
+    let unknown = send(proxy.addr, post("/v1/nothing-here", "{}")).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let get = |path: &str| {
+        Request::builder()
+            .uri(path)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let ready = send(proxy.addr, get("/readyz")).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    let ready: serde_json::Value = serde_json::from_slice(&ready.body).unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["generation"], 1);
+    assert!(ready["rules"].as_u64().unwrap() > 50);
+
+    let scraped = send(proxy.addr, get("/metrics")).await;
+    assert_eq!(scraped.status, StatusCode::OK);
+    assert!(scraped.headers[http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = String::from_utf8(scraped.body.to_vec()).unwrap();
+    let samples = parse_exposition(&text);
+    let requests = "rulegate_requests_total";
+    assert_eq!(
+        sample(
+            &samples,
+            requests,
+            &[("class", "inspected"), ("status", "200")]
+        ),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            requests,
+            &[("class", "refused"), ("status", "404")]
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            requests,
+            &[("route", "readyz"), ("class", "local")]
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            "rulegate_guardrail_checks_total",
+            &[
+                ("phase", "request"),
+                ("action", "mask"),
+                ("rule", "github-token"),
+                ("scope", "tool_result")
+            ]
+        ),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &samples,
+            "rulegate_inspected_bytes_total",
+            &[("phase", "request")]
+        ) > 100.0
+    );
+    assert_eq!(
+        sample(&samples, "rulegate_inspection_duration_seconds_count", &[]),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            "rulegate_added_time_to_first_byte_seconds_bucket",
+            &[("le", "+Inf")]
+        ),
+        3.0
+    );
+    assert_eq!(sample(&samples, "rulegate_active_streams", &[]), 0.0);
+    assert_eq!(sample(&samples, "rulegate_ruleset_generation", &[]), 1.0);
+    assert_eq!(
+        sample(&samples, "rulegate_ruleset_reload_failures_total", &[]),
+        0.0
+    );
+    // Never relayed upstream.
+    assert!(upstream
+        .requests()
+        .iter()
+        .all(|r| r.path() != "/metrics" && r.path() != "/readyz"));
+    // No matched text, no path: only fixed names in the labels.
+    assert!(!text.contains("ghp_") && !text.contains("nothing-here"));
+}
+
 // ---------------------------------------------------------------- errors
 
 #[tokio::test]

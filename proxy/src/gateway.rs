@@ -38,6 +38,7 @@ use crate::adapter::{ApiAdapter, Fired, Inspection, Outcome, Refusal};
 use crate::body::{Guarded, OnEnd, StreamBody, StreamLimits};
 use crate::config::Config;
 use crate::listener::{InFlight, Shared};
+use crate::metrics::{self, Metrics, RequestRecord};
 use crate::outcome_memory::Generation;
 use crate::route::{Class, Decision, RouteTable, ShadowError};
 
@@ -143,6 +144,9 @@ impl Gateway {
         for pattern in &config.relayed {
             routes.add_relayed(pattern.clone())?;
         }
+        shared
+            .metrics
+            .set_rule_set(1, generation.rules().rules().len());
         Ok(Gateway {
             generation,
             config,
@@ -180,7 +184,7 @@ impl Gateway {
         request: Request<Incoming>,
         in_flight: InFlight,
     ) -> Response<ProxyBody> {
-        let mut log = AccessLog::new(request.method().clone());
+        let mut log = AccessLog::new(request.method().clone(), self.shared.metrics.clone());
         let response = match self.route(request, &mut log).await {
             Routed::Done(response) => {
                 log.status = response.status().as_u16();
@@ -195,6 +199,7 @@ impl Gateway {
     /// The gateway's own answer, in the API's error shape.
     fn refuse(&self, refusal: Refusal, log: &mut AccessLog) -> Routed {
         log.note = Some(format!("refused ({} to blame)", refusal.blame()));
+        log.class = "refused";
         let mut response = json_response(
             refusal.status(),
             Bytes::from(self.adapter.error_body(&refusal)),
@@ -214,12 +219,36 @@ impl Gateway {
 
     async fn route(&self, request: Request<Incoming>, log: &mut AccessLog) -> Routed {
         let path = request.uri().path();
-        if path == "/healthz" && matches!(*request.method(), Method::GET | Method::HEAD) {
+        let local = matches!(*request.method(), Method::GET | Method::HEAD);
+        if local && path == "/healthz" {
             log.route = "healthz";
+            log.class = "local";
             return Routed::Done(json_response(
                 StatusCode::OK,
                 Bytes::from_static(b"{\"status\":\"ok\"}"),
             ));
+        }
+        if local && path == "/readyz" {
+            // Serving means a rule set is loaded: the gateway refuses to
+            // start without one, and a reload keeps the old one on error.
+            log.route = "readyz";
+            log.class = "local";
+            let body = serde_json::json!({
+                "status": "ready",
+                "rules": self.rules().rules().len(),
+                "generation": self.shared.metrics.generation(),
+            });
+            return Routed::Done(json_response(StatusCode::OK, Bytes::from(body.to_string())));
+        }
+        if local && path == "/metrics" {
+            log.route = "metrics";
+            log.class = "local";
+            let mut response = Response::new(full(Bytes::from(self.shared.metrics.render())));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            return Routed::Done(response);
         }
         let route = match self.routes.decide(request.method(), path) {
             Decision::Route(route) => route,
@@ -252,6 +281,11 @@ impl Gateway {
         let kind = match route.class {
             Class::Inspected { kind } => Some(kind),
             Class::Relayed => None,
+        };
+        log.class = if kind.is_some() {
+            "inspected"
+        } else {
+            "relayed"
         };
         let (parts, body) = request.into_parts();
         let path_and_query = parts
@@ -304,6 +338,7 @@ impl Gateway {
                         return refused;
                     }
                 };
+                let inspection_started = Instant::now();
                 let remembered = self.generation.memory().is_some()
                     && bytes.len() < HEAVY_INSPECTION
                     && bytes.len() >= INLINE_INSPECTION_LIMIT;
@@ -338,6 +373,9 @@ impl Gateway {
                         Err(_) => return self.refuse(Refusal::Internal, log),
                     }
                 };
+                let metrics = &self.shared.metrics;
+                metrics.request_inspection(inspection_started.elapsed());
+                metrics.inspected("request", bytes.len());
                 let inspection = match inspected {
                     Ok(inspection) => inspection,
                     Err(error) => return self.refuse(Refusal::Uninspectable(error), log),
@@ -357,6 +395,9 @@ impl Gateway {
         *upstream_request.uri_mut() = uri;
         *upstream_request.headers_mut() = headers;
 
+        self.shared
+            .metrics
+            .added_before_upstream(log.started.elapsed());
         let timeout = self.config.upstream_timeout;
         let response =
             match tokio::time::timeout(timeout, self.client.request(upstream_request)).await {
@@ -398,7 +439,9 @@ impl Gateway {
                 parts.headers.remove(header::CONTENT_LENGTH);
                 log.status = parts.status.as_u16();
                 let mut log = log.take();
+                log.metrics.stream_started();
                 let on_end: OnEnd = Box::new(move |rewriter, note| {
+                    log.metrics.stream_ended();
                     for fired in rewriter.take_fired() {
                         audit(&mut log, "response", &fired);
                     }
@@ -427,6 +470,7 @@ impl Gateway {
                         return self.refuse(Refusal::UpstreamUninspectable { why }, log);
                     }
                 };
+                self.shared.metrics.inspected("response", bytes.len());
                 let inspection = match self.adapter.inspect_reply(kind, &self.generation, &bytes) {
                     Ok(inspection) => inspection,
                     Err(error) => {
@@ -693,18 +737,24 @@ struct AccessLog {
     method: Method,
     /// The route's fixed name (`-` when none matched), never the raw path.
     route: &'static str,
+    /// `inspected`, `relayed`, `local` (the gateway's own endpoints) or
+    /// `refused` (answered by the gateway with an error).
+    class: &'static str,
+    metrics: Arc<Metrics>,
     status: u16,
     started: Instant,
     note: Option<String>,
 }
 
 impl AccessLog {
-    fn new(method: Method) -> AccessLog {
+    fn new(method: Method, metrics: Arc<Metrics>) -> AccessLog {
         AccessLog {
             id: NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed),
             decisions: Vec::new(),
             method,
             route: "-",
+            class: "refused",
+            metrics,
             status: 0,
             started: Instant::now(),
             note: None,
@@ -717,6 +767,8 @@ impl AccessLog {
             decisions: std::mem::take(&mut self.decisions),
             method: self.method.clone(),
             route: self.route,
+            class: self.class,
+            metrics: self.metrics.clone(),
             status: self.status,
             started: self.started,
             note: self.note.take(),
@@ -724,6 +776,19 @@ impl AccessLog {
     }
 
     fn emit(&self) {
+        let record = RequestRecord {
+            route: self.route,
+            class: self.class,
+            status: self.status,
+        };
+        let decisions = self.decisions.iter().map(|d| metrics::Decision {
+            side: d.side,
+            rule: &d.rule,
+            action: d.action.name(),
+            scope: d.scope.name(),
+            count: d.count,
+        });
+        self.metrics.request_done(record, decisions);
         let mut rules: Vec<String> = Vec::new();
         for d in &self.decisions {
             tracing::info!(

@@ -16,6 +16,7 @@ pub mod gateway;
 mod inspect_pool;
 pub mod json;
 pub mod listener;
+pub mod metrics;
 pub mod outcome_memory;
 pub mod route;
 pub mod sse;

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::metrics::Metrics;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -49,6 +50,8 @@ pub struct Shared {
     max_connections: usize,
     /// Whether a serving thread already runs the memory-trim watcher.
     trimming: AtomicBool,
+    /// What `GET /metrics` shows, for every serving thread.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Shared {
@@ -67,6 +70,7 @@ impl Shared {
             stop: watch::channel(false).0,
             max_connections: max_connections.clamp(1, Semaphore::MAX_PERMITS),
             trimming: AtomicBool::new(false),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 
