@@ -39,7 +39,7 @@ use crate::body::{Guarded, OnEnd, StreamBody, StreamLimits};
 use crate::config::Config;
 use crate::listener::{InFlight, Shared};
 use crate::metrics::{self, Metrics, RequestRecord};
-use crate::outcome_memory::Generation;
+use crate::outcome_memory::{Generation, LiveGeneration};
 use crate::route::{Class, Decision, RouteTable, ShadowError};
 
 pub use crate::body::ProxyBody;
@@ -86,8 +86,9 @@ pub const INSPECTION_COST_FACTOR: u64 = 4;
 
 /// The shared state of a running gateway.
 pub struct Gateway {
-    /// The rules and what the gateway remembers of scanning with them.
-    generation: Generation,
+    /// The rules and what the gateway remembers of scanning with them, as
+    /// the last reload left them.
+    live: Arc<LiveGeneration>,
     config: Config,
     client: UpstreamClient,
     adapter: Arc<dyn ApiAdapter>,
@@ -104,14 +105,14 @@ impl Gateway {
             config.inspection_budget_bytes,
         ));
         let generation = Generation::new(rules, config.outcome_memory_bytes);
-        Gateway::with_shared(generation, config, shared)
+        Gateway::with_shared(Arc::new(LiveGeneration::new(generation)), config, shared)
     }
 
     /// A gateway whose connection and memory limits, and whose rules with
     /// their outcome memory, are shared with the other serving threads of
     /// the process.
     pub fn with_shared(
-        generation: Generation,
+        live: Arc<LiveGeneration>,
         config: Config,
         shared: Arc<Shared>,
     ) -> Result<Gateway, GatewayError> {
@@ -146,9 +147,9 @@ impl Gateway {
         }
         shared
             .metrics
-            .set_rule_set(1, generation.rules().rules().len());
+            .set_rule_set(live.number(), live.current().rules().rules().len());
         Ok(Gateway {
-            generation,
+            live,
             config,
             client,
             adapter,
@@ -165,12 +166,19 @@ impl Gateway {
         &self.routes
     }
 
-    pub fn rules(&self) -> &RuleSet {
-        self.generation.rules()
+    /// The rule set new requests are served with.
+    pub fn rules(&self) -> RuleSet {
+        self.live.current().rules().clone()
     }
 
-    pub fn generation(&self) -> &Generation {
-        &self.generation
+    /// What new requests are served with: the rules and their memory.
+    pub fn generation(&self) -> Generation {
+        self.live.current()
+    }
+
+    /// Where reloads swap the rules in.
+    pub fn live(&self) -> &Arc<LiveGeneration> {
+        &self.live
     }
 
     pub fn config(&self) -> &Config {
@@ -218,6 +226,8 @@ impl Gateway {
     }
 
     async fn route(&self, request: Request<Incoming>, log: &mut AccessLog) -> Routed {
+        // Taken once: a reload meanwhile does not change this request.
+        let generation = self.live.current();
         let path = request.uri().path();
         let local = matches!(*request.method(), Method::GET | Method::HEAD);
         if local && path == "/healthz" {
@@ -235,8 +245,8 @@ impl Gateway {
             log.class = "local";
             let body = serde_json::json!({
                 "status": "ready",
-                "rules": self.rules().rules().len(),
-                "generation": self.shared.metrics.generation(),
+                "rules": generation.rules().rules().len(),
+                "generation": self.live.number(),
             });
             return Routed::Done(json_response(StatusCode::OK, Bytes::from(body.to_string())));
         }
@@ -339,14 +349,14 @@ impl Gateway {
                     }
                 };
                 let inspection_started = Instant::now();
-                let remembered = self.generation.memory().is_some()
+                let remembered = generation.memory().is_some()
                     && bytes.len() < HEAVY_INSPECTION
                     && bytes.len() >= INLINE_INSPECTION_LIMIT;
                 let inline = remembered
                     .then(|| {
                         self.adapter.inspect_request_within(
                             kind,
-                            &self.generation,
+                            &generation,
                             &bytes,
                             INLINE_SCAN_LIMIT,
                         )
@@ -355,10 +365,10 @@ impl Gateway {
                 let inspected = if let Some(inspected) = inline {
                     inspected
                 } else if bytes.len() < INLINE_INSPECTION_LIMIT {
-                    self.adapter.inspect_request(kind, &self.generation, &bytes)
+                    self.adapter.inspect_request(kind, &generation, &bytes)
                 } else if bytes.len() >= HEAVY_INSPECTION {
                     let (adapter, rules, body) =
-                        (self.adapter.clone(), self.generation.clone(), bytes.clone());
+                        (self.adapter.clone(), generation.clone(), bytes.clone());
                     let task = move || adapter.inspect_request(kind, &rules, &body);
                     match self.shared.heavy_inspections.run(task).await {
                         Some(inspected) => inspected,
@@ -366,7 +376,7 @@ impl Gateway {
                     }
                 } else {
                     let (adapter, rules, body) =
-                        (self.adapter.clone(), self.generation.clone(), bytes.clone());
+                        (self.adapter.clone(), generation.clone(), bytes.clone());
                     let task = move || adapter.inspect_request(kind, &rules, &body);
                     match tokio::task::spawn_blocking(task).await {
                         Ok(inspected) => inspected,
@@ -457,7 +467,7 @@ impl Gateway {
                     max_duration: self.config.max_stream_duration,
                     max_bytes: self.config.max_stream_bytes,
                 };
-                let rewriter = self.adapter.stream_rewriter(kind, self.generation.rules());
+                let rewriter = self.adapter.stream_rewriter(kind, generation.rules());
                 let body = StreamBody::new(body, rewriter, limits, on_end);
                 Routed::Stream(Response::from_parts(parts, body.boxed()))
             }
@@ -471,7 +481,7 @@ impl Gateway {
                     }
                 };
                 self.shared.metrics.inspected("response", bytes.len());
-                let inspection = match self.adapter.inspect_reply(kind, &self.generation, &bytes) {
+                let inspection = match self.adapter.inspect_reply(kind, &generation, &bytes) {
                     Ok(inspection) => inspection,
                     Err(error) => {
                         let why = error.to_string();

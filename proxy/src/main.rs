@@ -2,7 +2,10 @@
 //!
 //! Compiles the rules (printing their diagnostics exactly as `rulec check`
 //! does, and refusing to start on an error), then serves until SIGINT or
-//! SIGTERM, letting in-flight requests and streams finish.
+//! SIGTERM, letting in-flight requests and streams finish. On SIGHUP, and
+//! when a file under the rules paths changes, it compiles them again and
+//! swaps the new set in; a set with errors is refused, its diagnostics
+//! logged, and the old one serves on.
 
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
@@ -225,7 +228,7 @@ fn main() -> ExitCode {
     let workers = args.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    match run(args.listen, workers, rules, config) {
+    match run(args.listen, workers, rules, config, args.rules.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -239,6 +242,7 @@ fn run(
     workers: usize,
     rules: rulegate_engine::RuleSet,
     config: Config,
+    rule_paths: Vec<PathBuf>,
 ) -> Result<(), String> {
     let rule_count = rules.rules().len();
     let upstream = config.upstream.to_string();
@@ -255,7 +259,29 @@ fn run(
         .build()
         .map_err(|e| format!("cannot start the signal handler: {e}"))?;
     signals.block_on(async move {
-        shutdown_signal().await;
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        let mut hangup = hangup_signals();
+        let mut seen = rules_fingerprint(&rule_paths);
+        let mut poll = tokio::time::interval(RULES_POLL);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(()) = hangup.recv() => {
+                    tracing::info!("SIGHUP: reloading the rules");
+                    seen = rules_fingerprint(&rule_paths);
+                    reload(&workers, &rule_paths);
+                }
+                _ = poll.tick() => {
+                    let now = rules_fingerprint(&rule_paths);
+                    if now != seen {
+                        seen = now;
+                        tracing::info!("a rules file changed: reloading the rules");
+                        reload(&workers, &rule_paths);
+                    }
+                }
+            }
+        }
         workers.stop();
         tokio::task::spawn_blocking(move || workers.join())
             .await
@@ -264,6 +290,89 @@ fn run(
     })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the rules paths are looked at for a change.
+const RULES_POLL: Duration = Duration::from_secs(1);
+
+/// Compiles the rules again and swaps them in, or logs why not.
+fn reload(workers: &Workers, paths: &[PathBuf]) {
+    let loaded = match rulegate_lang::load(paths) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            workers.reload_failed();
+            tracing::error!("reload refused, the previous rules serve on: {error}");
+            return;
+        }
+    };
+    let mut shown = Vec::new();
+    let _ = rulegate_lang::render_human(&loaded, &mut shown, false);
+    let shown = String::from_utf8_lossy(&shown);
+    match loaded.compile() {
+        Ok(rules) => {
+            if loaded.warning_count() > 0 {
+                tracing::warn!("{}", shown.trim_end());
+            }
+            let count = rules.rules().len();
+            let generation = workers.reload(rules);
+            tracing::info!("rule set generation {generation} live: {count} rules");
+        }
+        Err(error) => {
+            workers.reload_failed();
+            tracing::error!(
+                "reload refused ({error}), the previous rules serve on:\n{}",
+                shown.trim_end()
+            );
+        }
+    }
+}
+
+/// What the rules paths hold now: each file's path, length and change
+/// time (a directory's `*.rules` directly in it, as the loader reads).
+fn rules_fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut files = Vec::new();
+    for path in paths {
+        match std::fs::read_dir(path) {
+            Ok(entries) => files.extend(
+                entries
+                    .flatten()
+                    .map(|entry| entry.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "rules")),
+            ),
+            Err(_) => files.push(path.clone()),
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let meta = std::fs::metadata(&file).ok();
+            let len = meta.as_ref().map_or(0, std::fs::Metadata::len);
+            let modified = meta.and_then(|m| m.modified().ok());
+            (file, len, modified)
+        })
+        .collect()
+}
+
+/// SIGHUP as a stream; one that never fires where there is none.
+fn hangup_signals() -> tokio::sync::mpsc::UnboundedReceiver<()> {
+    let (send, receive) = tokio::sync::mpsc::unbounded_channel();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut hangup) = signal(SignalKind::hangup()) {
+            tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    if send.send(()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    drop(send);
+    receive
 }
 
 /// Resolves on the first SIGINT or SIGTERM; a second one exits at once.

@@ -500,6 +500,48 @@ impl Shard {
     }
 }
 
+/// The generation serving new requests, and its number (1 for the rules
+/// loaded at start). A reload swaps it whole; a request takes the current
+/// one when it starts and keeps it to its end (a stream to its last
+/// event), so nothing in flight ever sees two rule sets.
+pub struct LiveGeneration {
+    current: std::sync::RwLock<(u64, Generation)>,
+}
+
+impl LiveGeneration {
+    pub fn new(generation: Generation) -> LiveGeneration {
+        LiveGeneration {
+            current: std::sync::RwLock::new((1, generation)),
+        }
+    }
+
+    /// The generation to serve a new request with.
+    pub fn current(&self) -> Generation {
+        match self.current.read() {
+            Ok(current) => current.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
+        }
+    }
+
+    pub fn number(&self) -> u64 {
+        match self.current.read() {
+            Ok(current) => current.0,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
+    }
+
+    /// Makes `generation` the one new requests get; returns its number.
+    pub fn swap(&self, generation: Generation) -> u64 {
+        let mut current = match self.current.write() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let number = current.0 + 1;
+        *current = (number, generation);
+        number
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,13 +24,16 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::gateway::{Gateway, GatewayError};
 use crate::listener::{serve, Shared};
-use crate::outcome_memory::Generation;
+use crate::outcome_memory::{Generation, LiveGeneration};
 
 /// A running gateway on its own threads.
 pub struct Workers {
     address: SocketAddr,
     threads: Vec<JoinHandle<io::Result<()>>>,
     stop: watch::Sender<bool>,
+    live: Arc<LiveGeneration>,
+    shared: Arc<Shared>,
+    memory_bytes: u64,
 }
 
 impl Workers {
@@ -50,12 +53,15 @@ impl Workers {
         ));
         // One memory for every thread: a conversation's next turn may land
         // on any of them.
-        let generation = Generation::new(rules, config.outcome_memory_bytes);
+        let live = Arc::new(LiveGeneration::new(Generation::new(
+            rules,
+            config.outcome_memory_bytes,
+        )));
         let mut threads = Vec::new();
         for index in 0..count.max(1) {
             // Build every gateway up front so a bad TLS set-up fails here,
             // not in a thread.
-            let gateway = Gateway::with_shared(generation.clone(), config.clone(), shared.clone())?;
+            let gateway = Gateway::with_shared(live.clone(), config.clone(), shared.clone())?;
             let listener = listener.try_clone()?;
             let mut stopped = stopped.clone();
             let thread = std::thread::Builder::new()
@@ -82,11 +88,30 @@ impl Workers {
             address,
             threads,
             stop,
+            live,
+            shared,
+            memory_bytes: config.outcome_memory_bytes,
         })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Serves new requests with `rules` (and a fresh outcome memory: what
+    /// was remembered is of the old rules); requests and streams in flight
+    /// finish with the rules they started with. Returns the new
+    /// generation's number.
+    pub fn reload(&self, rules: RuleSet) -> u64 {
+        let count = rules.rules().len();
+        let number = self.live.swap(Generation::new(rules, self.memory_bytes));
+        self.shared.metrics.set_rule_set(number, count);
+        number
+    }
+
+    /// Counts a rule set that could not be loaded (the old one serves on).
+    pub fn reload_failed(&self) {
+        self.shared.metrics.reload_failed();
     }
 
     /// Stops accepting on every thread; in-flight requests go on.

@@ -382,3 +382,154 @@ fn logs_say_what_fired_and_never_what_matched() {
         assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
     }
 }
+
+/// Sends one inspected request whose tool result is `text`; returns the
+/// status line.
+fn post_tool_result(address: &str, text: &str) -> String {
+    let body = format!(
+        r#"{{"model":"m","max_tokens":9,"messages":[{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"t","content":"{text}"}}]}}]}}"#
+    );
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Polls `/readyz` until the generation is `want` (10 s at most).
+fn wait_for_generation(address: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = get(address, "/readyz");
+        if reply.contains(&format!("\"generation\":{want}")) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "generation {want} never came: {reply}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Hot reload: SIGHUP and a changed file swap a new rule set in while
+/// requests keep coming; a set with errors is refused, logged with its
+/// diagnostics and counted, and the previous one serves on.
+#[test]
+fn rules_reload_on_sighup_and_on_change_and_a_broken_set_is_refused() {
+    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let upstream = runtime
+        .block_on(MockUpstream::start(anthropic_responder(Script::text("ok"))))
+        .unwrap();
+    let dir = temp_dir("reload");
+    let rule = |name: &str| {
+        format!("rule {name} {{\n  match /{name}-[0-9]{{4}}/\n  request mask \"[{name}]\"\n}}\n")
+    };
+    std::fs::write(dir.join("team.rules"), rule("alpha")).unwrap();
+    let mut child = proxy()
+        .args(["--rules"])
+        .arg(&dir)
+        .args(["--listen", "127.0.0.1:0", "--upstream", &upstream.url()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A test that fails must not leave the gateway running.
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").arg(self.0.to_string()).status();
+        }
+    }
+    let _kill = Kill(child.id());
+    let (address, _, rest) = wait_for_listening(&mut child);
+    // Sends a request marked `step` and returns what went upstream.
+    let step = |step: &str| {
+        let status = post_tool_result(&address, &format!("{step} alpha-1234 beta-5678"));
+        assert_eq!(status, "HTTP/1.1 200 OK", "{step}");
+        upstream
+            .requests()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .find(|body| body.contains(step))
+            .unwrap_or_else(|| panic!("{step} was not forwarded"))
+    };
+    assert!(step("step1").contains("[alpha] beta-5678"));
+
+    // Load while reloading: every request is answered.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let load = {
+        let (address, stop) = (address.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                statuses.push(post_tool_result(&address, "load alpha-0000"));
+            }
+            statuses
+        })
+    };
+
+    // SIGHUP with a second rule.
+    std::fs::write(dir.join("team.rules"), rule("alpha") + &rule("beta")).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    wait_for_generation(&address, 2);
+    assert!(step("step2").contains("[alpha] [beta]"));
+
+    // A broken set (no maximum length) is refused; generation 2 serves on.
+    let broken = "rule leak {\n  match /sk-[a-z]+/\n  request mask \"[x]\"\n}\n";
+    std::fs::write(dir.join("team.rules"), broken).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !get(&address, "/metrics").contains("rulegate_ruleset_reload_failures_total 1") {
+        assert!(Instant::now() < deadline, "the broken set was not noticed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(get(&address, "/readyz").contains("\"generation\":2"));
+    assert!(step("step3").contains("[alpha] [beta]"));
+
+    // Fixed, without a signal: the change itself reloads.
+    std::fs::write(dir.join("team.rules"), rule("beta")).unwrap();
+    wait_for_generation(&address, 3);
+    assert!(step("step4").contains("alpha-1234 [beta]"));
+
+    stop.store(true, Ordering::Relaxed);
+    let statuses = load.join().unwrap();
+    let failed: Vec<&String> = statuses
+        .iter()
+        .filter(|s| *s != "HTTP/1.1 200 OK")
+        .collect();
+    assert!(
+        !statuses.is_empty() && failed.is_empty(),
+        "{} of {} requests under load failed: {:?}",
+        failed.len(),
+        statuses.len(),
+        &failed[..failed.len().min(5)]
+    );
+    let metrics = get(&address, "/metrics");
+    assert!(
+        metrics.contains("rulegate_ruleset_generation 3"),
+        "{metrics}"
+    );
+    sigterm(&mut child);
+    let log = rest.join().unwrap();
+    assert!(log.contains("rule set generation 2 live: 2 rules"), "{log}");
+    assert!(log.contains("reload refused"), "{log}");
+    assert!(
+        log.contains("E0010"),
+        "the refusal shows the diagnostics:\n{log}"
+    );
+    assert!(log.contains("rule set generation 3 live: 1 rules"), "{log}");
+}
