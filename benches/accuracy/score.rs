@@ -22,6 +22,10 @@ pub const ALIASES: &[(&str, &str)] = &[
     // The pack has a rule of its own for Slack's app-level `xapp-` tokens;
     // the corpus labels them as Slack tokens.
     ("slack-app-token", "slack-token"),
+    // Passwords a person chose and credentials echoed in auth errors are
+    // generic secrets, found by rules of their own.
+    ("password-assignment", "generic-secret-assignment"),
+    ("credential-in-auth-error", "generic-secret-assignment"),
 ];
 
 /// The corpus type a rule's findings are scored as.
