@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::corpus::{Corpus, Document};
-use super::formats::{Category, TYPES};
+use super::formats::{type_spec, Category, TYPES};
 
 /// Rule names that differ from the corpus's type names between pack
 /// versions: `(rule, type)`.
@@ -58,6 +58,11 @@ pub struct Row {
     pub correct: usize,
     /// Wrong findings that sit on a label of another type.
     pub cross: usize,
+    /// Of those, the ones on a label of the same family (a secret rule on
+    /// another secret): right at the family level.
+    pub cross_family: usize,
+    /// Labels found by a rule of their own family.
+    pub detected_family: usize,
 }
 
 impl Row {
@@ -79,6 +84,15 @@ impl Row {
     pub fn recall_any(&self) -> Option<f64> {
         (self.labels > 0).then(|| self.detected_any as f64 / self.labels as f64)
     }
+    /// Findings on a label of their family (their own type or another).
+    pub fn precision_family(&self) -> Option<f64> {
+        (self.findings > 0)
+            .then(|| (self.correct + self.cross_family) as f64 / self.findings as f64)
+    }
+    /// Labels found by some rule of their family.
+    pub fn recall_family(&self) -> Option<f64> {
+        (self.labels > 0).then(|| self.detected_family as f64 / self.labels as f64)
+    }
     fn add(&mut self, other: &Row) {
         self.labels += other.labels;
         self.detected += other.detected;
@@ -86,6 +100,8 @@ impl Row {
         self.findings += other.findings;
         self.correct += other.correct;
         self.cross += other.cross;
+        self.cross_family += other.cross_family;
+        self.detected_family += other.detected_family;
     }
 }
 
@@ -128,12 +144,17 @@ pub fn score(corpus: &Corpus, findings: &[Vec<Found>]) -> Report {
             let span = (label.start, label.end);
             let mut any = false;
             let mut own = false;
+            let mut family = false;
+            let label_family = type_spec(label.kind).map(|spec| spec.category);
             for f in found.iter().filter(|f| overlaps((f.start, f.end), span)) {
                 any = true;
                 own |= f.rule == label.kind || label.also.contains(&f.rule.as_str());
+                family |= label_family == Some(f.category);
             }
+            let row = report.rows.entry(label.kind.to_string()).or_default();
             row.detected += usize::from(own);
             row.detected_any += usize::from(any);
+            row.detected_family += usize::from(family || own);
             if !own {
                 let examples = report.missed.entry(label.kind.to_string()).or_default();
                 if examples.len() < EXAMPLES {
@@ -169,6 +190,10 @@ pub fn score(corpus: &Corpus, findings: &[Vec<Found>]) -> Report {
             }
             let cause = if let Some(label) = on_labels.first() {
                 row.cross += 1;
+                let same_family = on_labels
+                    .iter()
+                    .any(|l| type_spec(l.kind).map(|spec| spec.category) == Some(f.category));
+                row.cross_family += usize::from(same_family);
                 format!("label of type {}", label.kind)
             } else if let Some(negative) = doc
                 .negatives
@@ -312,6 +337,21 @@ impl Report {
             line(
                 "**all PII, types with a rule**",
                 &self.total_where(Some(Category::Pii), true),
+            );
+        }
+        out.push_str(
+            "\nBy family: a finding counts as right when it sits on a label of its \
+             family (a secret rule on another type's secret), a label as found when a \
+             rule of its family finds it.\n\n\
+             | family | precision (family) | recall (family) |\n|---|---:|---:|\n",
+        );
+        for (name, category) in [("secrets", Category::Secret), ("PII", Category::Pii)] {
+            let row = self.total(Some(category));
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} |",
+                pct(row.precision_family()),
+                pct(row.recall_family())
             );
         }
         out

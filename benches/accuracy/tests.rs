@@ -590,10 +590,11 @@ fn shipped_findings(corpus: &Corpus) -> Vec<Vec<Found>> {
 }
 
 /// The independent corpus (held out: the packs are not tuned on it) on a
-/// seed the README does not use. The goal for it is 0.97 per
-/// family, which the packs do not reach yet; these floors are what they
-/// reach today, less a point, so a rule change that loses ground on
-/// traffic nobody tuned for fails here.
+/// seed the README does not use, scored by family (a finding on a label of
+/// its family is right). The goal for it is 0.97 per family, which
+/// the packs do not reach yet; these floors are what they reach today,
+/// less a point, so a rule change that loses ground on traffic nobody
+/// tuned for fails here.
 #[test]
 fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
     let corpus = super::independent::generate(2026, 600);
@@ -603,7 +604,8 @@ fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
         (Category::Pii, FLOOR_PII.0, FLOOR_PII.1),
     ] {
         let row = report.total(Some(category));
-        let (precision, recall) = (row.precision().unwrap(), row.recall().unwrap());
+        let precision = row.precision_family().unwrap();
+        let recall = row.recall_family().unwrap();
         assert!(
             precision >= floor_precision && recall >= floor_recall,
             "{category:?}: precision {precision:.3} (floor {floor_precision}), recall {recall:.3} (floor {floor_recall})\n{}",
@@ -612,6 +614,6 @@ fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
     }
 }
 
-/// (precision, recall) floors of the independent corpus test.
-const FLOOR_SECRET: (f64, f64) = (0.91, 0.87);
-const FLOOR_PII: (f64, f64) = (0.79, 0.98);
+/// (precision, recall) floors of the independent corpus test, by family.
+const FLOOR_SECRET: (f64, f64) = (0.95, 0.92);
+const FLOOR_PII: (f64, f64) = (0.84, 0.98);
