@@ -231,46 +231,36 @@ impl Metrics {
             "rulegate_added_time_to_first_byte_seconds",
             "phase=\"request\",",
         );
-        family(
-            &mut out,
-            "rulegate_active_streams",
-            "gauge",
-            "Streamed replies being relayed now.",
-        );
-        let _ = writeln!(
-            out,
-            "rulegate_active_streams {}",
-            self.active_streams.load(Ordering::Relaxed)
-        );
-        family(
-            &mut out,
-            "rulegate_ruleset_generation",
-            "gauge",
-            "Generation of the rule set serving requests (1 for the one loaded at start).",
-        );
-        let _ = writeln!(out, "rulegate_ruleset_generation {}", self.generation());
-        family(
-            &mut out,
-            "rulegate_ruleset_rules",
-            "gauge",
-            "Rules in the rule set serving requests.",
-        );
-        let _ = writeln!(
-            out,
-            "rulegate_ruleset_rules {}",
-            self.rules.load(Ordering::Relaxed)
-        );
-        family(
-            &mut out,
-            "rulegate_ruleset_reload_failures_total",
-            "counter",
-            "Rule sets refused at reload (errors); the previous one kept serving.",
-        );
-        let _ = writeln!(
-            out,
-            "rulegate_ruleset_reload_failures_total {}",
-            self.reload_failures.load(Ordering::Relaxed)
-        );
+        let scalars = [
+            (
+                "rulegate_active_streams",
+                "gauge",
+                "Streamed replies being relayed now.",
+                self.active_streams.load(Ordering::Relaxed).max(0) as u64,
+            ),
+            (
+                "rulegate_ruleset_generation",
+                "gauge",
+                "Generation of the rule set serving requests (1 for the one loaded at start).",
+                self.generation(),
+            ),
+            (
+                "rulegate_ruleset_rules",
+                "gauge",
+                "Rules in the rule set serving requests.",
+                self.rules.load(Ordering::Relaxed),
+            ),
+            (
+                "rulegate_ruleset_reload_failures_total",
+                "counter",
+                "Rule sets refused at reload (errors); the previous one kept serving.",
+                self.reload_failures.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in scalars {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
         out
     }
 }
