@@ -523,6 +523,12 @@ fn scoring_counts_overlaps_by_type() {
     let other_row = &report.rows[other.kind];
     assert_eq!(other_row.detected, 0);
     assert_eq!(other_row.detected_any, 1);
+    // By family: the finding on `other` is right (and `other` found) only
+    // when both types are of one family.
+    let same_family = type_spec(other.kind).expect("known").category == category;
+    assert_eq!(row.cross_family, usize::from(same_family));
+    assert_eq!(other_row.detected_family, usize::from(same_family));
+    assert_eq!(row.detected_family, 1);
     assert_eq!(
         report.total(Some(Category::Pii)).labels + report.total(Some(Category::Secret)).labels,
         doc.labels.len()
