@@ -26,11 +26,17 @@ use tracing_subscriber::EnvFilter;
     about = "rulegate gateway for the Anthropic Messages API"
 )]
 struct Args {
-    /// Directory (or files) of `.rules` to enforce
+    /// TOML file with any of these settings, keyed by flag name
+    /// (`max_body_bytes = 1048576`); flags and environment override it
+    #[arg(long, env = "RULEGATE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directories (or files) of `.rules` to enforce; repeatable (in the
+    /// environment, comma-separated)
     #[arg(
         long,
         env = "RULEGATE_RULES",
         default_value = "rules",
+        value_delimiter = ',',
         value_name = "DIR"
     )]
     rules: Vec<PathBuf>,
@@ -168,8 +174,74 @@ fn limits(args: &Args, config: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses the flags, then the config file they name: each key of the file
+/// that no flag or environment variable set is added as that flag, so the
+/// file's values go through the same checks.
+fn parse_args() -> Result<Args, String> {
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Args::command().get_matches();
+    let args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    let Some(path) = &args.config else {
+        return Ok(args);
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--config {}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("--config {}: {e}", path.display()))?;
+    let known: Vec<String> = Args::command()
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .filter(|id| id != "config")
+        .collect();
+    let mut extra: Vec<String> = Vec::new();
+    for (key, value) in &table {
+        if !known.contains(key) {
+            return Err(format!(
+                "--config {}: unknown key `{key}` (the keys are the flags' names with `_`: {})",
+                path.display(),
+                known.join(", ")
+            ));
+        }
+        if matches!(
+            matches.value_source(key),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            continue;
+        }
+        let values = match value {
+            toml::Value::Array(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        for value in values {
+            let text = match value {
+                toml::Value::String(text) => text.clone(),
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(x) => x.to_string(),
+                other => {
+                    return Err(format!(
+                        "--config {}: `{key}` must be a string, a number or a list of them, not {}",
+                        path.display(),
+                        other.type_str()
+                    ))
+                }
+            };
+            extra.push(format!("--{}={text}", key.replace('_', "-")));
+        }
+    }
+    let argv = std::env::args_os().chain(extra.into_iter().map(Into::into));
+    Args::try_parse_from(argv).map_err(|e| format!("--config {}: {e}", path.display()))
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     // Log lines are written by a thread of their own: a burst of audit
     // lines never stalls a request. The guard flushes them at exit.
     let (writer, _flush) = tracing_appender::non_blocking(io::stderr());

@@ -533,3 +533,104 @@ fn rules_reload_on_sighup_and_on_change_and_a_broken_set_is_refused() {
     );
     assert!(log.contains("rule set generation 3 live: 1 rules"), "{log}");
 }
+
+/// A TOML config file sets any flag by its name; flags and environment
+/// override it; an unknown key is a usage error; several rules paths load
+/// together, from the file, the flag or `RULEGATE_RULES`.
+#[test]
+fn a_config_file_sets_flags_and_flags_and_environment_override_it() {
+    let dir = temp_dir("config");
+    for name in ["one", "two"] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::write(
+            dir.join(name).join("r.rules"),
+            format!("rule {name} {{\n  match /{name}-[0-9]{{4}}/\n  request mask \"[x]\"\n}}\n"),
+        )
+        .unwrap();
+    }
+    let config = dir.join("rulegate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\nrules = [{:?}, {:?}]\nlog_format = \"json\"\nmax_body_bytes = 1000\ninspection_budget_bytes = 100000\n",
+            dir.join("one"),
+            dir.join("two")
+        ),
+    )
+    .unwrap();
+    let big = format!(
+        r#"{{"model":"m","max_tokens":9,"messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "a".repeat(2000)
+    );
+    let status_of_big = |address: &str| {
+        let mut stream = TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{big}",
+            big.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply.lines().next().unwrap_or_default().to_owned()
+    };
+
+    // From the file alone: JSON logs, both rules directories, the limit.
+    let mut child = proxy()
+        .args(["--config"])
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, log, _) = wait_for_listening(&mut child);
+    let line = log.lines().find(|l| l.contains("listening on")).unwrap();
+    assert!(line.starts_with('{'), "json logs from the file: {line}");
+    assert!(line.contains("2 rules"), "{line}");
+    assert!(status_of_big(&address).contains("413"));
+    sigterm(&mut child);
+
+    // A flag and the environment win over the file.
+    let mut child = proxy()
+        .env("RULEGATE_CONFIG", &config)
+        .env("RULEGATE_MAX_BODY_BYTES", "5000")
+        .args(["--log-format", "text"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, log, _) = wait_for_listening(&mut child);
+    let line = log.lines().find(|l| l.contains("listening on")).unwrap();
+    assert!(!line.starts_with('{'), "the flag wins: {line}");
+    assert!(!status_of_big(&address).contains("413"));
+    sigterm(&mut child);
+
+    // Several rules paths from the environment.
+    let mut child = proxy()
+        .env(
+            "RULEGATE_RULES",
+            format!(
+                "{},{}",
+                dir.join("one").display(),
+                dir.join("two").display()
+            ),
+        )
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (_, log, _) = wait_for_listening(&mut child);
+    assert!(log.contains("2 rules"), "{log}");
+    sigterm(&mut child);
+
+    // An unknown key names the keys there are.
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nmax_body = 5\n").unwrap();
+    let output = proxy().args(["--config"]).arg(&config).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown key `max_body`"), "{stderr}");
+    assert!(stderr.contains("max_body_bytes"), "{stderr}");
+}
