@@ -634,3 +634,36 @@ fn a_config_file_sets_flags_and_flags_and_environment_override_it() {
     assert!(stderr.contains("unknown key `max_body`"), "{stderr}");
     assert!(stderr.contains("max_body_bytes"), "{stderr}");
 }
+
+/// The container's config file (deploy/k8s/rulegate.toml) names only
+/// flags that exist, and the gateway starts with it and the team rules the
+/// Kubernetes manifests mount beside the shipped packs.
+#[test]
+fn the_container_config_and_team_rules_start_the_gateway() {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/k8s");
+    let rules = format!(
+        "{},{}",
+        shipped_rules().display(),
+        deploy.join("team-rules").display()
+    );
+    let mut child = proxy()
+        .args(["--config"])
+        .arg(deploy.join("rulegate.toml"))
+        .env("RULEGATE_RULES", rules)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, log, _) = wait_for_listening(&mut child);
+    let shipped = rulegate_lang::load(&[shipped_rules()])
+        .unwrap()
+        .rule_count();
+    assert!(log.contains(&format!("{} rules", shipped + 1)), "{log}");
+    assert!(get(&address, "/readyz").contains("\"status\":\"ready\""));
+    sigterm(&mut child);
+}
