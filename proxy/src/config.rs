@@ -1,5 +1,8 @@
 //! Gateway settings, as the binary parses them from flags and environment.
 
+use std::sync::Arc;
+
+use crate::identity::{Fingerprints, TeamTokens};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -118,6 +121,11 @@ pub struct Config {
     /// serving thread, so a resent conversation is not scanned again (0:
     /// none).
     pub outcome_memory_bytes: u64,
+    /// When set, every request but the gateway's own endpoints must carry
+    /// a team's token (`x-rulegate-token`), which is never forwarded.
+    pub team_tokens: Option<Arc<TeamTokens>>,
+    /// How API keys are fingerprinted in the logs.
+    pub fingerprints: Fingerprints,
 }
 
 impl Config {
@@ -153,6 +161,8 @@ impl Config {
             max_stream_duration: Some(Config::DEFAULT_MAX_STREAM_DURATION),
             max_stream_bytes: 0,
             outcome_memory_bytes: Config::DEFAULT_OUTCOME_MEMORY_MB << 20,
+            team_tokens: None,
+            fingerprints: Fingerprints::new(None),
         }
     }
 }

@@ -37,6 +37,7 @@ use crate::adapter::anthropic::Anthropic;
 use crate::adapter::{ApiAdapter, Fired, Inspection, Outcome, Refusal};
 use crate::body::{Guarded, OnEnd, StreamBody, StreamLimits};
 use crate::config::Config;
+use crate::identity;
 use crate::listener::{InFlight, Shared};
 use crate::metrics::{self, Metrics, RequestRecord};
 use crate::outcome_memory::{Generation, LiveGeneration};
@@ -191,8 +192,10 @@ impl Gateway {
         self: Arc<Self>,
         request: Request<Incoming>,
         in_flight: InFlight,
+        client: std::net::SocketAddr,
     ) -> Response<ProxyBody> {
         let mut log = AccessLog::new(request.method().clone(), self.shared.metrics.clone());
+        log.client = Some(client);
         let response = match self.route(request, &mut log).await {
             Routed::Done(response) => {
                 log.status = response.status().as_u16();
@@ -260,6 +263,16 @@ impl Gateway {
             );
             return Routed::Done(response);
         }
+        // Who it is from, before anything about routes is answered.
+        let headers = request.headers();
+        log.key = self.config.fingerprints.of(headers);
+        log.session = identity::session(headers);
+        if let Some(tokens) = &self.config.team_tokens {
+            match tokens.team(headers) {
+                Some(team) => log.team = team.to_owned(),
+                None => return self.refuse(Refusal::Unauthenticated, log),
+            }
+        }
         let route = match self.routes.decide(request.method(), path) {
             Decision::Route(route) => route,
             Decision::NotCanonical(why) => {
@@ -313,6 +326,8 @@ impl Gateway {
         };
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
+        // The gateway's own credential never goes upstream.
+        headers.remove(identity::TOKEN_HEADER);
         headers.remove(header::HOST);
         headers.remove(header::ACCEPT_ENCODING);
 
@@ -751,6 +766,13 @@ struct AccessLog {
     /// `refused` (answered by the gateway with an error).
     class: &'static str,
     metrics: Arc<Metrics>,
+    /// The team of the gateway token (`-` when tokens are off).
+    team: String,
+    /// A keyed fingerprint of the client's API key, or `-`.
+    key: String,
+    /// Claude Code's session id, `-` or `invalid`.
+    session: String,
+    client: Option<std::net::SocketAddr>,
     status: u16,
     started: Instant,
     note: Option<String>,
@@ -765,6 +787,10 @@ impl AccessLog {
             route: "-",
             class: "refused",
             metrics,
+            team: "-".to_owned(),
+            key: "-".to_owned(),
+            session: "-".to_owned(),
+            client: None,
             status: 0,
             started: Instant::now(),
             note: None,
@@ -779,6 +805,10 @@ impl AccessLog {
             route: self.route,
             class: self.class,
             metrics: self.metrics.clone(),
+            team: std::mem::take(&mut self.team),
+            key: std::mem::take(&mut self.key),
+            session: std::mem::take(&mut self.session),
+            client: self.client,
             status: self.status,
             started: self.started,
             note: self.note.take(),
@@ -804,6 +834,9 @@ impl AccessLog {
             tracing::info!(
                 target: "rulegate::audit",
                 request = self.id,
+                team = %self.team,
+                key = %self.key,
+                session = %self.session,
                 rule = %d.rule,
                 action = %d.action.name(),
                 side = %d.side,
@@ -821,6 +854,10 @@ impl AccessLog {
         tracing::info!(
             target: "rulegate::access",
             request = self.id,
+            client = %self.client.map_or("-".to_owned(), |c| c.ip().to_string()),
+            team = %self.team,
+            key = %self.key,
+            session = %self.session,
             method = %self.method,
             route = %self.route,
             status = self.status,

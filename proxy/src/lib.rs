@@ -13,6 +13,7 @@ pub mod adapter;
 mod body;
 pub mod config;
 pub mod gateway;
+pub mod identity;
 mod inspect_pool;
 pub mod json;
 pub mod listener;

@@ -301,9 +301,9 @@ pub async fn serve(
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     errors.succeeded();
-                    stream
+                    (stream, peer)
                 }
                 Err(error) => {
                     errors.failed(error).await;
@@ -312,6 +312,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
         let service = {
@@ -319,7 +320,7 @@ pub async fn serve(
             hyper::service::service_fn(move |request| {
                 let gateway = gateway.clone();
                 let in_flight = activity.begin();
-                async move { Ok::<_, Infallible>(gateway.handle(request, in_flight).await) }
+                async move { Ok::<_, Infallible>(gateway.handle(request, in_flight, peer).await) }
             })
         };
         let io = TokioIo::new(Watched {

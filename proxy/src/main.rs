@@ -118,6 +118,20 @@ struct Args {
     /// scanned again (0: off)
     #[arg(long, env = "RULEGATE_OUTCOME_MEMORY_MB", default_value_t = Config::DEFAULT_OUTCOME_MEMORY_MB, value_name = "MIB")]
     outcome_memory_mb: u64,
+    /// File of `TEAM TOKEN` lines: every request must then carry one of
+    /// the tokens in `x-rulegate-token` (401 otherwise); the header is
+    /// never forwarded, and the team is in the logs
+    #[arg(long, env = "RULEGATE_TEAM_TOKENS", value_name = "FILE")]
+    team_tokens: Option<PathBuf>,
+    /// Key of the API-key fingerprints in the logs; give replicas the same
+    /// one so their fingerprints agree (default: random per process)
+    #[arg(
+        long,
+        env = "RULEGATE_FINGERPRINT_KEY",
+        value_name = "TEXT",
+        hide_env_values = true
+    )]
+    fingerprint_key: Option<String>,
     /// Log lines as text or as one JSON object each
     #[arg(long, env = "RULEGATE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -283,6 +297,20 @@ fn main() -> ExitCode {
     if let Err(error) = limits(&args, &mut config) {
         eprintln!("error: {error}");
         return ExitCode::from(2);
+    }
+    config.fingerprints =
+        rulegate_proxy::identity::Fingerprints::new(args.fingerprint_key.as_deref());
+    if let Some(path) = &args.team_tokens {
+        let tokens = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| rulegate_proxy::identity::TeamTokens::parse(&text));
+        match tokens {
+            Ok(tokens) => config.team_tokens = Some(std::sync::Arc::new(tokens)),
+            Err(error) => {
+                eprintln!("error: --team-tokens {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
     }
     if let Some(path) = &args.upstream_ca {
         let certificates = std::fs::read(path)

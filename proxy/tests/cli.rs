@@ -667,3 +667,107 @@ fn the_container_config_and_team_rules_start_the_gateway() {
     assert!(get(&address, "/readyz").contains("\"status\":\"ready\""));
     sigterm(&mut child);
 }
+
+/// Team tokens: a request without a known token is refused (401) and not
+/// forwarded; the token never goes upstream, the client's own API key
+/// does; the logs name the team, the client address, a keyed fingerprint
+/// of the API key and Claude Code's session id, never the token or the
+/// key.
+#[test]
+fn team_tokens_gate_requests_and_the_logs_say_who() {
+    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
+    const TOKEN: &str = "tok-payments-0123456789abcdef";
+    const API_KEY: &str = "sk-ant-api03-client-own-key-never-logged";
+    const SESSION: &str = "0f9e8d7c-1111-4222-8333-444455556666";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let upstream = runtime
+        .block_on(MockUpstream::start(anthropic_responder(Script::text("ok"))))
+        .unwrap();
+    let dir = temp_dir("teams");
+    let tokens = dir.join("teams");
+    std::fs::write(&tokens, format!("# team token\npayments {TOKEN}\n")).unwrap();
+    let mut child = proxy()
+        .args(["--rules"])
+        .arg(shipped_rules())
+        .args(["--team-tokens"])
+        .arg(&tokens)
+        .args(["--fingerprint-key", "shared-secret"])
+        .args(["--listen", "127.0.0.1:0", "--upstream", &upstream.url()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, _, rest) = wait_for_listening(&mut child);
+    let send = |headers: &str| {
+        let body = r#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#;
+        let mut stream = TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "POST /v1/messages HTTP/1.1\r\nHost: x\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply
+    };
+    let none = send(&format!("x-api-key: {API_KEY}\r\n"));
+    assert!(none.starts_with("HTTP/1.1 401"), "{none}");
+    assert!(none.contains("authentication_error"), "{none}");
+    let wrong = send(&format!(
+        "x-api-key: {API_KEY}\r\nx-rulegate-token: tok-payments-0123456789abcdeX\r\n"
+    ));
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    assert!(
+        upstream.requests().is_empty(),
+        "a refused request went upstream"
+    );
+    assert!(get(&address, "/healthz").starts_with("HTTP/1.1 200"));
+
+    let ok = send(&format!(
+        "x-api-key: {API_KEY}\r\nx-rulegate-token: {TOKEN}\r\nx-claude-code-session-id: {SESSION}\r\n"
+    ));
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let forwarded = upstream.requests().pop().unwrap();
+    assert_eq!(forwarded.headers["x-api-key"], API_KEY);
+    assert!(forwarded.headers.get("x-rulegate-token").is_none());
+
+    sigterm(&mut child);
+    let log = rest.join().unwrap();
+    let access: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("rulegate::access") && l.contains("method=POST"))
+        .collect();
+    assert_eq!(access.len(), 3, "{log}");
+    assert!(
+        access[0].contains("status=401") && access[0].contains("team=-"),
+        "{}",
+        access[0]
+    );
+    let last = access[2];
+    for expected in [
+        "team=payments",
+        "client=127.0.0.1",
+        "key=fp:",
+        &format!("session={SESSION}"),
+    ] {
+        assert!(last.contains(expected), "{expected} not in {last}");
+    }
+    // The same key, the same fingerprint, on every line.
+    let fingerprint = |line: &str| {
+        line.split("key=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(fingerprint(access[0]), fingerprint(last));
+    for secret in [TOKEN, API_KEY, "shared-secret"] {
+        assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
+    }
+}

@@ -224,6 +224,8 @@ pub enum Refusal {
     ReplyRejected { message: String },
     #[error("the request could not be inspected")]
     Internal,
+    #[error("the request carries no valid gateway token (the `x-rulegate-token` header)")]
+    Unauthenticated,
 }
 
 impl Refusal {
@@ -242,6 +244,7 @@ impl Refusal {
             | Refusal::ReplyRejected { .. } => StatusCode::BAD_GATEWAY,
             Refusal::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
         }
     }
 
