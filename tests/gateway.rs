@@ -1028,6 +1028,75 @@ async fn the_tls_upstream_path_works_with_a_trusted_certificate_only() {
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
 }
 
+/// A minimal HTTP CONNECT proxy that records each tunnel's target.
+async fn connect_proxy() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let target = head
+                    .strip_prefix("CONNECT ")
+                    .and_then(|rest| rest.split(' ').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                record.lock().unwrap().push(target.clone());
+                let Ok(mut upstream) = TcpStream::connect(target.as_str()).await else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// With an egress proxy, the upstream is reached through a CONNECT tunnel
+/// and TLS runs inside it, to the upstream's own name.
+#[tokio::test]
+async fn the_upstream_is_reached_through_the_egress_proxy() {
+    let blocks = vec![Block::Text(format!("token {GITHUB_TOKEN} here"))];
+    let upstream = MockUpstream::start_tls(anthropic_responder(script(blocks, 4, 9)))
+        .await
+        .unwrap();
+    let pem = upstream.certificate_pem().unwrap();
+    let roots = rulegate_proxy::config::read_pem_certificates(pem.as_bytes()).unwrap();
+    let (egress, tunnels) = connect_proxy().await;
+    let proxy = Proxy::start(&upstream.url(), |config| {
+        config.extra_roots = roots;
+        config.egress_proxy = Some(rulegate_proxy::egress::EgressProxy {
+            uri: format!("http://{egress}").parse().unwrap(),
+            auth: None,
+        });
+    })
+    .await;
+    let reply = say_hi(proxy.addr, true).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        assembled_text(&reply.body),
+        ["token [redacted:github-token] here"]
+    );
+    let port = upstream.url().rsplit(':').next().unwrap().to_owned();
+    assert_eq!(*tunnels.lock().unwrap(), [format!("localhost:{port}")]);
+}
+
 #[tokio::test]
 async fn worker_threads_serve_and_stop_gracefully() {
     let mut script = script(

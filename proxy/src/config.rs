@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::egress::EgressProxy;
 use crate::identity::{Fingerprints, TeamTokens};
 use std::fmt;
 use std::str::FromStr;
@@ -126,6 +127,8 @@ pub struct Config {
     pub team_tokens: Option<Arc<TeamTokens>>,
     /// How API keys are fingerprinted in the logs.
     pub fingerprints: Fingerprints,
+    /// The egress proxy the upstream is reached through, if any.
+    pub egress_proxy: Option<EgressProxy>,
 }
 
 impl Config {
@@ -163,6 +166,7 @@ impl Config {
             outcome_memory_bytes: Config::DEFAULT_OUTCOME_MEMORY_MB << 20,
             team_tokens: None,
             fingerprints: Fingerprints::new(None),
+            egress_proxy: None,
         }
     }
 }

@@ -37,6 +37,7 @@ use crate::adapter::anthropic::Anthropic;
 use crate::adapter::{ApiAdapter, Fired, Inspection, Outcome, Refusal};
 use crate::body::{Guarded, OnEnd, StreamBody, StreamLimits};
 use crate::config::Config;
+use crate::egress::Egress;
 use crate::identity;
 use crate::listener::{InFlight, Shared};
 use crate::metrics::{self, Metrics, RequestRecord};
@@ -45,7 +46,7 @@ use crate::route::{Class, Decision, RouteTable, ShadowError};
 
 pub use crate::body::ProxyBody;
 
-type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+type UpstreamClient = Client<HttpsConnector<Egress>, ProxyBody>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -137,7 +138,7 @@ impl Gateway {
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(http);
+            .wrap_connector(Egress::new(http, config.egress_proxy.as_ref()));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);

@@ -12,6 +12,7 @@
 pub mod adapter;
 mod body;
 pub mod config;
+pub mod egress;
 pub mod gateway;
 pub mod identity;
 mod inspect_pool;

@@ -298,6 +298,11 @@ fn main() -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
+    // The upstream through the egress proxy the environment names, as
+    // curl would (HTTPS_PROXY, NO_PROXY).
+    if let Ok(uri) = args.upstream.to_string().parse::<http::Uri>() {
+        config.egress_proxy = rulegate_proxy::egress::EgressProxy::from_env(&uri);
+    }
     config.fingerprints =
         rulegate_proxy::identity::Fingerprints::new(args.fingerprint_key.as_deref());
     if let Some(path) = &args.team_tokens {
@@ -345,7 +350,18 @@ fn run(
     rule_paths: Vec<PathBuf>,
 ) -> Result<(), String> {
     let rule_count = rules.rules().len();
-    let upstream = config.upstream.to_string();
+    let upstream = match &config.egress_proxy {
+        // The proxy's address only: its credentials stay out of the log.
+        Some(proxy) => format!(
+            "{} through the egress proxy {}",
+            config.upstream,
+            proxy
+                .uri
+                .authority()
+                .map_or("?", |a| a.as_str().rsplit('@').next().unwrap_or("?"))
+        ),
+        None => config.upstream.to_string(),
+    };
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let workers = Workers::start(listener, workers, rules, config).map_err(|e| e.to_string())?;
