@@ -1028,6 +1028,63 @@ async fn the_tls_upstream_path_works_with_a_trusted_certificate_only() {
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
 }
 
+/// The listener speaks TLS with a certificate from PEM files: a real TLS
+/// client gets its answer; a plain-HTTP client gets none.
+#[tokio::test]
+async fn the_listener_serves_https_from_pem_files() {
+    let upstream = mock(Script::default()).await;
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("rulegate-listener-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let tls = rulegate_proxy::tls::ListenerTls::load(&cert, &key).unwrap();
+    let proxy = Proxy::start(&upstream.url(), |config| {
+        config.listener_tls = Some(Arc::new(tls));
+    })
+    .await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(generated.cert.der().clone()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let tcp = TcpStream::connect(proxy.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = connector.connect(name, tcp).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = post(
+        "/v1/messages",
+        messages_body(serde_json::json!("hi"), false),
+    );
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(upstream.requests().len(), 1);
+
+    // Plain HTTP to a TLS listener: the handshake fails, nothing is served.
+    let plain = tokio::time::timeout(Duration::from_secs(5), async {
+        let stream = TcpStream::connect(proxy.addr).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        sender.send_request(post("/v1/messages", "{}")).await
+    })
+    .await
+    .expect("the TLS listener closes a plain connection");
+    assert!(plain.is_err());
+    assert_eq!(upstream.requests().len(), 1);
+}
+
 /// A minimal HTTP CONNECT proxy that records each tunnel's target.
 async fn connect_proxy() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

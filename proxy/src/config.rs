@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::egress::EgressProxy;
 use crate::identity::{Fingerprints, TeamTokens};
+use crate::tls::ListenerTls;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -129,6 +130,8 @@ pub struct Config {
     pub fingerprints: Fingerprints,
     /// The egress proxy the upstream is reached through, if any.
     pub egress_proxy: Option<EgressProxy>,
+    /// TLS on the listener; plain HTTP when `None`.
+    pub listener_tls: Option<Arc<ListenerTls>>,
 }
 
 impl Config {
@@ -167,6 +170,7 @@ impl Config {
             team_tokens: None,
             fingerprints: Fingerprints::new(None),
             egress_proxy: None,
+            listener_tls: None,
         }
     }
 }

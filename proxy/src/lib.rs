@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod outcome_memory;
 pub mod route;
 pub mod sse;
+pub mod tls;
 pub mod tool_json;
 mod trim;
 pub mod workers;

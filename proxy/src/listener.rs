@@ -28,7 +28,7 @@ use crate::metrics::Metrics;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::gateway::Gateway;
@@ -155,13 +155,14 @@ impl Drop for InFlight {
     }
 }
 
-/// A client socket that tells its watchdog when bytes arrive.
-struct Watched {
-    stream: TcpStream,
+/// A client socket (TCP, or TLS over it) that tells its watchdog when
+/// bytes arrive.
+struct Watched<S> {
+    stream: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -176,7 +177,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -273,6 +274,52 @@ impl AcceptErrors {
     }
 }
 
+/// What serving one accepted connection needs.
+struct Connection {
+    gateway: Arc<Gateway>,
+    builder: hyper::server::conn::http1::Builder,
+    watcher: hyper_util::server::graceful::Watcher,
+    header_read: Duration,
+    idle: Duration,
+    peer: std::net::SocketAddr,
+}
+
+impl Connection {
+    /// Serves requests on `stream` until the client goes, the watchdog
+    /// closes it, or a graceful shutdown ends it.
+    async fn run<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let activity = Arc::new(Activity::new());
+        let service = {
+            let (gateway, activity, peer) = (self.gateway.clone(), activity.clone(), self.peer);
+            hyper::service::service_fn(move |request| {
+                let gateway = gateway.clone();
+                let in_flight = activity.begin();
+                async move { Ok::<_, Infallible>(gateway.handle(request, in_flight, peer).await) }
+            })
+        };
+        let io = TokioIo::new(Watched {
+            stream,
+            activity: activity.clone(),
+        });
+        let connection = self
+            .watcher
+            .watch(self.builder.serve_connection(io, service));
+        tokio::select! {
+            result = connection => {
+                if let Err(error) = result {
+                    tracing::debug!("connection ended: {error}");
+                }
+            }
+            why = watchdog(activity, self.header_read, self.idle) => {
+                tracing::debug!("connection closed: {why}");
+            }
+        }
+    }
+}
+
 /// Serves connections from `listener` until `shutdown` resolves, then
 /// stops accepting, gives in-flight requests and streams the drain
 /// deadline, and ends the streams still running after it.
@@ -314,30 +361,27 @@ pub async fn serve(
         };
         let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let activity = Arc::new(Activity::new());
-        let service = {
-            let (gateway, activity) = (gateway.clone(), activity.clone());
-            hyper::service::service_fn(move |request| {
-                let gateway = gateway.clone();
-                let in_flight = activity.begin();
-                async move { Ok::<_, Infallible>(gateway.handle(request, in_flight, peer).await) }
-            })
+        let connection = Connection {
+            gateway: gateway.clone(),
+            builder: builder.clone(),
+            watcher: graceful.watcher(),
+            header_read: config.header_read_timeout,
+            idle: config.idle_timeout,
+            peer,
         };
-        let io = TokioIo::new(Watched {
-            stream,
-            activity: activity.clone(),
-        });
-        let connection = graceful.watch(builder.serve_connection(io, service));
-        let (header_read, idle) = (config.header_read_timeout, config.idle_timeout);
+        let tls = config.listener_tls.as_ref().map(|tls| tls.acceptor());
         tokio::spawn(async move {
-            tokio::select! {
-                result = connection => {
-                    if let Err(error) = result {
-                        tracing::debug!("connection ended: {error}");
+            match tls {
+                None => connection.run(stream).await,
+                Some(acceptor) => {
+                    // The handshake counts against the head's deadline: a
+                    // client that opens and stalls holds a permit no longer.
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(connection.header_read, handshake).await {
+                        Ok(Ok(stream)) => connection.run(stream).await,
+                        Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
+                        Err(_) => tracing::debug!("TLS handshake took too long"),
                     }
-                }
-                why = watchdog(activity, header_read, idle) => {
-                    tracing::debug!("connection closed: {why}");
                 }
             }
             drop(permit);

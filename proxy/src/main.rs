@@ -132,6 +132,23 @@ struct Args {
         hide_env_values = true
     )]
     fingerprint_key: Option<String>,
+    /// PEM certificate chain (leaf first) to serve HTTPS with; needs
+    /// --tls-key. Read again on every rules reload
+    #[arg(
+        long,
+        env = "RULEGATE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(
+        long,
+        env = "RULEGATE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
     /// Log lines as text or as one JSON object each
     #[arg(long, env = "RULEGATE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -303,6 +320,15 @@ fn main() -> ExitCode {
     if let Ok(uri) = args.upstream.to_string().parse::<http::Uri>() {
         config.egress_proxy = rulegate_proxy::egress::EgressProxy::from_env(&uri);
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        match rulegate_proxy::tls::ListenerTls::load(cert, key) {
+            Ok(tls) => config.listener_tls = Some(std::sync::Arc::new(tls)),
+            Err(error) => {
+                eprintln!("error: --tls-cert/--tls-key: {error}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     config.fingerprints =
         rulegate_proxy::identity::Fingerprints::new(args.fingerprint_key.as_deref());
     if let Some(path) = &args.team_tokens {
@@ -364,9 +390,11 @@ fn run(
     };
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let tls = config.listener_tls.clone();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let workers = Workers::start(listener, workers, rules, config).map_err(|e| e.to_string())?;
     tracing::info!(
-        "listening on http://{}, upstream {upstream}, {rule_count} rules",
+        "listening on {scheme}://{}, upstream {upstream}, {rule_count} rules",
         workers.address()
     );
     // The main thread only waits for signals; the workers serve.
@@ -386,14 +414,14 @@ fn run(
                 Some(()) = hangup.recv() => {
                     tracing::info!("SIGHUP: reloading the rules");
                     seen = rules_fingerprint(&rule_paths);
-                    reload(&workers, &rule_paths);
+                    reload(&workers, &rule_paths, tls.as_deref());
                 }
                 _ = poll.tick() => {
                     let now = rules_fingerprint(&rule_paths);
                     if now != seen {
                         seen = now;
                         tracing::info!("a rules file changed: reloading the rules");
-                        reload(&workers, &rule_paths);
+                        reload(&workers, &rule_paths, tls.as_deref());
                     }
                 }
             }
@@ -411,8 +439,18 @@ fn run(
 /// How often the rules paths are looked at for a change.
 const RULES_POLL: Duration = Duration::from_secs(1);
 
-/// Compiles the rules again and swaps them in, or logs why not.
-fn reload(workers: &Workers, paths: &[PathBuf]) {
+/// Compiles the rules again and swaps them in, or logs why not; reads the
+/// listener's certificate and key again too.
+fn reload(workers: &Workers, paths: &[PathBuf], tls: Option<&rulegate_proxy::tls::ListenerTls>) {
+    if let Some(tls) = tls {
+        match tls.reload() {
+            Ok(()) => tracing::info!("TLS certificate and key read again"),
+            Err(error) => {
+                workers.reload_failed();
+                tracing::error!("TLS reload refused, the previous certificate serves on: {error}");
+            }
+        }
+    }
     let loaded = match rulegate_lang::load(paths) {
         Ok(loaded) => loaded,
         Err(error) => {
