@@ -1,17 +1,20 @@
 //! The `.rules` examples of the documentation are real: every fenced
 //! block marked `rules` in the README and `docs/language.md` checks clean
-//! (no error, and its inline examples pass), as `rulec check` would say.
+//! (no error, and its inline examples pass), as `rulec check` would say;
+//! a block marked `rules-policy` is checked loaded beside the shipped
+//! packs, whose rules it changes.
 
 use std::path::Path;
 
-/// The fenced blocks of `text` whose info string is `rules`, with the
+/// The fenced blocks of `text` whose info string is `info`, with the
 /// line each starts on.
-fn rules_blocks(text: &str) -> Vec<(usize, String)> {
+fn blocks_marked(text: &str, info: &str) -> Vec<(usize, String)> {
+    let fence = format!("```{info}");
     let mut blocks = Vec::new();
     let mut open: Option<(usize, String)> = None;
     for (index, line) in text.lines().enumerate() {
         match &mut open {
-            None if line.trim_start() == "```rules" => open = Some((index + 1, String::new())),
+            None if line.trim_start() == fence => open = Some((index + 1, String::new())),
             None => {}
             Some(_) if line.trim_start().starts_with("```") => blocks.extend(open.take()),
             Some((_, block)) => {
@@ -20,8 +23,27 @@ fn rules_blocks(text: &str) -> Vec<(usize, String)> {
             }
         }
     }
-    assert!(open.is_none(), "an unclosed ```rules block");
+    assert!(open.is_none(), "an unclosed ```{info} block");
     blocks
+}
+
+fn rules_blocks(text: &str) -> Vec<(usize, String)> {
+    blocks_marked(text, "rules")
+}
+
+/// The shipped packs' files, as sources.
+fn shipped_sources() -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
 }
 
 #[test]
@@ -30,9 +52,19 @@ fn every_rules_block_of_the_docs_checks_clean() {
     let mut checked = 0;
     for doc in ["README.md", "docs/language.md"] {
         let text = std::fs::read_to_string(root.join(doc)).unwrap();
-        for (line, block) in rules_blocks(&text) {
+        let alone = rules_blocks(&text).into_iter().map(|b| (b, false));
+        let policies = blocks_marked(&text, "rules-policy")
+            .into_iter()
+            .map(|b| (b, true));
+        for ((line, block), with_packs) in alone.chain(policies) {
             let name = format!("{doc}:{line}");
-            let loaded = rulegate_lang::check_sources(vec![(name.clone(), block.into_bytes())]);
+            let mut sources = if with_packs {
+                shipped_sources()
+            } else {
+                Vec::new()
+            };
+            sources.push((name.clone(), block.into_bytes()));
+            let loaded = rulegate_lang::check_sources(sources);
             let errors: Vec<String> = loaded
                 .diagnostics()
                 .iter()
@@ -44,7 +76,7 @@ fn every_rules_block_of_the_docs_checks_clean() {
             checked += 1;
         }
     }
-    assert!(checked >= 2, "only {checked} rules blocks found");
+    assert!(checked >= 4, "only {checked} rules blocks found");
 }
 
 #[test]

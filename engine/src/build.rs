@@ -85,10 +85,12 @@ impl Builder {
         let mut pattern_rule = Vec::new();
         let mut max_len = 0;
         let mut preceded_by = Vec::new();
+        let mut allowed = Vec::new();
         let mut context_len = 0;
         for (index, rule) in spec.rules.iter().enumerate() {
             let (regex, len) = context_regex(rule)?;
             preceded_by.push(regex);
+            allowed.push(allow_regex(rule)?);
             context_len = context_len.max(len);
             if rule.patterns.is_empty() {
                 return Err(BuildError::new(Kind::NoPattern {
@@ -133,6 +135,7 @@ impl Builder {
                 value_regex,
                 checked_floor,
                 preceded_by,
+                allowed,
                 context_len,
                 automata,
                 pool: CachePool::default(),
@@ -159,6 +162,8 @@ pub enum PatternRef {
     Pattern(usize),
     /// The rule's `unless preceded by` pattern at this index.
     UnlessPrecededBy(usize),
+    /// The rule's `allow` pattern at this index.
+    Allow(usize),
 }
 
 /// Why a rule set could not be built. Opaque: ask it what it is about.
@@ -186,6 +191,7 @@ fn describe(pattern: &PatternRef) -> String {
     match pattern {
         PatternRef::Pattern(index) => format!("pattern {index}"),
         PatternRef::UnlessPrecededBy(index) => format!("`unless preceded by` pattern {index}"),
+        PatternRef::Allow(index) => format!("`allow` pattern {index}"),
     }
 }
 
@@ -254,6 +260,35 @@ fn context_regex(rule: &RuleSpec) -> Result<(Option<meta::Regex>, usize), BuildE
         .build_from_hir(&at_end)
         .map_err(|e| BuildError::new(Kind::Automaton(e.to_string())))?;
     Ok((Some(regex), longest))
+}
+
+/// The rule's allowed values as one regex that must match a whole text;
+/// `None` when it has none.
+fn allow_regex(rule: &RuleSpec) -> Result<Option<meta::Regex>, BuildError> {
+    if rule.allow.is_empty() {
+        return Ok(None);
+    }
+    let mut hirs = Vec::new();
+    for (index, pattern) in rule.allow.iter().enumerate() {
+        let (hir, _) = compile_pattern(pattern).map_err(|error| {
+            BuildError::new(Kind::Pattern {
+                rule: rule.name.clone(),
+                pattern: PatternRef::Allow(index),
+                error,
+            })
+        })?;
+        hirs.push(hir);
+    }
+    let whole = Hir::concat(vec![
+        Hir::look(Look::Start),
+        Hir::alternation(hirs),
+        Hir::look(Look::End),
+    ]);
+    meta::Regex::builder()
+        .configure(meta::Config::new().nfa_size_limit(Some(NFA_SIZE_LIMIT)))
+        .build_from_hir(&whole)
+        .map(Some)
+        .map_err(|e| BuildError::new(Kind::Automaton(e.to_string())))
 }
 
 /// A regex for the `value` group of a pattern, anchored to end where the

@@ -43,6 +43,8 @@ pub(crate) struct Compiled {
     /// Per rule: its `unless preceded by` patterns as one regex that must
     /// end where the text ends, or `None` when it has none.
     pub(crate) preceded_by: Vec<Option<meta::Regex>>,
+    /// Per rule: its allowed values, a regex matching a whole text.
+    pub(crate) allowed: Vec<Option<meta::Regex>>,
     /// The longest text an `unless preceded by` pattern can match: how far
     /// before a candidate the engine looks.
     pub(crate) context_len: usize,

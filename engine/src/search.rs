@@ -185,15 +185,26 @@ impl Compiled {
         self.candidates_at(cache, hay, start, eoi, &mut candidates);
         // Longest first; at equal length the earlier pattern, hence rule.
         candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));
+        // Rules whose longest candidate here is an allowed value: their
+        // shorter candidates at this start are prefixes of it, not counted
+        // either (other rules' are).
+        let mut allowed_here: Vec<RuleId> = Vec::new();
         let best = candidates.iter().find_map(|&candidate| {
             let rule_id = self.pattern_rule[candidate.pattern];
             eligible(rule_id)?;
+            if allowed_here.contains(&rule_id) {
+                return None;
+            }
             let rule = &self.rules[rule_id.index()];
             let floor = (start + self.checked_floor[candidate.pattern]).min(candidate.end);
             if !checks::entropy_may_pass(&rule.checks, &hay[floor..candidate.end]) {
                 return None;
             }
             let checked = self.checked_span(cache, hay, start, candidate);
+            if self.allowed(rule_id, &hay[start..candidate.end], &hay[checked.clone()]) {
+                allowed_here.push(rule_id);
+                return None;
+            }
             (checks::all_pass(&rule.checks, &hay[checked])
                 && !self.preceded_by_exception(rule_id, hay, start))
             .then_some((rule_id, start..candidate.end))
@@ -240,6 +251,15 @@ impl Compiled {
         regex.search_captures(&input, caps);
         caps.get_group_by_name("value")
             .map_or(whole, |span| span.start..span.end)
+    }
+
+    /// True when the candidate's whole match, or its checked value, is an
+    /// allowed value of its rule.
+    fn allowed(&self, rule: RuleId, whole: &[u8], value: &[u8]) -> bool {
+        let Some(regex) = &self.allowed[rule.index()] else {
+            return false;
+        };
+        regex.is_match(whole) || (value.len() < whole.len() && regex.is_match(value))
     }
 
     /// True when the text before `start` ends with a match of one of the

@@ -34,6 +34,12 @@ pub struct RuleSpec {
     /// Decoded views of the text the rule is also matched in (`decode
     /// percent, json-escape, unicode, base64`); empty: the text as it is.
     pub decode: DecodingSet,
+    /// Allowed values (`allow "AKIAIOSFODNN7EXAMPLE", /test-[0-9]{4}/`): a
+    /// candidate whose whole match, or whose `value` group, is entirely a
+    /// match of one of these does not count, nor do the rule's shorter
+    /// candidates at the same start (its prefixes); other rules' candidates
+    /// are not hidden.
+    pub allow: Vec<PatternSpec>,
 }
 
 impl RuleSpec {
@@ -455,6 +461,7 @@ mod tests {
             ],
             examples: vec![],
             decode: DecodingSet::NONE,
+            allow: vec![],
         };
         assert_eq!(
             rule.action_for(Side::Request, Scope::ToolResult),

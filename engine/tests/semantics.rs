@@ -35,6 +35,29 @@ fn leftmost_then_longest_then_first_declared() {
 }
 
 #[test]
+fn an_allowed_value_does_not_count_and_hides_nothing() {
+    let mut long = rule("long", vec![regex("key-[a-z]{4,8}")], vec![]);
+    long.allow = vec![
+        literal("key-example", false, false),
+        regex("key-test[a-z]{0,4}"),
+    ];
+    let short = rule("short", vec![regex("key-[a-z]{2}")], vec![]);
+    let set = RuleSet::build(RuleSetSpec {
+        rules: vec![long, short],
+    })
+    .unwrap();
+    assert_eq!(masked(&set, "key-abcdefg"), "[x:long]");
+    // Allowed (a literal, a whole-text regex): the rule's own shorter
+    // matches (prefixes of the allowed value) do not count either; another
+    // rule's match at the same start does.
+    assert_eq!(masked(&set, "key-example"), "[x:short]ample");
+    assert_eq!(masked(&set, "key-testab"), "[x:short]stab");
+    // An allow pattern must match the whole candidate, not a part of it.
+    assert_eq!(masked(&set, "key-testabcd"), "[x:short]stabcd");
+    assert_eq!(masked(&set, "key-xtestab"), "[x:long]");
+}
+
+#[test]
 fn a_failed_check_does_not_hide_an_overlapping_valid_match() {
     let spec = RuleSetSpec {
         rules: vec![rule("card", vec![regex(r"\d{4,6}")], vec![Check::Luhn])],

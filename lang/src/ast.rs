@@ -88,6 +88,10 @@ pub struct File {
     pub rules: Vec<RuleDecl>,
     /// Top-level `decode …` lines, in order.
     pub decodes: Vec<FileDecode>,
+    /// Top-level `disable NAME, …`: rules (of any file) left out.
+    pub disables: Vec<Name>,
+    /// Top-level `allow …` lines: values no rule (of any file) reports.
+    pub allows: Vec<(Vec<Pattern>, Vec<Name>)>,
 }
 
 /// A top-level `decode percent, unicode`: the decodings of every rule
@@ -110,6 +114,8 @@ pub struct RuleDecl {
     /// The header line, from `rule` to the end of the name.
     pub head: Span,
     pub clauses: Vec<Clause>,
+    /// `override NAME { … }`: changes a rule declared elsewhere.
+    pub is_override: bool,
     /// Lines of the body with a syntax error (already reported). Rule-level
     /// checks such as "no action" stay quiet when there are any, since the
     /// broken line may be the missing clause.
@@ -155,6 +161,11 @@ pub enum ClauseKind {
     /// `decode percent, json-escape, unicode, base64`: decoded views the
     /// rule is also matched in.
     Decode { decodings: Vec<Name> },
+    /// `allow "AKIAIOSFODNN7EXAMPLE", /test-[0-9]{4}/`: values not reported.
+    Allow {
+        patterns: Vec<Pattern>,
+        flags: Vec<Name>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -52,17 +52,38 @@ struct Compiled<'a> {
     pattern_spans: Vec<Span>,
     /// The span of each `unless preceded by` pattern of `spec`, in order.
     context_spans: Vec<Span>,
+    /// The span of each `allow` pattern of `spec`, in order.
+    allow_spans: Vec<Span>,
     /// The string of each example of `spec`, in order.
     example_strings: Vec<&'a Str>,
     first_match: Option<Span>,
 }
 
+/// An `override NAME { … }` block, checked, waiting for its rule.
+struct Override<'a> {
+    file: FileId,
+    name: &'a Name,
+    result: RuleResult<'a>,
+    /// Whether it has action clauses (then they replace the rule's), or a
+    /// `decode` clause (then it replaces the rule's decodings).
+    has_actions: bool,
+    has_decode: bool,
+}
+
 pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnostic>) -> Checked {
     let mut seen: HashMap<&str, (FileId, Span)> = HashMap::new();
     let mut compiled = Vec::new();
+    let mut overrides: Vec<Override> = Vec::new();
+    let mut disables: Vec<(FileId, &Name)> = Vec::new();
+    let mut global_allow: Vec<PatternSpec> = Vec::new();
     let mut rule_count = 0;
     for (file, tree) in files {
         let mut checker = RuleChecker::new(*file, diagnostics);
+        for (patterns, flags) in &tree.allows {
+            let mut spans = Vec::new();
+            checker.pattern_list(patterns, flags, false, (&mut global_allow, &mut spans));
+        }
+        disables.extend(tree.disables.iter().map(|name| (*file, name)));
         let defaults: Vec<(usize, DecodingSet)> = tree
             .decodes
             .iter()
@@ -74,6 +95,26 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
                 .rev()
                 .find(|(first, _)| *first <= index)
                 .map_or(DecodingSet::NONE, |(_, set)| *set);
+            if decl.is_override {
+                let mut checker = RuleChecker::new(*file, diagnostics);
+                let Some(name) = &decl.name else {
+                    checker.rule(decl, "", default_decode);
+                    continue;
+                };
+                let result = checker.rule(decl, &name.text, DecodingSet::NONE);
+                let kinds =
+                    |wanted: fn(&ClauseKind) -> bool| decl.clauses.iter().any(|c| wanted(&c.kind));
+                if !checker.failed && decl.broken_lines == 0 {
+                    overrides.push(Override {
+                        file: *file,
+                        name,
+                        result,
+                        has_actions: kinds(|k| matches!(k, ClauseKind::Action { .. })),
+                        has_decode: kinds(|k| matches!(k, ClauseKind::Decode { .. })),
+                    });
+                }
+                continue;
+            }
             rule_count += 1;
             let Some(name) = &decl.name else {
                 // A rule whose header is broken is still checked line by
@@ -106,10 +147,62 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
                 ok,
                 pattern_spans: result.pattern_spans,
                 context_spans: result.context_spans,
+                allow_spans: result.allow_spans,
                 example_strings: result.example_strings,
                 first_match: result.first_match,
             });
         }
+    }
+
+    // Composition: overrides change rules declared anywhere, `disable`
+    // leaves rules out, a top-level `allow` applies to every rule.
+    let names: Vec<&str> = compiled.iter().map(|c| c.name.text.as_str()).collect();
+    let unknown = |what: &'static str, name: &Name| Problem::UnknownRuleRef {
+        what,
+        name: name.text.clone(),
+        suggestion: crate::suggest::closest_owned(&name.text, &names),
+    };
+    let mut problems = Vec::new();
+    for o in overrides {
+        let Some(target) = compiled.iter_mut().find(|c| c.name.text == o.name.text) else {
+            problems.push(Diagnostic::new(
+                unknown("override", o.name),
+                o.file,
+                o.name.span.clone(),
+            ));
+            continue;
+        };
+        let spec = &mut target.spec;
+        if o.has_actions {
+            spec.actions = o.result.spec.actions;
+        }
+        if o.has_decode {
+            spec.decode = o.result.spec.decode;
+        }
+        if let Some(description) = o.result.spec.description {
+            spec.description = Some(description);
+        }
+        // Added patterns carry no span in the rule's own file.
+        spec.unless_preceded_by
+            .extend(o.result.spec.unless_preceded_by);
+        spec.allow.extend(o.result.spec.allow);
+    }
+    let mut disabled = Vec::new();
+    for (file, name) in disables {
+        if names.contains(&name.text.as_str()) {
+            disabled.push(name.text.clone());
+        } else {
+            problems.push(Diagnostic::new(
+                unknown("disable", name),
+                file,
+                name.span.clone(),
+            ));
+        }
+    }
+    diagnostics.extend(problems);
+    compiled.retain(|c| !disabled.contains(&c.name.text));
+    for c in &mut compiled {
+        c.spec.allow.extend(global_allow.iter().cloned());
     }
 
     // Each rule is compiled on its own: that is all its examples need
@@ -203,6 +296,7 @@ fn build_failure(error: BuildError, rule: &Compiled) -> Diagnostic {
     let span = match error.pattern() {
         Some(PatternRef::Pattern(index)) => rule.pattern_spans.get(index).cloned(),
         Some(PatternRef::UnlessPrecededBy(index)) => rule.context_spans.get(index).cloned(),
+        Some(PatternRef::Allow(index)) => rule.allow_spans.get(index).cloned(),
         None => None,
     };
     let problem = Problem::RuleSetFailed {
@@ -321,6 +415,7 @@ struct RuleResult<'a> {
     spec: RuleSpec,
     pattern_spans: Vec<Span>,
     context_spans: Vec<Span>,
+    allow_spans: Vec<Span>,
     example_strings: Vec<&'a Str>,
     first_match: Option<Span>,
 }
@@ -369,9 +464,11 @@ impl<'d> RuleChecker<'d> {
             actions: Vec::new(),
             examples: Vec::new(),
             decode: default_decode,
+            allow: Vec::new(),
         };
         let mut pattern_spans = Vec::new();
         let mut context_spans = Vec::new();
+        let mut allow_spans = Vec::new();
         let mut example_strings = Vec::new();
         let mut description: Option<&Span> = None;
         let mut decode_clause: Option<&Span> = None;
@@ -396,6 +493,22 @@ impl<'d> RuleChecker<'d> {
                         description = Some(&clause.span);
                         spec.description = Some(text.value.clone());
                     }
+                }
+                ClauseKind::Allow { patterns, flags } => {
+                    let list = (&mut spec.allow, &mut allow_spans);
+                    self.pattern_list(patterns, flags, false, list);
+                }
+                ClauseKind::Match { .. }
+                | ClauseKind::Where { .. }
+                | ClauseKind::Example { .. }
+                    if decl.is_override =>
+                {
+                    let keyword = match &clause.kind {
+                        ClauseKind::Match { .. } => "match",
+                        ClauseKind::Where { .. } => "where",
+                        _ => "example",
+                    };
+                    self.report(Problem::NotInOverride { keyword }, clause.span.clone());
                 }
                 ClauseKind::Match { patterns, flags } => {
                     first_match.get_or_insert_with(|| clause.span.clone());
@@ -458,8 +571,9 @@ impl<'d> RuleChecker<'d> {
         self.unreachable_actions(&actions);
         spec.actions = actions.into_iter().map(|(clause, _)| clause).collect();
 
-        // With a broken line the missing clause may be the broken one.
-        if decl.broken_lines == 0 && !name.is_empty() {
+        // With a broken line the missing clause may be the broken one; an
+        // override has the rule's patterns and may keep its actions.
+        if decl.broken_lines == 0 && !name.is_empty() && !decl.is_override {
             let name_span = decl
                 .name
                 .as_ref()
@@ -475,6 +589,7 @@ impl<'d> RuleChecker<'d> {
             spec,
             pattern_spans,
             context_spans,
+            allow_spans,
             example_strings,
             first_match,
         }

@@ -208,6 +208,14 @@ pub(crate) enum Problem {
     },
     /// `decode unicode, unicode`
     RepeatedDecoding { name: String },
+    /// `override emial {` or `disable emial`
+    UnknownRuleRef {
+        what: &'static str,
+        name: String,
+        suggestion: Option<String>,
+    },
+    /// `match /x/` inside `override NAME { … }`
+    NotInOverride { keyword: &'static str },
     /// `request reject "…" in tool_results`
     UnknownScope {
         name: String,
@@ -308,12 +316,14 @@ fn code(problem: &Problem) -> &'static str {
         Problem::RuleSetFailed { .. } => "E0027",
         Problem::UnknownDecoding { .. } => "E0028",
         Problem::RepeatedDecoding { .. } => "W0003",
+        Problem::UnknownRuleRef { .. } => "E0029",
+        Problem::NotInOverride { .. } => "E0030",
         Problem::UnreachableAction { .. } => "W0001",
         Problem::LongPattern { .. } => "W0002",
     }
 }
 
-pub(crate) const KEYWORDS: [&str; 8] = [
+pub(crate) const KEYWORDS: [&str; 9] = [
     "description",
     "match",
     "where",
@@ -322,6 +332,7 @@ pub(crate) const KEYWORDS: [&str; 8] = [
     "response",
     "example",
     "decode",
+    "allow",
 ];
 pub(crate) const CHECKS: [&str; 3] = ["luhn", "mod97", "entropy"];
 pub(crate) const ACTIONS: [&str; 3] = ["reject", "mask", "log"];
@@ -396,6 +407,9 @@ pub(crate) fn expected_words(rule: Rule, context: Context) -> &'static str {
         Rule::kw_by => "`by`",
         Rule::kw_example => "`example`",
         Rule::kw_decode => "`decode`",
+        Rule::kw_allow => "`allow`",
+        Rule::kw_disable => "`disable`",
+        Rule::kw_override => "`override`",
         Rule::decoding => "a decoding (`percent`, `json-escape`, `unicode` or `base64`)",
         Rule::open_brace => "`{`",
         Rule::close_brace => "`}`",
@@ -419,7 +433,10 @@ pub(crate) fn expected_words(rule: Rule, context: Context) -> &'static str {
         | Rule::unless_clause
         | Rule::action_clause
         | Rule::example_clause
-        | Rule::decode_clause => "a clause",
+        | Rule::decode_clause
+        | Rule::allow_clause
+        | Rule::disable_clause
+        | Rule::override_header => "a clause",
     }
 }
 
@@ -661,6 +678,29 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
             (
                 format!("unknown decoding `{name}`"),
                 "unknown decoding".into(),
+            )
+        }
+        Problem::UnknownRuleRef {
+            what,
+            name,
+            suggestion,
+        } => {
+            if let Some(suggestion) = suggestion {
+                help.push(format!("did you mean `{suggestion}`?"));
+            }
+            help.push(format!(
+                "`{what}` names a rule of the loaded files (run `rulec check` on them together)"
+            ));
+            (
+                format!("no rule named `{name}` to {what}"),
+                "no such rule".into(),
+            )
+        }
+        Problem::NotInOverride { keyword } => {
+            help.push("an override changes a rule's actions, decodings, allowed values and exceptions; to match something else, write a new rule".into());
+            (
+                format!("`{keyword}` cannot be changed by an override"),
+                "not in an override".into(),
             )
         }
         Problem::RepeatedDecoding { name } => {

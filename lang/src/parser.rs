@@ -79,8 +79,15 @@ impl<'t> FileParser<'t, '_> {
             }
         };
         let mut decodes = Vec::new();
+        let mut disables = Vec::new();
+        let mut allows = Vec::new();
         let Some(top) = top else {
-            return ast::File { rules, decodes };
+            return ast::File {
+                rules,
+                decodes,
+                disables,
+                allows,
+            };
         };
         for item in top.into_inner() {
             match item.as_rule() {
@@ -105,11 +112,38 @@ impl<'t> FileParser<'t, '_> {
                         });
                     }
                 }
+                Rule::stray_line if item.as_str().split_whitespace().next() == Some("allow") => {
+                    if let Some(ast::Clause {
+                        kind: ast::ClauseKind::Allow { patterns, flags },
+                        ..
+                    }) = self.clause_line(item)
+                    {
+                        allows.push((patterns, flags));
+                    }
+                }
+                Rule::stray_line if item.as_str().split_whitespace().next() == Some("disable") => {
+                    let span = span_of(&item, 0);
+                    let tokens = Self::tokens(item);
+                    if let Some(pair) =
+                        self.strict(Rule::disable_clause, &span, &tokens, Context::Clause)
+                    {
+                        disables.extend(
+                            pair.into_inner()
+                                .filter(|p| p.as_rule() == Rule::rule_name)
+                                .map(|p| self.name(&p, span.start)),
+                        );
+                    }
+                }
                 Rule::stray_line => self.stray_line(item),
                 _ => {}
             }
         }
-        ast::File { rules, decodes }
+        ast::File {
+            rules,
+            decodes,
+            disables,
+            allows,
+        }
     }
 
     fn tokens(pair: Pair<'_, Rule>) -> Vec<Token> {
@@ -202,6 +236,9 @@ impl<'t> FileParser<'t, '_> {
             .as_ref()
             .map_or(block_span.start..block_span.start, |h| span_of(h, 0));
         let head_tokens = head.map(Self::tokens).unwrap_or_default();
+        let is_override = head_tokens
+            .first()
+            .is_some_and(|t| &self.text[t.span.clone()] == "override");
         let (is_rule, name) = self.header(&head_tokens, &head_span, open.as_ref());
 
         let mut clauses = Vec::new();
@@ -250,6 +287,7 @@ impl<'t> FileParser<'t, '_> {
             name,
             head: head_span,
             clauses,
+            is_override,
             broken_lines,
         })
     }
@@ -272,7 +310,12 @@ impl<'t> FileParser<'t, '_> {
             return (false, None);
         };
         let first_text = &self.text[first.span.clone()];
-        if first.rule != Rule::word || first_text != "rule" {
+        let header_rule = if first_text == "override" {
+            Rule::override_header
+        } else {
+            Rule::rule_header
+        };
+        if first.rule != Rule::word || (first_text != "rule" && first_text != "override") {
             let problem = if first.rule == Rule::word {
                 if KEYWORDS.contains(&first_text) {
                     Problem::MisplacedClause {
@@ -294,7 +337,7 @@ impl<'t> FileParser<'t, '_> {
             self.report(problem, first.span.clone());
             return (false, None);
         }
-        let name = match self.strict(Rule::rule_header, span, tokens, Context::Header) {
+        let name = match self.strict(header_rule, span, tokens, Context::Header) {
             Some(pair) => pair
                 .into_inner()
                 .find(|p| p.as_rule() == Rule::rule_name)
@@ -380,6 +423,7 @@ impl<'t> FileParser<'t, '_> {
             "request" | "response" => Rule::action_clause,
             "example" => Rule::example_clause,
             "decode" => Rule::decode_clause,
+            "allow" => Rule::allow_clause,
             _ => {
                 self.unknown_keyword(&tokens);
                 return None;
@@ -440,7 +484,7 @@ impl<'t> FileParser<'t, '_> {
                 let string = find(Rule::string)?;
                 Some(ClauseKind::Description(self.string(string, base)))
             }
-            Rule::match_clause | Rule::unless_clause => {
+            Rule::match_clause | Rule::unless_clause | Rule::allow_clause => {
                 let mut patterns = Vec::new();
                 let mut flags = Vec::new();
                 for part in &parts {
@@ -454,10 +498,10 @@ impl<'t> FileParser<'t, '_> {
                         _ => {}
                     }
                 }
-                Some(if rule == Rule::match_clause {
-                    ClauseKind::Match { patterns, flags }
-                } else {
-                    ClauseKind::UnlessPrecededBy { patterns, flags }
+                Some(match rule {
+                    Rule::match_clause => ClauseKind::Match { patterns, flags },
+                    Rule::allow_clause => ClauseKind::Allow { patterns, flags },
+                    _ => ClauseKind::UnlessPrecededBy { patterns, flags },
                 })
             }
             Rule::where_clause => Some(ClauseKind::Where {

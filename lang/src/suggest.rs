@@ -50,6 +50,11 @@ fn distance(a: &str, b: &str) -> usize {
     d[a.len() * width + b.len()]
 }
 
+/// [`closest`] among names known only at run time.
+pub(crate) fn closest_owned(word: &str, candidates: &[&str]) -> Option<String> {
+    closest(word, candidates).map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

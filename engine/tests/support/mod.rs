@@ -56,6 +56,7 @@ pub fn rule(name: &str, patterns: Vec<PatternSpec>, checks: Vec<Check>) -> RuleS
         actions: mask_all("x"),
         examples: vec![],
         decode: DecodingSet::NONE,
+        allow: vec![],
     }
 }
 
