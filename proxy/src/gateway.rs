@@ -230,8 +230,6 @@ impl Gateway {
     }
 
     async fn route(&self, request: Request<Incoming>, log: &mut AccessLog) -> Routed {
-        // Taken once: a reload meanwhile does not change this request.
-        let generation = self.live.current();
         let path = request.uri().path();
         let local = matches!(*request.method(), Method::GET | Method::HEAD);
         if local && path == "/healthz" {
@@ -243,6 +241,7 @@ impl Gateway {
             ));
         }
         if local && path == "/readyz" {
+            let generation = self.live.current();
             // Serving means a rule set is loaded: the gateway refuses to
             // start without one, and a reload keeps the old one on error.
             log.route = "readyz";
@@ -268,12 +267,19 @@ impl Gateway {
         let headers = request.headers();
         log.key = self.config.fingerprints.of(headers);
         log.session = identity::session(headers);
+        let mut team = None;
         if let Some(tokens) = &self.config.team_tokens {
             match tokens.team(headers) {
-                Some(team) => log.team = team.to_owned(),
+                Some(name) => {
+                    log.team = name.to_owned();
+                    team = Some(name);
+                }
                 None => return self.refuse(Refusal::Unauthenticated, log),
             }
         }
+        // The team's rules (or the default ones), taken once: a reload
+        // meanwhile does not change this request.
+        let generation = self.live.current_for(team);
         let route = match self.routes.decide(request.method(), path) {
             Decision::Route(route) => route,
             Decision::NotCanonical(why) => {

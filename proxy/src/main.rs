@@ -7,6 +7,7 @@
 //! swaps the new set in; a set with errors is refused, its diagnostics
 //! logged, and the old one serves on.
 
+use std::collections::HashMap;
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -123,6 +124,16 @@ struct Args {
     /// never forwarded, and the team is in the logs
     #[arg(long, env = "RULEGATE_TEAM_TOKENS", value_name = "FILE")]
     team_tokens: Option<PathBuf>,
+    /// `TEAM=PATH`: the team (of --team-tokens) is served with the rules
+    /// of --rules and of PATH, compiled once (a policy file there can
+    /// disable, override and allow); repeatable
+    #[arg(
+        long,
+        env = "RULEGATE_TEAM_RULES",
+        value_delimiter = ',',
+        value_name = "TEAM=PATH"
+    )]
+    team_rules: Vec<String>,
     /// Key of the API-key fingerprints in the logs; give replicas the same
     /// one so their fingerprints agree (default: random per process)
     #[arg(
@@ -310,6 +321,21 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let team_paths = match team_paths(&args.team_rules, args.team_tokens.is_some()) {
+        Ok(paths) => paths,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let team_rules = match compile_teams(&args.rules, &team_paths) {
+        Ok(sets) => sets,
+        Err(error) => {
+            eprintln!("{error}");
+            eprintln!("error: refusing to start: a team's rules have errors");
+            return ExitCode::from(1);
+        }
+    };
     let mut config = Config::new(args.upstream.clone());
     if let Err(error) = limits(&args, &mut config) {
         eprintln!("error: {error}");
@@ -359,7 +385,13 @@ fn main() -> ExitCode {
     let workers = args.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    match run(args.listen, workers, rules, config, args.rules.clone()) {
+    let rules = Rules {
+        base: rules,
+        teams: team_rules,
+        paths: args.rules.clone(),
+        team_paths,
+    };
+    match run(args.listen, workers, rules, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -368,13 +400,71 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(
-    listen: SocketAddr,
-    workers: usize,
-    rules: rulegate_engine::RuleSet,
-    config: Config,
-    rule_paths: Vec<PathBuf>,
-) -> Result<(), String> {
+/// The rules served, and where they come from (for reloads).
+struct Rules {
+    base: rulegate_engine::RuleSet,
+    teams: HashMap<String, rulegate_engine::RuleSet>,
+    paths: Vec<PathBuf>,
+    team_paths: HashMap<String, Vec<PathBuf>>,
+}
+
+/// `TEAM=PATH` flags by team.
+fn team_paths(
+    flags: &[String],
+    have_tokens: bool,
+) -> Result<HashMap<String, Vec<PathBuf>>, String> {
+    let mut paths: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    for flag in flags {
+        let Some((team, path)) = flag.split_once('=') else {
+            return Err(format!("--team-rules {flag}: expected TEAM=PATH"));
+        };
+        paths
+            .entry(team.to_owned())
+            .or_default()
+            .push(PathBuf::from(path));
+    }
+    if !paths.is_empty() && !have_tokens {
+        return Err(
+            "--team-rules needs --team-tokens: a request's team is that of its token".into(),
+        );
+    }
+    Ok(paths)
+}
+
+/// Each team's set: the base paths and its own, compiled; the diagnostics
+/// of the first that fails.
+fn compile_teams(
+    base: &[PathBuf],
+    teams: &HashMap<String, Vec<PathBuf>>,
+) -> Result<HashMap<String, rulegate_engine::RuleSet>, String> {
+    let mut sets = HashMap::new();
+    for (team, own) in teams {
+        let paths: Vec<PathBuf> = base.iter().chain(own).cloned().collect();
+        let loaded = rulegate_lang::load(&paths).map_err(|e| format!("team {team}: {e}"))?;
+        let mut shown = Vec::new();
+        let _ = rulegate_lang::render_human(&loaded, &mut shown, false);
+        match loaded.compile() {
+            Ok(set) => {
+                sets.insert(team.clone(), set);
+            }
+            Err(error) => {
+                return Err(format!(
+                    "team {team}: {error}\n{}",
+                    String::from_utf8_lossy(&shown).trim_end()
+                ))
+            }
+        }
+    }
+    Ok(sets)
+}
+
+fn run(listen: SocketAddr, workers: usize, rules: Rules, config: Config) -> Result<(), String> {
+    let Rules {
+        base: rules,
+        teams,
+        paths: rule_paths,
+        team_paths,
+    } = rules;
     let rule_count = rules.rules().len();
     let upstream = match &config.egress_proxy {
         // The proxy's address only: its credentials stay out of the log.
@@ -392,11 +482,23 @@ fn run(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let tls = config.listener_tls.clone();
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let workers = Workers::start(listener, workers, rules, config).map_err(|e| e.to_string())?;
+    let team_count = teams.len();
+    let workers = Workers::start_with_teams(listener, workers, rules, teams, config)
+        .map_err(|e| e.to_string())?;
     tracing::info!(
-        "listening on {scheme}://{}, upstream {upstream}, {rule_count} rules",
-        workers.address()
+        "listening on {scheme}://{}, upstream {upstream}, {rule_count} rules{}",
+        workers.address(),
+        if team_count > 0 {
+            format!(", {team_count} teams with rules of their own")
+        } else {
+            String::new()
+        }
     );
+    let watched: Vec<PathBuf> = rule_paths
+        .iter()
+        .chain(team_paths.values().flatten())
+        .cloned()
+        .collect();
     // The main thread only waits for signals; the workers serve.
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -406,22 +508,22 @@ fn run(
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
         let mut hangup = hangup_signals();
-        let mut seen = rules_fingerprint(&rule_paths);
+        let mut seen = rules_fingerprint(&watched);
         let mut poll = tokio::time::interval(RULES_POLL);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(()) = hangup.recv() => {
                     tracing::info!("SIGHUP: reloading the rules");
-                    seen = rules_fingerprint(&rule_paths);
-                    reload(&workers, &rule_paths, tls.as_deref());
+                    seen = rules_fingerprint(&watched);
+                    reload(&workers, &rule_paths, &team_paths, tls.as_deref());
                 }
                 _ = poll.tick() => {
-                    let now = rules_fingerprint(&rule_paths);
+                    let now = rules_fingerprint(&watched);
                     if now != seen {
                         seen = now;
                         tracing::info!("a rules file changed: reloading the rules");
-                        reload(&workers, &rule_paths, tls.as_deref());
+                        reload(&workers, &rule_paths, &team_paths, tls.as_deref());
                     }
                 }
             }
@@ -441,7 +543,12 @@ const RULES_POLL: Duration = Duration::from_secs(1);
 
 /// Compiles the rules again and swaps them in, or logs why not; reads the
 /// listener's certificate and key again too.
-fn reload(workers: &Workers, paths: &[PathBuf], tls: Option<&rulegate_proxy::tls::ListenerTls>) {
+fn reload(
+    workers: &Workers,
+    paths: &[PathBuf],
+    team_paths: &HashMap<String, Vec<PathBuf>>,
+    tls: Option<&rulegate_proxy::tls::ListenerTls>,
+) {
     if let Some(tls) = tls {
         match tls.reload() {
             Ok(()) => tracing::info!("TLS certificate and key read again"),
@@ -467,8 +574,16 @@ fn reload(workers: &Workers, paths: &[PathBuf], tls: Option<&rulegate_proxy::tls
             if loaded.warning_count() > 0 {
                 tracing::warn!("{}", shown.trim_end());
             }
+            let teams = match compile_teams(paths, team_paths) {
+                Ok(teams) => teams,
+                Err(error) => {
+                    workers.reload_failed();
+                    tracing::error!("reload refused, the previous rules serve on: {error}");
+                    return;
+                }
+            };
             let count = rules.rules().len();
-            let generation = workers.reload(rules);
+            let generation = workers.reload(rules, teams);
             tracing::info!("rule set generation {generation} live: {count} rules");
         }
         Err(error) => {

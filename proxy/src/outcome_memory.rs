@@ -500,44 +500,75 @@ impl Shard {
     }
 }
 
-/// The generation serving new requests, and its number (1 for the rules
-/// loaded at start). A reload swaps it whole; a request takes the current
-/// one when it starts and keeps it to its end (a stream to its last
-/// event), so nothing in flight ever sees two rule sets.
+/// The generations serving new requests (the default one, and one per
+/// team with rules of its own) and their number (1 for the rules loaded at
+/// start). A reload swaps them all at once; a request takes its generation
+/// when it starts and keeps it to its end (a stream to its last event), so
+/// nothing in flight ever sees two rule sets.
 pub struct LiveGeneration {
-    current: std::sync::RwLock<(u64, Generation)>,
+    current: std::sync::RwLock<Live>,
+}
+
+struct Live {
+    number: u64,
+    default: Generation,
+    teams: HashMap<String, Generation>,
 }
 
 impl LiveGeneration {
     pub fn new(generation: Generation) -> LiveGeneration {
+        LiveGeneration::with_teams(generation, HashMap::new())
+    }
+
+    /// `default`, and for each named team its own generation.
+    pub fn with_teams(default: Generation, teams: HashMap<String, Generation>) -> LiveGeneration {
         LiveGeneration {
-            current: std::sync::RwLock::new((1, generation)),
+            current: std::sync::RwLock::new(Live {
+                number: 1,
+                default,
+                teams,
+            }),
         }
     }
 
-    /// The generation to serve a new request with.
-    pub fn current(&self) -> Generation {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
         match self.current.read() {
-            Ok(current) => current.1.clone(),
-            Err(poisoned) => poisoned.into_inner().1.clone(),
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    /// The default generation, for a new request of no team with rules of
+    /// its own.
+    pub fn current(&self) -> Generation {
+        self.read().default.clone()
+    }
+
+    /// The generation for a new request of `team`.
+    pub fn current_for(&self, team: Option<&str>) -> Generation {
+        let live = self.read();
+        team.and_then(|team| live.teams.get(team))
+            .unwrap_or(&live.default)
+            .clone()
     }
 
     pub fn number(&self) -> u64 {
-        match self.current.read() {
-            Ok(current) => current.0,
-            Err(poisoned) => poisoned.into_inner().0,
-        }
+        self.read().number
     }
 
-    /// Makes `generation` the one new requests get; returns its number.
-    pub fn swap(&self, generation: Generation) -> u64 {
+    /// Makes `default` and `teams` the generations new requests get;
+    /// returns their number.
+    pub fn swap(&self, default: Generation, teams: HashMap<String, Generation>) -> u64 {
         let mut current = match self.current.write() {
             Ok(current) => current,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let number = current.0 + 1;
-        *current = (number, generation);
+        let number = current.number + 1;
+        *current = Live {
+            number,
+            default,
+            teams,
+        };
         number
     }
 }

@@ -13,6 +13,7 @@
 //! Invariant: [`Workers::stop`] makes every thread stop accepting; each
 //! thread returns once its in-flight requests and streams have finished.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -44,6 +45,18 @@ impl Workers {
         rules: RuleSet,
         config: Config,
     ) -> Result<Workers, GatewayError> {
+        Workers::start_with_teams(listener, count, rules, HashMap::new(), config)
+    }
+
+    /// [`Workers::start`], with a rule set of their own for some teams
+    /// (the team of a request's gateway token).
+    pub fn start_with_teams(
+        listener: TcpListener,
+        count: usize,
+        rules: RuleSet,
+        team_rules: HashMap<String, RuleSet>,
+        config: Config,
+    ) -> Result<Workers, GatewayError> {
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
@@ -53,10 +66,11 @@ impl Workers {
         ));
         // One memory for every thread: a conversation's next turn may land
         // on any of them.
-        let live = Arc::new(LiveGeneration::new(Generation::new(
-            rules,
-            config.outcome_memory_bytes,
-        )));
+        let memory = config.outcome_memory_bytes;
+        let live = Arc::new(LiveGeneration::with_teams(
+            Generation::new(rules, memory),
+            team_generations(team_rules, memory),
+        ));
         let mut threads = Vec::new();
         for index in 0..count.max(1) {
             // Build every gateway up front so a bad TLS set-up fails here,
@@ -102,9 +116,12 @@ impl Workers {
     /// was remembered is of the old rules); requests and streams in flight
     /// finish with the rules they started with. Returns the new
     /// generation's number.
-    pub fn reload(&self, rules: RuleSet) -> u64 {
+    pub fn reload(&self, rules: RuleSet, team_rules: HashMap<String, RuleSet>) -> u64 {
         let count = rules.rules().len();
-        let number = self.live.swap(Generation::new(rules, self.memory_bytes));
+        let number = self.live.swap(
+            Generation::new(rules, self.memory_bytes),
+            team_generations(team_rules, self.memory_bytes),
+        );
         self.shared.metrics.set_rule_set(number, count);
         number
     }
@@ -132,4 +149,16 @@ impl Workers {
         }
         result
     }
+}
+
+/// Each team's rules with a memory of their own (what one set found says
+/// nothing of another).
+fn team_generations(
+    team_rules: HashMap<String, RuleSet>,
+    memory_bytes: u64,
+) -> HashMap<String, Generation> {
+    team_rules
+        .into_iter()
+        .map(|(team, rules)| (team, Generation::new(rules, memory_bytes)))
+        .collect()
 }

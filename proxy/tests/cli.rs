@@ -771,3 +771,87 @@ fn team_tokens_gate_requests_and_the_logs_say_who() {
         assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
     }
 }
+
+/// Per-team policies: a team named in `--team-rules` is served with the
+/// base rules and its own policy (here, one that disables a rule); other
+/// teams get the base rules.
+#[test]
+fn each_team_gets_its_own_policy() {
+    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let upstream = runtime
+        .block_on(MockUpstream::start(anthropic_responder(Script::text("ok"))))
+        .unwrap();
+    let dir = temp_dir("team-policy");
+    for sub in ["base", "payments"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(
+        dir.join("base/base.rules"),
+        "rule alpha {\n  match /alpha-[0-9]{4}/\n  request mask \"[alpha]\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("payments/policy.rules"), "disable alpha\n").unwrap();
+    std::fs::write(
+        dir.join("teams"),
+        "payments tok-payments-0123456789ab\nsearch tok-search-0123456789abcd\n",
+    )
+    .unwrap();
+    let mut child = proxy()
+        .args(["--rules"])
+        .arg(dir.join("base"))
+        .args(["--team-tokens"])
+        .arg(dir.join("teams"))
+        .arg(format!(
+            "--team-rules=payments={}",
+            dir.join("payments").display()
+        ))
+        .args(["--listen", "127.0.0.1:0", "--upstream", &upstream.url()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, log, _) = wait_for_listening(&mut child);
+    assert!(log.contains("1 teams with rules of their own"), "{log}");
+    let send = |token: &str, marker: &str| {
+        let body = format!(
+            r#"{{"model":"m","max_tokens":9,"messages":[{{"role":"user","content":"{marker} alpha-1234"}}]}}"#
+        );
+        let mut stream = TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-rulegate-token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        upstream
+            .requests()
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .find(|b| b.contains(marker))
+            .unwrap()
+    };
+    assert!(send("tok-search-0123456789abcd", "from-search").contains("from-search [alpha]"));
+    assert!(send("tok-payments-0123456789ab", "from-payments").contains("from-payments alpha-1234"));
+    sigterm(&mut child);
+
+    // Team rules without tokens to tell teams apart: a usage error.
+    let output = proxy()
+        .args(["--rules"])
+        .arg(dir.join("base"))
+        .arg(format!(
+            "--team-rules=payments={}",
+            dir.join("payments").display()
+        ))
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--team-tokens"));
+}
