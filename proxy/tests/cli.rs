@@ -69,6 +69,41 @@ fn get(address: &str, path: &str) -> String {
     reply
 }
 
+/// A mock Messages API answering `text`, on a runtime of its own (the
+/// runtime must live as long as the mock).
+fn mock_upstream(
+    text: &str,
+) -> (
+    tokio::runtime::Runtime,
+    rulegate_mock_upstream::MockUpstream,
+) {
+    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let upstream = runtime
+        .block_on(MockUpstream::start(anthropic_responder(Script::text(text))))
+        .unwrap();
+    (runtime, upstream)
+}
+
+/// Sends a POST with `headers` (each ending in CRLF) and a JSON `body` on a
+/// fresh connection; returns the whole reply.
+fn post_raw(address: &str, path: &str, headers: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
 #[test]
 fn broken_rules_print_rulec_diagnostics_and_stop_the_start() {
     let dir = temp_dir("broken");
@@ -140,16 +175,8 @@ fn every_flag_can_come_from_the_environment() {
     let (address, log, _) = wait_for_listening(&mut child);
     assert!(log.contains("upstream http://127.0.0.1:9/prefix"), "{log}");
     // The 10-byte limit is in force.
-    let mut stream = TcpStream::connect(&address).unwrap();
     let body = r#"{"messages":[{"role":"user","content":"hello"}]}"#;
-    write!(
-        stream,
-        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
+    let reply = post_raw(&address, "/v1/messages", "", body);
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -311,19 +338,9 @@ fn sigterm(child: &mut Child) {
 /// value or a matched text.
 #[test]
 fn logs_say_what_fired_and_never_what_matched() {
-    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
     const TOKEN: &str = "ghp_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh";
     const API_KEY: &str = "sk-ant-header-value-that-must-not-be-logged";
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let upstream = runtime
-        .block_on(MockUpstream::start(anthropic_responder(Script::text(
-            "Write to jane.doe@example.com today.",
-        ))))
-        .unwrap();
+    let (_runtime, upstream) = mock_upstream("Write to jane.doe@example.com today.");
     let mut child = proxy()
         .args(["--rules"])
         .arg(shipped_rules())
@@ -335,15 +352,12 @@ fn logs_say_what_fired_and_never_what_matched() {
     let body = format!(
         r#"{{"model":"m","max_tokens":9,"stream":true,"messages":[{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"t","content":"GITHUB_TOKEN={TOKEN}"}}]}}]}}"#
     );
-    let mut stream = TcpStream::connect(&address).unwrap();
-    write!(
-        stream,
-        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {API_KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
+    let reply = post_raw(
+        &address,
+        "/v1/messages",
+        &format!("x-api-key: {API_KEY}\r\n"),
+        &body,
+    );
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.contains("[redacted:email]"), "{reply}");
     sigterm(&mut child);
@@ -389,15 +403,7 @@ fn post_tool_result(address: &str, text: &str) -> String {
     let body = format!(
         r#"{{"model":"m","max_tokens":9,"messages":[{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"t","content":"{text}"}}]}}]}}"#
     );
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
+    let reply = post_raw(address, "/v1/messages", "x-api-key: k\r\n", &body);
     reply.lines().next().unwrap_or_default().to_owned()
 }
 
@@ -422,16 +428,8 @@ fn wait_for_generation(address: &str, want: u64) {
 /// diagnostics and counted, and the previous one serves on.
 #[test]
 fn rules_reload_on_sighup_and_on_change_and_a_broken_set_is_refused() {
-    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
     use std::sync::atomic::{AtomicBool, Ordering};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let upstream = runtime
-        .block_on(MockUpstream::start(anthropic_responder(Script::text("ok"))))
-        .unwrap();
+    let (_runtime, upstream) = mock_upstream("ok");
     let dir = temp_dir("reload");
     let rule = |name: &str| {
         format!("rule {name} {{\n  match /{name}-[0-9]{{4}}/\n  request mask \"[{name}]\"\n}}\n")
@@ -563,15 +561,7 @@ fn a_config_file_sets_flags_and_flags_and_environment_override_it() {
         "a".repeat(2000)
     );
     let status_of_big = |address: &str| {
-        let mut stream = TcpStream::connect(address).unwrap();
-        write!(
-            stream,
-            "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{big}",
-            big.len()
-        )
-        .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
+        let reply = post_raw(address, "/v1/messages", "", &big);
         reply.lines().next().unwrap_or_default().to_owned()
     };
 
@@ -675,18 +665,10 @@ fn the_container_config_and_team_rules_start_the_gateway() {
 /// key.
 #[test]
 fn team_tokens_gate_requests_and_the_logs_say_who() {
-    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
     const TOKEN: &str = "tok-payments-0123456789abcdef";
     const API_KEY: &str = "sk-ant-api03-client-own-key-never-logged";
     const SESSION: &str = "0f9e8d7c-1111-4222-8333-444455556666";
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let upstream = runtime
-        .block_on(MockUpstream::start(anthropic_responder(Script::text("ok"))))
-        .unwrap();
+    let (_runtime, upstream) = mock_upstream("ok");
     let dir = temp_dir("teams");
     let tokens = dir.join("teams");
     std::fs::write(&tokens, format!("# team token\npayments {TOKEN}\n")).unwrap();
@@ -703,16 +685,7 @@ fn team_tokens_gate_requests_and_the_logs_say_who() {
     let (address, _, rest) = wait_for_listening(&mut child);
     let send = |headers: &str| {
         let body = r#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#;
-        let mut stream = TcpStream::connect(&address).unwrap();
-        write!(
-            stream,
-            "POST /v1/messages HTTP/1.1\r\nHost: x\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        reply
+        post_raw(&address, "/v1/messages", headers, body)
     };
     let none = send(&format!("x-api-key: {API_KEY}\r\n"));
     assert!(none.starts_with("HTTP/1.1 401"), "{none}");
@@ -777,15 +750,7 @@ fn team_tokens_gate_requests_and_the_logs_say_who() {
 /// teams get the base rules.
 #[test]
 fn each_team_gets_its_own_policy() {
-    use rulegate_mock_upstream::{anthropic_responder, MockUpstream, Script};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let upstream = runtime
-        .block_on(MockUpstream::start(anthropic_responder(Script::text("ok"))))
-        .unwrap();
+    let (_runtime, upstream) = mock_upstream("ok");
     let dir = temp_dir("team-policy");
     for sub in ["base", "payments"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -820,15 +785,12 @@ fn each_team_gets_its_own_policy() {
         let body = format!(
             r#"{{"model":"m","max_tokens":9,"messages":[{{"role":"user","content":"{marker} alpha-1234"}}]}}"#
         );
-        let mut stream = TcpStream::connect(&address).unwrap();
-        write!(
-            stream,
-            "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-rulegate-token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
+        let reply = post_raw(
+            &address,
+            "/v1/messages",
+            &format!("x-rulegate-token: {token}\r\n"),
+            &body,
+        );
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
         upstream
             .requests()
