@@ -123,7 +123,7 @@ clean_log() {
 
 # expect_audit LOG RULE SIDE SCOPE: an audit line masking RULE there.
 expect_audit() {
-  grep -qE "rulegate::audit: request=[0-9]+ rule=$2 action=mask side=$3 scope=$4 " "$1" ||
+  grep -qE "rulegate::audit: request=[0-9]+ team=[^ ]+ key=[^ ]+ session=[^ ]+ rule=$2 action=mask side=$3 scope=$4 " "$1" ||
     e2e_fail "no audit line for rule=$2 action=mask side=$3 scope=$4 in ${1#"$E2E_WORK"/}"
 }
 
