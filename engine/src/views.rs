@@ -116,6 +116,7 @@ impl Views {
 
     pub(crate) fn contains(&self, view: View, rule: RuleId) -> bool {
         match view {
+            // With no view at all (`raw` unset), every rule is plain.
             View::Raw => self.raw.as_ref().is_none_or(|rules| rules[rule.index()]),
             View::Text(n) => self.text[n].1[rule.index()],
             View::Base64 => self

@@ -320,18 +320,13 @@ fn sigterm(child: &mut Child) {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 10 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut exited = None;
+    wait_until("still running after SIGTERM", || {
+        exited = child.try_wait().unwrap();
+        exited.is_some()
+    });
+    let status = exited.unwrap();
+    assert!(status.success(), "exit status {status}");
 }
 
 /// The logs name rules, actions and locations, and never a body, a header
@@ -407,20 +402,21 @@ fn post_tool_result(address: &str, text: &str) -> String {
     reply.lines().next().unwrap_or_default().to_owned()
 }
 
-/// Polls `/readyz` until the generation is `want` (10 s at most).
-fn wait_for_generation(address: &str, want: u64) {
+/// Polls `done` until it holds; fails with `what` after 10 s.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let reply = get(address, "/readyz");
-        if reply.contains(&format!("\"generation\":{want}")) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "generation {want} never came: {reply}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}, after 10 s");
+        std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Polls `/readyz` until the generation is `want`.
+fn wait_for_generation(address: &str, want: u64) {
+    let wanted = format!("\"generation\":{want}");
+    wait_until(&format!("no generation {want}"), || {
+        get(address, "/readyz").contains(&wanted)
+    });
 }
 
 /// Hot reload: SIGHUP and a changed file swap a new rule set in while
@@ -490,11 +486,9 @@ fn rules_reload_on_sighup_and_on_change_and_a_broken_set_is_refused() {
     // A broken set (no maximum length) is refused; generation 2 serves on.
     let broken = "rule leak {\n  match /sk-[a-z]+/\n  request mask \"[x]\"\n}\n";
     std::fs::write(dir.join("team.rules"), broken).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !get(&address, "/metrics").contains("rulegate_ruleset_reload_failures_total 1") {
-        assert!(Instant::now() < deadline, "the broken set was not noticed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("the broken set was not noticed", || {
+        get(&address, "/metrics").contains("rulegate_ruleset_reload_failures_total 1")
+    });
     assert!(get(&address, "/readyz").contains("\"generation\":2"));
     assert!(step("step3").contains("[alpha] [beta]"));
 
