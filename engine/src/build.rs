@@ -85,13 +85,18 @@ impl Builder {
         let mut pattern_rule = Vec::new();
         let mut max_len = 0;
         let mut preceded_by = Vec::new();
+        let mut followed_by = Vec::new();
         let mut allowed = Vec::new();
         let mut context_len = 0;
+        let mut follow_len = 0;
         for (index, rule) in spec.rules.iter().enumerate() {
-            let (regex, len) = context_regex(rule)?;
+            let (regex, len) = context_regex(rule, Context::Before)?;
             preceded_by.push(regex);
-            allowed.push(allow_regex(rule)?);
             context_len = context_len.max(len);
+            let (regex, len) = context_regex(rule, Context::After)?;
+            followed_by.push(regex);
+            follow_len = follow_len.max(len);
+            allowed.push(allow_regex(rule)?);
             if rule.patterns.is_empty() {
                 return Err(BuildError::new(Kind::NoPattern {
                     rule: rule.name.clone(),
@@ -135,8 +140,10 @@ impl Builder {
                 value_regex,
                 checked_floor,
                 preceded_by,
+                followed_by,
                 allowed,
                 context_len,
+                follow_len,
                 automata,
                 pool: CachePool::default(),
             }),
@@ -162,6 +169,8 @@ pub enum PatternRef {
     Pattern(usize),
     /// The rule's `unless preceded by` pattern at this index.
     UnlessPrecededBy(usize),
+    /// The rule's `unless followed by` pattern at this index.
+    UnlessFollowedBy(usize),
     /// The rule's `allow` pattern at this index.
     Allow(usize),
 }
@@ -191,6 +200,7 @@ fn describe(pattern: &PatternRef) -> String {
     match pattern {
         PatternRef::Pattern(index) => format!("pattern {index}"),
         PatternRef::UnlessPrecededBy(index) => format!("`unless preceded by` pattern {index}"),
+        PatternRef::UnlessFollowedBy(index) => format!("`unless followed by` pattern {index}"),
         PatternRef::Allow(index) => format!("`allow` pattern {index}"),
     }
 }
@@ -234,30 +244,52 @@ impl BuildError {
     }
 }
 
-/// A rule's `unless preceded by` patterns as one regex that only matches
-/// at the end of the text, with the longest of them; `(None, 0)` when it
-/// has none.
-fn context_regex(rule: &RuleSpec) -> Result<(Option<meta::Regex>, usize), BuildError> {
-    if rule.unless_preceded_by.is_empty() {
+/// Which side of a candidate a rule's context patterns look at.
+#[derive(Clone, Copy)]
+enum Context {
+    /// `unless preceded by`: the text before the candidate ends with one.
+    Before,
+    /// `unless followed by`: the text after it starts with one.
+    After,
+}
+
+/// A rule's `unless preceded by` (or `unless followed by`) patterns as one
+/// regex that only matches at the end of the text (or, searched anchored,
+/// from its start), with the longest of them; `(None, 0)` when it has none.
+fn context_regex(
+    rule: &RuleSpec,
+    context: Context,
+) -> Result<(Option<meta::Regex>, usize), BuildError> {
+    let patterns = match context {
+        Context::Before => &rule.unless_preceded_by,
+        Context::After => &rule.unless_followed_by,
+    };
+    if patterns.is_empty() {
         return Ok((None, 0));
     }
     let mut hirs = Vec::new();
     let mut longest = 0;
-    for (index, pattern) in rule.unless_preceded_by.iter().enumerate() {
+    for (index, pattern) in patterns.iter().enumerate() {
         let (hir, info) = compile_pattern(pattern).map_err(|error| {
             BuildError::new(Kind::Pattern {
                 rule: rule.name.clone(),
-                pattern: PatternRef::UnlessPrecededBy(index),
+                pattern: match context {
+                    Context::Before => PatternRef::UnlessPrecededBy(index),
+                    Context::After => PatternRef::UnlessFollowedBy(index),
+                },
                 error,
             })
         })?;
         longest = longest.max(info.max_len);
         hirs.push(hir);
     }
-    let at_end = Hir::concat(vec![Hir::alternation(hirs), Hir::look(Look::End)]);
+    let hir = match context {
+        Context::Before => Hir::concat(vec![Hir::alternation(hirs), Hir::look(Look::End)]),
+        Context::After => Hir::alternation(hirs),
+    };
     let regex = meta::Regex::builder()
         .configure(meta::Config::new().nfa_size_limit(Some(NFA_SIZE_LIMIT)))
-        .build_from_hir(&at_end)
+        .build_from_hir(&hir)
         .map_err(|e| BuildError::new(Kind::Automaton(e.to_string())))?;
     Ok((Some(regex), longest))
 }

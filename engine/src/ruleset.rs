@@ -43,11 +43,18 @@ pub(crate) struct Compiled {
     /// Per rule: its `unless preceded by` patterns as one regex that must
     /// end where the text ends, or `None` when it has none.
     pub(crate) preceded_by: Vec<Option<meta::Regex>>,
+    /// Per rule: its `unless followed by` patterns as one regex, searched
+    /// anchored where a candidate ends; `None` when it has none.
+    pub(crate) followed_by: Vec<Option<meta::Regex>>,
     /// Per rule: its allowed values, a regex matching a whole text.
     pub(crate) allowed: Vec<Option<meta::Regex>>,
     /// The longest text an `unless preceded by` pattern can match: how far
     /// before a candidate the engine looks.
     pub(crate) context_len: usize,
+    /// The longest text an `unless followed by` pattern can match: how far
+    /// past a candidate's end the engine looks (plus one byte of
+    /// look-ahead for `\b` and `$`), hence how much more a stream holds.
+    pub(crate) follow_len: usize,
     pub(crate) automata: Automata,
     /// The decoded views the rules declare.
     pub(crate) views: Views,
@@ -190,12 +197,18 @@ impl RuleSet {
     }
 
     /// The most bytes a [`Scanner`](crate::Scanner) ever holds back: the
-    /// longest match plus an unfinished character; with decoded views,
+    /// longest match (and, with `unless followed by` rules, the longest
+    /// of those patterns and one byte after it) plus an unfinished
+    /// character; with decoded views,
     /// the original bytes behind that many decoded bytes (escapes and
     /// dropped invisible characters, bounded per decoded byte), or an open
     /// base64 run.
     pub fn max_held(&self) -> usize {
-        self.inner.views.max_held(self.inner.max_len + 3)
+        let follow = match self.inner.follow_len {
+            0 => 0,
+            len => len + 1,
+        };
+        self.inner.views.max_held(self.inner.max_len + follow + 3)
     }
 
     pub fn pattern_count(&self) -> usize {

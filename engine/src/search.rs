@@ -11,7 +11,12 @@
 //! side and scope being scanned, every one of its checks passes, and the
 //! text before its start does not end with a match of one of the rule's
 //! `unless preceded by` patterns (looking back at most the longest of
-//! them, so a stream needs only that much text before what it holds). An
+//! them, so a stream needs only that much text before what it holds), and
+//! the text after its end does not start with a match of one of its
+//! `unless followed by` patterns (looking ahead at most the longest of
+//! them and one byte, so a stream holds that much more). A rule's
+//! candidate excepted by what follows it, or an allowed value, also
+//! rules out the rule's shorter candidates at the same start. An
 //! ineligible candidate hides nothing: the search goes on from the next
 //! byte, not from its end.
 
@@ -38,8 +43,9 @@ impl Compiled {
     ///
     /// `hay[..from]` is context only (look-behind). When `eoi` is false the
     /// end of `hay` is not the end of the text: the caller guarantees that
-    /// every match starting before `horizon` ends before `hay.len()`, so
-    /// none of them depends on what comes after.
+    /// every match starting before `horizon` ends before `hay.len()` (by
+    /// at least `follow_len + 1` bytes when there are `unless followed
+    /// by` patterns), so none of them depends on what comes after.
     pub(crate) fn next_finding(
         &self,
         cache: &mut Cache,
@@ -185,14 +191,16 @@ impl Compiled {
         self.candidates_at(cache, hay, start, eoi, &mut candidates);
         // Longest first; at equal length the earlier pattern, hence rule.
         candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));
-        // Rules whose longest candidate here is an allowed value: their
-        // shorter candidates at this start are prefixes of it, not counted
-        // either (other rules' are).
-        let mut allowed_here: Vec<RuleId> = Vec::new();
+        // Rules whose longest candidate here is an allowed value, or whose
+        // longest candidate that passes the checks is followed by one of
+        // its `unless followed by` patterns: their shorter candidates at
+        // this start are prefixes of it, not counted either (other rules'
+        // are). `sk-abcd.example` is not a key, nor is `sk-abc` in it.
+        let mut excepted_here: Vec<RuleId> = Vec::new();
         let best = candidates.iter().find_map(|&candidate| {
             let rule_id = self.pattern_rule[candidate.pattern];
             eligible(rule_id)?;
-            if allowed_here.contains(&rule_id) {
+            if excepted_here.contains(&rule_id) {
                 return None;
             }
             let rule = &self.rules[rule_id.index()];
@@ -202,12 +210,19 @@ impl Compiled {
             }
             let checked = self.checked_span(cache, hay, start, candidate);
             if self.allowed(rule_id, &hay[start..candidate.end], &hay[checked.clone()]) {
-                allowed_here.push(rule_id);
+                excepted_here.push(rule_id);
                 return None;
             }
-            (checks::all_pass(&rule.checks, &hay[checked])
-                && !self.preceded_by_exception(rule_id, hay, start))
-            .then_some((rule_id, start..candidate.end))
+            if !checks::all_pass(&rule.checks, &hay[checked])
+                || self.preceded_by_exception(rule_id, hay, start)
+            {
+                return None;
+            }
+            if self.followed_by_exception(rule_id, hay, candidate.end) {
+                excepted_here.push(rule_id);
+                return None;
+            }
+            Some((rule_id, start..candidate.end))
         });
         cache.candidates = candidates;
         best
@@ -272,6 +287,22 @@ impl Compiled {
             return false;
         };
         let input = Input::new(&hay[..start]).range(start.saturating_sub(self.context_len)..);
+        regex.is_match(input)
+    }
+
+    /// True when the text from `end` on starts with a match of one of the
+    /// rule's `unless followed by` patterns. The search sees the longest
+    /// of them and one byte more as look-ahead (for `\b` and `$`), which
+    /// is exactly what a stream holds past a candidate before deciding it,
+    /// so both modes see the same text.
+    fn followed_by_exception(&self, rule: RuleId, hay: &[u8], end: usize) -> bool {
+        let Some(regex) = &self.followed_by[rule.index()] else {
+            return false;
+        };
+        let seen = hay.len().min(end + self.follow_len + 1);
+        let input = Input::new(&hay[..seen])
+            .range(end..seen.min(end + self.follow_len))
+            .anchored(Anchored::Yes);
         regex.is_match(input)
     }
 

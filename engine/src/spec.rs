@@ -27,6 +27,11 @@ pub struct RuleSpec {
     /// address. Bounded like every pattern, so a stream keeps only that
     /// much text before what it holds.
     pub unless_preceded_by: Vec<PatternSpec>,
+    /// A candidate does not count when the text after it starts with a
+    /// match of one of these (`unless followed by`): `sk-…` followed by
+    /// `.example` is a file name, not a key. Bounded too: a stream holds
+    /// that much text after a match before it decides it.
+    pub unless_followed_by: Vec<PatternSpec>,
     /// In declaration order; for a given side and scope the first clause
     /// whose scopes include it decides.
     pub actions: Vec<ActionClause>,
@@ -445,6 +450,7 @@ mod tests {
             patterns: vec![],
             checks: vec![],
             unless_preceded_by: vec![],
+            unless_followed_by: vec![],
             actions: vec![
                 ActionClause {
                     side: Side::Request,

@@ -2,7 +2,8 @@
 //!
 //! Invariant: `push(c1) ++ … ++ push(cn) ++ finish()` equals the block
 //! result of `c1 ++ … ++ cn` for every cutting, and at most the longest
-//! pattern's length (plus an unfinished UTF-8 character) is ever held.
+//! pattern's length (plus the longest `unless followed by` pattern and one
+//! byte, plus an unfinished UTF-8 character) is ever held.
 //!
 //! How: the forward lazy DFA (unanchored, all patterns, start states
 //! tagged) runs over every byte once. Whenever it is back in a start state,
@@ -12,6 +13,9 @@
 //! starting before it has already ended inside the buffer, so the block
 //! algorithm decides that region exactly as it would on the whole text.
 //! Bytes from the horizon on are held until the next chunk (or `finish`).
+//! With `unless followed by` rules the horizon is taken that many bytes
+//! (plus one of look-ahead) further back, so every decided candidate has
+//! the text after it that a block search would look at.
 //! The forward DFA also records each match end it reports, with the last
 //! idle offset before it; deciding the region then only tries the starts
 //! of those windows with the anchored DFA (the block algorithm's choice,
@@ -88,6 +92,11 @@ pub(crate) struct Core {
     last_idle: usize,
     /// The largest end of a match the forward DFA has reported.
     last_match_end: usize,
+    /// Only with `unless followed by` rules: `(offset, least shard idle
+    /// offset then)` at chunk ends and `follow_len + 1` bytes before each
+    /// chunk's end, the oldest the latest at or before that point, so
+    /// that the horizon can be an idle point that far back.
+    idle_marks: VecDeque<(usize, usize)>,
     findings: Vec<Finding>,
     rejection: Option<Rejection>,
 }
@@ -140,6 +149,7 @@ impl Core {
             ends: VecDeque::new(),
             last_idle: 0,
             last_match_end: 0,
+            idle_marks: VecDeque::new(),
             findings: Vec::new(),
             rejection: None,
         }
@@ -245,9 +255,24 @@ impl Core {
         }
         self.bind(cache);
         self.buf.extend_from_slice(chunk);
-        self.advance(cache, chunk);
-        self.total += chunk.len();
-        self.settle(cache);
+        let follow_len = self.set.inner.follow_len;
+        if follow_len == 0 {
+            self.advance(cache, chunk);
+            self.total += chunk.len();
+            self.settle(cache);
+        } else {
+            // A candidate is decided only with `follow_len + 1` bytes after
+            // it: note the idle point that far before the chunk's end.
+            let mark = (self.total + chunk.len()).saturating_sub(follow_len + 1);
+            let (before, after) = chunk.split_at(mark.saturating_sub(self.total).min(chunk.len()));
+            for part in [before, after] {
+                self.advance(cache, part);
+                self.total += part.len();
+                self.settle(cache);
+                let idle = self.shard_idle.iter().copied().min().unwrap_or(self.total);
+                self.idle_marks.push_back((self.total, idle));
+            }
+        }
         self.resolve(cache, false, out)
     }
 
@@ -293,6 +318,7 @@ impl Core {
         self.buf.capacity()
             + self.ends.capacity() * std::mem::size_of::<MatchEnd>()
             + self.findings.capacity() * std::mem::size_of::<Finding>()
+            + self.idle_marks.capacity() * 16
             + (self.sids.capacity() + self.epochs.capacity() + self.shard_idle.capacity()) * 8
     }
 
@@ -422,8 +448,24 @@ impl Core {
         self.last_idle = self.shard_idle.iter().copied().min().unwrap_or(self.total);
         let horizon = if eoi {
             self.total
-        } else {
+        } else if inner.follow_len == 0 || self.last_match_end + inner.follow_len < self.total {
+            // No match ended within the look-ahead: every match starting
+            // before the idle point has all the text after it it needs.
             self.last_idle.max(self.total.saturating_sub(inner.max_len))
+        } else {
+            // Every match starting before the horizon must end
+            // `follow_len + 1` bytes before the held text does, so that its
+            // `unless followed by` patterns see what they would in a block.
+            let limit = self.total.saturating_sub(inner.follow_len + 1);
+            while self.idle_marks.get(1).is_some_and(|&(at, _)| at <= limit) {
+                self.idle_marks.pop_front();
+            }
+            let idle = self
+                .idle_marks
+                .front()
+                .filter(|&&(at, _)| at <= limit)
+                .map_or(0, |&(_, idle)| idle);
+            idle.max(limit.saturating_sub(inner.max_len))
         };
         let (side, scope, view, emit) = (self.side, self.scope, self.view, !self.findings_only);
         let eligible = |rule: RuleId| -> Option<&Action> {

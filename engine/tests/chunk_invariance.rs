@@ -66,6 +66,12 @@ const FRAGMENTS: &[&str] = &[
     "pw=",
     "tok",
     "aaaa",
+    ".example",
+    ".EXAMPLE",
+    "_t",
+    "_test",
+    ":",
+    ": \n",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {

@@ -40,12 +40,13 @@ fn views_spec() -> RuleSetSpec {
         scopes: ScopeSet::ALL,
     }];
     reject_pw.actions.extend(mask_all("pw"));
+    // What follows a key is read in the key's views too: `%2Etest`,
+    // `\u002etest` and a zero-width space inside `.test` all except it.
+    let mut key = rule("key", vec![regex("sk-[a-z0-9]{6,10}")], vec![]);
+    key.unless_followed_by = vec![regex(r"\.test\b")];
     RuleSetSpec {
         rules: vec![
-            masking(
-                "key",
-                with_decode(rule("key", vec![regex("sk-[a-z0-9]{6,10}")], vec![]), &TEXT),
-            ),
+            masking("key", with_decode(key, &TEXT)),
             reject_pw,
             masking(
                 "word",
@@ -106,6 +107,15 @@ fn each_decoding_finds_what_it_hides_and_masks_the_encoded_bytes() {
         ),
         // Nothing decoded: the raw view alone.
         ("sk-abc123def and ab12", "<key> and <raw>"),
+        // Excepted by what follows, read decoded too.
+        (
+            "sk-abc123def.test sk-abc123def%2Etest",
+            "sk-abc123def.test sk-abc123def%2Etest",
+        ),
+        (
+            r"sk-abc123def\u002etest, sk-abc123def.tests",
+            r"sk-abc123def\u002etest, <key>.tests",
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(masked(&set, text), want, "{text:?}");
@@ -211,6 +221,11 @@ const FRAGMENTS: &[&str] = &[
     "=",
     "alice:",
     "Basic ",
+    ".test",
+    "%2Etest",
+    r"\u002etest",
+    ".te",
+    "st",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {

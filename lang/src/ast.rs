@@ -144,8 +144,10 @@ pub enum ClauseKind {
         threshold: Option<Name>,
     },
     /// `unless preceded by /version\s?/i, "v" nocase`: text before a
-    /// match that makes it not count.
-    UnlessPrecededBy {
+    /// match that makes it not count; `unless followed by ".example"`:
+    /// text after it.
+    Unless {
+        around: Around,
         patterns: Vec<Pattern>,
         flags: Vec<Name>,
     },
@@ -166,6 +168,25 @@ pub enum ClauseKind {
         patterns: Vec<Pattern>,
         flags: Vec<Name>,
     },
+}
+
+/// Which side of a match an `unless` clause looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Around {
+    /// `unless preceded by`
+    Before,
+    /// `unless followed by`
+    After,
+}
+
+impl Around {
+    /// The clause as written.
+    pub fn clause(self) -> &'static str {
+        match self {
+            Around::Before => "unless preceded by",
+            Around::After => "unless followed by",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -19,7 +19,7 @@ use rulegate_engine::{
     RuleId, RuleSet, RuleSetSpec, RuleSpec, Scope, ScopeSet, Side,
 };
 
-use crate::ast::{self, ClauseKind, Name, Pattern, PatternLit, RuleDecl, Span, Str};
+use crate::ast::{self, Around, ClauseKind, Name, Pattern, PatternLit, RuleDecl, Span, Str};
 use crate::diagnostic::{
     Argument, Diagnostic, FileId, Location, Problem, ACTIONS, CHECKS, PATTERN_FLAGS,
 };
@@ -52,6 +52,8 @@ struct Compiled<'a> {
     pattern_spans: Vec<Span>,
     /// The span of each `unless preceded by` pattern of `spec`, in order.
     context_spans: Vec<Span>,
+    /// The span of each `unless followed by` pattern of `spec`, in order.
+    follow_spans: Vec<Span>,
     /// The span of each `allow` pattern of `spec`, in order.
     allow_spans: Vec<Span>,
     /// The string of each example of `spec`, in order.
@@ -81,7 +83,7 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
         let mut checker = RuleChecker::new(*file, diagnostics);
         for (patterns, flags) in &tree.allows {
             let mut spans = Vec::new();
-            checker.pattern_list(patterns, flags, false, (&mut global_allow, &mut spans));
+            checker.pattern_list(patterns, flags, None, (&mut global_allow, &mut spans));
         }
         disables.extend(tree.disables.iter().map(|name| (*file, name)));
         let defaults: Vec<(usize, DecodingSet)> = tree
@@ -147,6 +149,7 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
                 ok,
                 pattern_spans: result.pattern_spans,
                 context_spans: result.context_spans,
+                follow_spans: result.follow_spans,
                 allow_spans: result.allow_spans,
                 example_strings: result.example_strings,
                 first_match: result.first_match,
@@ -185,6 +188,8 @@ pub(crate) fn check(files: &[(FileId, ast::File)], diagnostics: &mut Vec<Diagnos
         // Added patterns carry no span in the rule's own file.
         spec.unless_preceded_by
             .extend(o.result.spec.unless_preceded_by);
+        spec.unless_followed_by
+            .extend(o.result.spec.unless_followed_by);
         spec.allow.extend(o.result.spec.allow);
     }
     let mut disabled = Vec::new();
@@ -296,6 +301,7 @@ fn build_failure(error: BuildError, rule: &Compiled) -> Diagnostic {
     let span = match error.pattern() {
         Some(PatternRef::Pattern(index)) => rule.pattern_spans.get(index).cloned(),
         Some(PatternRef::UnlessPrecededBy(index)) => rule.context_spans.get(index).cloned(),
+        Some(PatternRef::UnlessFollowedBy(index)) => rule.follow_spans.get(index).cloned(),
         Some(PatternRef::Allow(index)) => rule.allow_spans.get(index).cloned(),
         None => None,
     };
@@ -347,12 +353,13 @@ fn check_examples(set: &RuleSet, id: RuleId, rule: &Compiled, diagnostics: &mut 
 
 /// `rule` on its own, logging everywhere: what a failing example needs to
 /// say where (or why not) it matched. Without `keep_checks`, its checks and
-/// `unless preceded by` patterns are left out.
+/// `unless` patterns are left out.
 fn alone(rule: &RuleSpec, keep_checks: bool) -> Option<RuleSet> {
     let mut rule = rule.clone();
     if !keep_checks {
         rule.checks.clear();
         rule.unless_preceded_by.clear();
+        rule.unless_followed_by.clear();
     }
     rule.actions = vec![ActionClause {
         side: Side::Request,
@@ -372,12 +379,14 @@ fn first_finding(rule: &RuleSpec, text: &str) -> Option<std::ops::Range<usize>> 
 }
 
 /// When the patterns alone find something in a `hit` example, the first
-/// check (or the `unless preceded by` clause) that turns it down. Each is
+/// check (or the `unless` clause) that turns it down. Each is
 /// tried on its own through the engine, so what it looks at (the whole
 /// match or its `value` group, the text before it) is the engine's
 /// business, not restated here.
 fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
-    let filtered = !rule.checks.is_empty() || !rule.unless_preceded_by.is_empty();
+    let filtered = !rule.checks.is_empty()
+        || !rule.unless_preceded_by.is_empty()
+        || !rule.unless_followed_by.is_empty();
     if !filtered
         || !alone(rule, false)
             .and_then(|set| Some(set.rule_matches(only_rule(&set)?, text.as_bytes())))?
@@ -393,6 +402,7 @@ fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
         let only = RuleSpec {
             checks: vec![*check],
             unless_preceded_by: Vec::new(),
+            unless_followed_by: Vec::new(),
             ..rule.clone()
         };
         turns_down(only).then(|| match check {
@@ -402,12 +412,26 @@ fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
         })
     });
     check.or_else(|| {
-        let only = RuleSpec {
-            checks: Vec::new(),
-            ..rule.clone()
-        };
-        (!rule.unless_preceded_by.is_empty() && turns_down(only))
-            .then(|| "unless preceded by".to_string())
+        [
+            (Around::Before, &rule.unless_preceded_by),
+            (Around::After, &rule.unless_followed_by),
+        ]
+        .into_iter()
+        .find_map(|(around, patterns)| {
+            let only = RuleSpec {
+                checks: Vec::new(),
+                unless_preceded_by: match around {
+                    Around::Before => patterns.clone(),
+                    Around::After => Vec::new(),
+                },
+                unless_followed_by: match around {
+                    Around::Before => Vec::new(),
+                    Around::After => patterns.clone(),
+                },
+                ..rule.clone()
+            };
+            (!patterns.is_empty() && turns_down(only)).then(|| around.clause().to_string())
+        })
     })
 }
 
@@ -415,6 +439,7 @@ struct RuleResult<'a> {
     spec: RuleSpec,
     pattern_spans: Vec<Span>,
     context_spans: Vec<Span>,
+    follow_spans: Vec<Span>,
     allow_spans: Vec<Span>,
     example_strings: Vec<&'a Str>,
     first_match: Option<Span>,
@@ -461,6 +486,7 @@ impl<'d> RuleChecker<'d> {
             patterns: Vec::new(),
             checks: Vec::new(),
             unless_preceded_by: Vec::new(),
+            unless_followed_by: Vec::new(),
             actions: Vec::new(),
             examples: Vec::new(),
             decode: default_decode,
@@ -468,6 +494,7 @@ impl<'d> RuleChecker<'d> {
         };
         let mut pattern_spans = Vec::new();
         let mut context_spans = Vec::new();
+        let mut follow_spans = Vec::new();
         let mut allow_spans = Vec::new();
         let mut example_strings = Vec::new();
         let mut description: Option<&Span> = None;
@@ -496,7 +523,7 @@ impl<'d> RuleChecker<'d> {
                 }
                 ClauseKind::Allow { patterns, flags } => {
                     let list = (&mut spec.allow, &mut allow_spans);
-                    self.pattern_list(patterns, flags, false, list);
+                    self.pattern_list(patterns, flags, None, list);
                 }
                 ClauseKind::Match { .. }
                 | ClauseKind::Where { .. }
@@ -513,11 +540,18 @@ impl<'d> RuleChecker<'d> {
                 ClauseKind::Match { patterns, flags } => {
                     first_match.get_or_insert_with(|| clause.span.clone());
                     let list = (&mut spec.patterns, &mut pattern_spans);
-                    self.pattern_list(patterns, flags, false, list);
+                    self.pattern_list(patterns, flags, None, list);
                 }
-                ClauseKind::UnlessPrecededBy { patterns, flags } => {
-                    let list = (&mut spec.unless_preceded_by, &mut context_spans);
-                    self.pattern_list(patterns, flags, true, list);
+                ClauseKind::Unless {
+                    around,
+                    patterns,
+                    flags,
+                } => {
+                    let list = match around {
+                        Around::Before => (&mut spec.unless_preceded_by, &mut context_spans),
+                        Around::After => (&mut spec.unless_followed_by, &mut follow_spans),
+                    };
+                    self.pattern_list(patterns, flags, Some(*around), list);
                 }
                 ClauseKind::Where {
                     check,
@@ -589,6 +623,7 @@ impl<'d> RuleChecker<'d> {
             spec,
             pattern_spans,
             context_spans,
+            follow_spans,
             allow_spans,
             example_strings,
             first_match,
@@ -616,13 +651,13 @@ impl<'d> RuleChecker<'d> {
     }
 
     /// Checks the patterns of a `match` line (or, with `context`, of an
-    /// `unless preceded by` line) and appends the good ones, with their
-    /// spans, to `out`.
+    /// `unless` line) and appends the good ones, with their spans, to
+    /// `out`.
     fn pattern_list(
         &mut self,
         patterns: &[Pattern],
         flags: &[Name],
-        context: bool,
+        context: Option<Around>,
         out: (&mut Vec<PatternSpec>, &mut Vec<Span>),
     ) {
         let shared = self.pattern_flags(flags);
@@ -634,13 +669,13 @@ impl<'d> RuleChecker<'d> {
         }
     }
 
-    /// Checks one pattern of a `match` line, or of an `unless preceded by`
-    /// line when `context` is set.
+    /// Checks one pattern of a `match` line, or of an `unless` line when
+    /// `context` is set.
     fn pattern(
         &mut self,
         pattern: &Pattern,
         shared: PatternFlags,
-        context: bool,
+        context: Option<Around>,
     ) -> Option<PatternSpec> {
         let mut flags = shared;
         let kind = match &pattern.lit {
@@ -697,7 +732,7 @@ impl<'d> RuleChecker<'d> {
         }
     }
 
-    fn pattern_error(&mut self, pattern: &Pattern, error: PatternError, context: bool) {
+    fn pattern_error(&mut self, pattern: &Pattern, error: PatternError, context: Option<Around>) {
         let span = match (&pattern.lit, &error.span) {
             (PatternLit::Regex { map, source, .. }, Some(range)) => {
                 // A zero-width error is shown on the character after it (the
@@ -722,7 +757,7 @@ impl<'d> RuleChecker<'d> {
         let problem = match error.kind {
             PatternErrorKind::Syntax => {
                 let help = if error.message.contains("look-around") {
-                    Some("rulegate regexes have no look-around; use `word` or `\\b` for boundaries, or an `unless preceded by` clause for text before a match")
+                    Some("rulegate regexes have no look-around; use `word` or `\\b` for boundaries, or an `unless preceded by` or `unless followed by` clause for text before or after a match")
                 } else if error.message.contains("backreference") {
                     Some("rulegate regexes have no backreferences; spell out the alternatives instead")
                 } else {

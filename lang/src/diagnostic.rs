@@ -17,6 +17,7 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
+use crate::ast::Around;
 use crate::parser::Rule;
 
 /// Index of a file in [`crate::Loaded::files`].
@@ -183,8 +184,8 @@ pub(crate) enum Problem {
     Unbounded {
         operator: String,
         replacement: String,
-        /// The pattern is one of `unless preceded by`.
-        context: bool,
+        /// The pattern is one of an `unless` clause, on this side.
+        context: Option<Around>,
     },
     /// `match /[a&&b]/` (can never match)
     MatchesNothing,
@@ -404,6 +405,7 @@ pub(crate) fn expected_words(rule: Rule, context: Context) -> &'static str {
         Rule::kw_where => "`where`",
         Rule::kw_unless => "`unless`",
         Rule::kw_preceded => "`preceded`",
+        Rule::kw_followed => "`followed`",
         Rule::kw_by => "`by`",
         Rule::kw_example => "`example`",
         Rule::kw_decode => "`decode`",
@@ -615,10 +617,10 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
             replacement,
             context,
         } => {
-            notes.push(if *context {
-                "a stream keeps only as much text before a match as the longest `unless preceded by` pattern can match, so it needs a maximum length".into()
-            } else {
-                "streaming holds back at most one match's length of text, so every pattern needs a maximum length".into()
+            notes.push(match context {
+                Some(Around::Before) => "a stream keeps only as much text before a match as the longest `unless preceded by` pattern can match, so it needs a maximum length".into(),
+                Some(Around::After) => "a stream holds a match back only until as much text after it as the longest `unless followed by` pattern can match has arrived, so it needs a maximum length".into(),
+                None => "streaming holds back at most one match's length of text, so every pattern needs a maximum length".into(),
             });
             help.push(format!(
                 "bound the repetition: replace `{operator}` with `{replacement}`"
@@ -852,7 +854,7 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
         Problem::ExampleFound { rule } => {
             related.push("the rule's patterns".into());
             help.push(
-                "fix the example or narrow the pattern, e.g. with `word`, a `where` check or `unless preceded by`".into(),
+                "fix the example or narrow the pattern, e.g. with `word`, a `where` check, `unless preceded by` or `unless followed by`".into(),
             );
             (
                 format!("example marked `miss` matches rule `{rule}`"),

@@ -13,7 +13,7 @@ use pest::iterators::Pair;
 use pest::Parser as _;
 
 use crate::ast::{
-    self, Clause, ClauseKind, Decoder, Name, Pattern, PatternLit, RuleDecl, Span, Str,
+    self, Around, Clause, ClauseKind, Decoder, Name, Pattern, PatternLit, RuleDecl, Span, Str,
 };
 use crate::diagnostic::{Context, Diagnostic, FileId, Found, Problem, ACTIONS, KEYWORDS, SIDES};
 use crate::suggest::closest;
@@ -501,7 +501,15 @@ impl<'t> FileParser<'t, '_> {
                 Some(match rule {
                     Rule::match_clause => ClauseKind::Match { patterns, flags },
                     Rule::allow_clause => ClauseKind::Allow { patterns, flags },
-                    _ => ClauseKind::UnlessPrecededBy { patterns, flags },
+                    _ => ClauseKind::Unless {
+                        around: if find(Rule::kw_followed).is_some() {
+                            Around::After
+                        } else {
+                            Around::Before
+                        },
+                        patterns,
+                        flags,
+                    },
                 })
             }
             Rule::where_clause => Some(ClauseKind::Where {

@@ -118,7 +118,8 @@ fn a_policy_file_changes_rules_declared_elsewhere() {
                 rule key {\n  match /AKIA[A-Z0-9]{16}/\n  request reject \"key\"\n}\n\
                 rule phone {\n  match /[0-9]{3}-[0-9]{4}/\n  request mask \"[phone]\"\n}\n";
     let policy = "disable phone\nallow \"AKIAIOSFODNN7EXAMPLE\"\n\
-                  override email {\n  request mask \"[mail]\"\n  allow /[a-z]{1,20}@corp\\.com/\n}\n";
+                  override email {\n  request mask \"[mail]\"\n  allow /[a-z]{1,20}@corp\\.com/\n\
+                  unless followed by \" (bounced)\"\n}\n";
     let loaded = rulegate_lang::check_sources(vec![
         ("base.rules".to_string(), base.as_bytes().to_vec()),
         ("team.rules".to_string(), policy.as_bytes().to_vec()),
@@ -134,7 +135,7 @@ fn a_policy_file_changes_rules_declared_elsewhere() {
     );
     let set = loaded.compile().unwrap();
     assert!(set.rule_id("phone").is_none(), "disabled");
-    let text = "a.b@mail.com x@corp.com 555-1234 AKIAIOSFODNN7EXAMPLE";
+    let text = "a.b@mail.com x@corp.com 555-1234 AKIAIOSFODNN7EXAMPLE q@r.com (bounced)";
     let applied = set.apply(
         rulegate_engine::Side::Request,
         rulegate_engine::Scope::User,
@@ -142,7 +143,9 @@ fn a_policy_file_changes_rules_declared_elsewhere() {
     );
     assert_eq!(
         applied.verdict,
-        rulegate_engine::Verdict::Masked("[mail] x@corp.com 555-1234 AKIAIOSFODNN7EXAMPLE".into())
+        rulegate_engine::Verdict::Masked(
+            "[mail] x@corp.com 555-1234 AKIAIOSFODNN7EXAMPLE q@r.com (bounced)".into()
+        )
     );
     // Without the policy: the base rules as written.
     let base_only =

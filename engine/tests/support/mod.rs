@@ -53,6 +53,7 @@ pub fn rule(name: &str, patterns: Vec<PatternSpec>, checks: Vec<Check>) -> RuleS
         patterns,
         checks,
         unless_preceded_by: vec![],
+        unless_followed_by: vec![],
         actions: mask_all("x"),
         examples: vec![],
         decode: DecodingSet::NONE,
@@ -82,13 +83,22 @@ pub fn tricky_spec() -> RuleSetSpec {
     request_only
         .actions
         .retain(|clause| clause.side == Side::Request);
+    // Exceptions by the text after: a literal, a boundary at the
+    // pattern's end (it needs the byte after it), and the end of a line
+    // (or of the text).
+    let mut key = rule(
+        "key",
+        vec![regex(r"sk-[a-z0-9]{4,12}"), regex(r"AKIA[A-Z0-9]{8}")],
+        vec![],
+    );
+    key.unless_followed_by = vec![
+        regex(r"(?i)\.example\b"),
+        regex(r"_t\b"),
+        regex(r"(?m)[ ]{0,2}:$"),
+    ];
     RuleSetSpec {
         rules: vec![
-            rule(
-                "key",
-                vec![regex(r"sk-[a-z0-9]{4,12}"), regex(r"AKIA[A-Z0-9]{8}")],
-                vec![],
-            ),
+            key,
             rule(
                 "card",
                 vec![regex(r"\b(?:\d[ -]?){6,10}\d\b")],
@@ -144,6 +154,16 @@ pub fn tricky_spec() -> RuleSetSpec {
     }
 }
 
+/// [`tricky_spec`] without its `unless followed by` patterns: a stream
+/// then holds only what a match still open needs.
+pub fn tricky_set_without_look_ahead() -> RuleSet {
+    let mut spec = tricky_spec();
+    for rule in &mut spec.rules {
+        rule.unless_followed_by.clear();
+    }
+    RuleSet::build(spec).expect("tricky spec builds")
+}
+
 pub fn tricky_set() -> RuleSet {
     RuleSet::build(tricky_spec()).expect("tricky spec builds")
 }
@@ -175,6 +195,9 @@ pub struct Oracle {
     /// Per rule, its `unless preceded by` patterns, each to be anchored
     /// both at a start and at the end of the text before a candidate.
     contexts: Vec<Vec<meta::Regex>>,
+    /// Per rule, its `unless followed by` patterns, to be anchored where a
+    /// candidate ends, with all the text after it in view.
+    follows: Vec<Vec<meta::Regex>>,
 }
 
 impl Oracle {
@@ -219,10 +242,25 @@ impl Oracle {
                     .collect()
             })
             .collect();
+        let follows = spec
+            .rules
+            .iter()
+            .map(|rule| {
+                rule.unless_followed_by
+                    .iter()
+                    .map(|pattern| {
+                        meta::Regex::builder()
+                            .build_from_hir(&compile_hir(pattern))
+                            .expect("oracle follow regex builds")
+                    })
+                    .collect()
+            })
+            .collect();
         Oracle {
             spec: spec.clone(),
             patterns,
             contexts,
+            follows,
         }
     }
 
@@ -241,8 +279,12 @@ impl Oracle {
         found
     }
 
+    /// Per rule, its longest candidate at `start` that passes its checks
+    /// (over all its patterns); the rule counts there only when that
+    /// candidate is not excepted by the text before or after it. The
+    /// longest of those wins, the earlier rule at equal length.
     fn best_at(&self, side: Side, scope: Scope, hay: &[u8], start: usize) -> Option<OracleFinding> {
-        let mut best: Option<OracleFinding> = None;
+        let mut longest: Vec<Option<usize>> = vec![None; self.spec.rules.len()];
         for pattern in &self.patterns {
             let (rule_index, regex, max_len) = (&pattern.rule, &pattern.regex, &pattern.max_len);
             let rule = &self.spec.rules[*rule_index];
@@ -259,21 +301,24 @@ impl Oracle {
                     .checks
                     .iter()
                     .all(|check| check_passes(*check, &hay[checked.clone()]));
-                if passes && !self.preceded_by_exception(*rule_index, hay, start) {
-                    let better = match &best {
-                        None => true,
-                        Some(b) => end > b.end,
-                    };
-                    if better {
-                        best = Some(OracleFinding {
-                            rule: *rule_index,
-                            start,
-                            end,
-                        });
-                    }
+                if passes {
+                    let slot = &mut longest[*rule_index];
+                    *slot = Some(slot.map_or(end, |e| e.max(end)));
                     break;
                 }
                 limit = end - 1;
+            }
+        }
+        let mut best: Option<OracleFinding> = None;
+        for (rule, end) in longest.into_iter().enumerate() {
+            let Some(end) = end else { continue };
+            if self.preceded_by_exception(rule, hay, start)
+                || self.followed_by_exception(rule, hay, end)
+            {
+                continue;
+            }
+            if best.as_ref().is_none_or(|b| end > b.end) {
+                best = Some(OracleFinding { rule, start, end });
             }
         }
         best
@@ -306,6 +351,14 @@ impl Oracle {
                 regex.is_match(input)
             })
         })
+    }
+
+    /// Some `unless followed by` pattern of the rule matches text that
+    /// starts at `end` (no look-ahead limit).
+    fn followed_by_exception(&self, rule: usize, hay: &[u8], end: usize) -> bool {
+        self.follows[rule]
+            .iter()
+            .any(|regex| regex.is_match(Input::new(hay).range(end..).anchored(Anchored::Yes)))
     }
 }
 
