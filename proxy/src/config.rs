@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::egress::EgressProxy;
-use crate::identity::{Fingerprints, TeamTokens};
+use crate::identity::{Fingerprints, TeamSelection};
 use crate::tls::ListenerTls;
 use std::fmt;
 use std::str::FromStr;
@@ -123,9 +123,10 @@ pub struct Config {
     /// serving thread, so a resent conversation is not scanned again (0:
     /// none).
     pub outcome_memory_bytes: u64,
-    /// When set, every request but the gateway's own endpoints must carry
-    /// a team's token (`x-rulegate-token`), which is never forwarded.
-    pub team_tokens: Option<Arc<TeamTokens>>,
+    /// How a request's team is told (gateway token, API key, header);
+    /// with gateway tokens, every request but the gateway's own endpoints
+    /// must carry one (`x-rulegate-token`), which is never forwarded.
+    pub teams: Arc<TeamSelection>,
     /// How API keys are fingerprinted in the logs.
     pub fingerprints: Fingerprints,
     /// The egress proxy the upstream is reached through, if any.
@@ -167,7 +168,7 @@ impl Config {
             max_stream_duration: Some(Config::DEFAULT_MAX_STREAM_DURATION),
             max_stream_bytes: 0,
             outcome_memory_bytes: Config::DEFAULT_OUTCOME_MEMORY_MB << 20,
-            team_tokens: None,
+            teams: Arc::new(TeamSelection::default()),
             fingerprints: Fingerprints::new(None),
             egress_proxy: None,
             listener_tls: None,

@@ -267,15 +267,18 @@ impl Gateway {
         let headers = request.headers();
         log.key = self.config.fingerprints.of(headers);
         log.session = identity::session(headers);
-        let mut team = None;
-        if let Some(tokens) = &self.config.team_tokens {
-            match tokens.team(headers) {
-                Some(name) => {
-                    log.team = name.to_owned();
-                    team = Some(name);
-                }
-                None => return self.refuse(Refusal::Unauthenticated, log),
+        let team = match self.config.teams.select(headers, &log.key) {
+            Ok(team) => team,
+            Err(identity::TeamRefusal::NoToken) => {
+                return self.refuse(Refusal::Unauthenticated, log)
             }
+            Err(other) => {
+                let why = other.to_string();
+                return self.refuse(Refusal::NoTeam { why }, log);
+            }
+        };
+        if let Some(name) = team {
+            log.team = name.to_owned();
         }
         // The team's rules (or the default ones), taken once: a reload
         // meanwhile does not change this request.
@@ -333,8 +336,8 @@ impl Gateway {
         };
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
-        // The gateway's own credential never goes upstream.
-        headers.remove(identity::TOKEN_HEADER);
+        // The gateway's own credential and team header never go upstream.
+        self.config.teams.strip(&mut headers);
         headers.remove(header::HOST);
         headers.remove(header::ACCEPT_ENCODING);
 

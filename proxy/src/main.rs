@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use rulegate_proxy::config::read_pem_certificates;
+use rulegate_proxy::identity::{TeamSelection, TeamTokens};
 use rulegate_proxy::route::RoutePattern;
 use rulegate_proxy::{Config, Upstream, Workers};
 use tracing_subscriber::EnvFilter;
@@ -124,9 +125,23 @@ struct Args {
     /// never forwarded, and the team is in the logs
     #[arg(long, env = "RULEGATE_TEAM_TOKENS", value_name = "FILE")]
     team_tokens: Option<PathBuf>,
-    /// `TEAM=PATH`: the team (of --team-tokens) is served with the rules
-    /// of --rules and of PATH, compiled once (a policy file there can
-    /// disable, override and allow); repeatable
+    /// File of `TEAM fp:HEX` lines: a request whose API key has that
+    /// fingerprint (see --print-key-fingerprint) is that team's; needs
+    /// --fingerprint-key
+    #[arg(long, env = "RULEGATE_TEAM_KEYS", value_name = "FILE")]
+    team_keys: Option<PathBuf>,
+    /// Header whose value names the request's team, for a trusted front
+    /// that authenticates users and sets it (the client's own value must
+    /// not reach the gateway); never forwarded. A value naming no known
+    /// team is refused (403)
+    #[arg(long, env = "RULEGATE_TEAM_HEADER", value_name = "NAME")]
+    team_header: Option<String>,
+    /// Refuse (403) a request that no token, key or header names a team of
+    #[arg(long, env = "RULEGATE_REQUIRE_TEAM")]
+    require_team: bool,
+    /// `TEAM=PATH`: the team (named by a token, key or header) is served
+    /// with the rules of --rules and of PATH, compiled once (a policy file
+    /// there can disable, override and allow); repeatable
     #[arg(
         long,
         env = "RULEGATE_TEAM_RULES",
@@ -143,6 +158,10 @@ struct Args {
         hide_env_values = true
     )]
     fingerprint_key: Option<String>,
+    /// Read an API key from standard input, print its fingerprint under
+    /// --fingerprint-key (for --team-keys) and exit
+    #[arg(long)]
+    print_key_fingerprint: bool,
     /// PEM certificate chain (leaf first) to serve HTTPS with; needs
     /// --tls-key. Read again on every rules reload
     #[arg(
@@ -235,7 +254,8 @@ fn parse_args() -> Result<Args, String> {
     let known: Vec<String> = Args::command()
         .get_arguments()
         .map(|a| a.get_id().to_string())
-        .filter(|id| id != "config")
+        // A one-off action, not a setting.
+        .filter(|id| id != "config" && id != "print_key_fingerprint")
         .collect();
     let mut extra: Vec<String> = Vec::new();
     for (key, value) in &table {
@@ -254,6 +274,13 @@ fn parse_args() -> Result<Args, String> {
         }
         let values = match value {
             toml::Value::Array(items) => items.iter().collect(),
+            // A switch: on is the flag alone, off is its absence.
+            toml::Value::Boolean(on) => {
+                if *on {
+                    extra.push(format!("--{}", key.replace('_', "-")));
+                }
+                continue;
+            }
             single => vec![single],
         };
         for value in values {
@@ -263,7 +290,7 @@ fn parse_args() -> Result<Args, String> {
                 toml::Value::Float(x) => x.to_string(),
                 other => {
                     return Err(format!(
-                        "--config {}: `{key}` must be a string, a number or a list of them, not {}",
+                        "--config {}: `{key}` must be a string, a number, a boolean or a list of them, not {}",
                         path.display(),
                         other.type_str()
                     ))
@@ -284,6 +311,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.print_key_fingerprint {
+        return match print_key_fingerprint(args.fingerprint_key.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(2)
+            }
+        };
+    }
     // Log lines are written by a thread of their own: a burst of audit
     // lines never stalls a request. The guard flushes them at exit.
     let (writer, _flush) = tracing_appender::non_blocking(io::stderr());
@@ -321,8 +357,15 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let team_paths = match team_paths(&args.team_rules, args.team_tokens.is_some()) {
+    let team_paths = match team_paths(&args.team_rules) {
         Ok(paths) => paths,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let teams = match team_selection(&args, &team_paths) {
+        Ok(teams) => teams,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);
@@ -357,18 +400,7 @@ fn main() -> ExitCode {
     }
     config.fingerprints =
         rulegate_proxy::identity::Fingerprints::new(args.fingerprint_key.as_deref());
-    if let Some(path) = &args.team_tokens {
-        let tokens = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| rulegate_proxy::identity::TeamTokens::parse(&text));
-        match tokens {
-            Ok(tokens) => config.team_tokens = Some(std::sync::Arc::new(tokens)),
-            Err(error) => {
-                eprintln!("error: --team-tokens {}: {error}", path.display());
-                return ExitCode::from(2);
-            }
-        }
-    }
+    config.teams = std::sync::Arc::new(teams);
     if let Some(path) = &args.upstream_ca {
         let certificates = std::fs::read(path)
             .map_err(|e| e.to_string())
@@ -408,11 +440,72 @@ struct Rules {
     team_paths: HashMap<String, Vec<PathBuf>>,
 }
 
+/// How requests' teams are told, from the team flags; every team with
+/// rules of its own must be one a request can be recognised as.
+fn team_selection(
+    args: &Args,
+    team_paths: &HashMap<String, Vec<PathBuf>>,
+) -> Result<TeamSelection, String> {
+    let read = |flag: &str, path: &PathBuf| {
+        std::fs::read_to_string(path).map_err(|e| format!("--{flag} {}: {e}", path.display()))
+    };
+    let mut teams = TeamSelection::default();
+    if let Some(path) = &args.team_tokens {
+        let tokens = TeamTokens::parse(&read("team-tokens", path)?)
+            .map_err(|e| format!("--team-tokens {}: {e}", path.display()))?;
+        teams = teams.with_tokens(tokens);
+    }
+    if let Some(path) = &args.team_keys {
+        if args.fingerprint_key.is_none() {
+            return Err("--team-keys needs --fingerprint-key: without it fingerprints change with every start".into());
+        }
+        teams = teams
+            .with_keys(&read("team-keys", path)?)
+            .map_err(|e| format!("--team-keys {}: {e}", path.display()))?;
+    }
+    if let Some(name) = &args.team_header {
+        teams = teams
+            .with_header(name)
+            .map_err(|e| format!("--team-header: {e}"))?;
+    }
+    teams = teams.with_teams(team_paths.keys().map(String::as_str));
+    if (args.require_team || !team_paths.is_empty()) && !teams.names_teams() {
+        return Err("--team-rules and --require-team need a way to tell teams apart: --team-tokens, --team-keys or --team-header".into());
+    }
+    if let Some(team) = team_paths.keys().find(|team| !teams.can_name(team)) {
+        return Err(format!(
+            "--team-rules {team}=…: no token or key of --team-tokens or --team-keys names team `{team}`"
+        ));
+    }
+    if args.require_team {
+        teams = teams.requiring_a_team();
+    }
+    Ok(teams)
+}
+
+/// `--print-key-fingerprint`: the fingerprint of the API key on standard
+/// input, as the logs show it and `--team-keys` lists it.
+fn print_key_fingerprint(secret: Option<&str>) -> Result<(), String> {
+    let Some(secret) = secret else {
+        return Err(
+            "--print-key-fingerprint needs --fingerprint-key (the one the gateway runs with)"
+                .into(),
+        );
+    };
+    let mut key = String::new();
+    io::Read::read_to_string(&mut io::stdin(), &mut key)
+        .map_err(|e| format!("cannot read the key from standard input: {e}"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err("no API key on standard input".into());
+    }
+    let fingerprints = rulegate_proxy::identity::Fingerprints::new(Some(secret));
+    println!("{}", fingerprints.of_key(key.as_bytes()));
+    Ok(())
+}
+
 /// `TEAM=PATH` flags by team.
-fn team_paths(
-    flags: &[String],
-    have_tokens: bool,
-) -> Result<HashMap<String, Vec<PathBuf>>, String> {
+fn team_paths(flags: &[String]) -> Result<HashMap<String, Vec<PathBuf>>, String> {
     let mut paths: HashMap<String, Vec<PathBuf>> = HashMap::new();
     for flag in flags {
         let Some((team, path)) = flag.split_once('=') else {
@@ -422,11 +515,6 @@ fn team_paths(
             .entry(team.to_owned())
             .or_default()
             .push(PathBuf::from(path));
-    }
-    if !paths.is_empty() && !have_tokens {
-        return Err(
-            "--team-rules needs --team-tokens: a request's team is that of its token".into(),
-        );
     }
     Ok(paths)
 }

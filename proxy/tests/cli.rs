@@ -617,6 +617,33 @@ fn a_config_file_sets_flags_and_flags_and_environment_override_it() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("unknown key `max_body`"), "{stderr}");
     assert!(stderr.contains("max_body_bytes"), "{stderr}");
+
+    // A switch is a boolean: on, it is the flag (here refused: no way to
+    // tell teams apart); off, it is left out.
+    let rules = dir.join("one");
+    std::fs::write(
+        &config,
+        format!("rules = [{rules:?}]\nlisten = \"127.0.0.1:0\"\nrequire_team = true\n"),
+    )
+    .unwrap();
+    let output = proxy().args(["--config"]).arg(&config).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--require-team need"), "{stderr}");
+    std::fs::write(
+        &config,
+        format!("rules = [{rules:?}]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\nrequire_team = false\n"),
+    )
+    .unwrap();
+    let mut child = proxy()
+        .args(["--config"])
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (_, log, _) = wait_for_listening(&mut child);
+    assert!(log.contains("1 rules"), "{log}");
+    sigterm(&mut child);
 }
 
 /// The container's config file (deploy/k8s/rulegate.toml) names only
@@ -810,4 +837,148 @@ fn each_team_gets_its_own_policy() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--team-tokens"));
+}
+
+/// Teams told apart by the API key (its fingerprint, printed by the
+/// binary itself) and by a header a trusted front sets: each gets its
+/// policy, the header never goes upstream, a header naming no known team,
+/// or disagreeing with the key, is refused (403), and with
+/// `--require-team` so is a request of no team.
+#[test]
+fn teams_by_api_key_and_by_header() {
+    const PAYMENTS_KEY: &str = "sk-ant-api03-payments-team-key";
+    let (_runtime, upstream) = mock_upstream("ok");
+    let dir = temp_dir("team-keys");
+    for sub in ["base", "payments", "research"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(
+        dir.join("base/base.rules"),
+        "rule alpha {\n  match /alpha-[0-9]{4}/\n  request mask \"[alpha]\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("payments/policy.rules"), "disable alpha\n").unwrap();
+    std::fs::write(
+        dir.join("research/policy.rules"),
+        "override alpha {\n  request mask \"[research]\"\n}\n",
+    )
+    .unwrap();
+
+    // The operator computes the key's fingerprint with the binary.
+    let mut printer = proxy()
+        .args(["--print-key-fingerprint", "--fingerprint-key", "shared"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    printer
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PAYMENTS_KEY}\n").as_bytes())
+        .unwrap();
+    let printed = printer.wait_with_output().unwrap();
+    assert!(printed.status.success());
+    let fingerprint = String::from_utf8(printed.stdout).unwrap().trim().to_owned();
+    assert!(
+        fingerprint.starts_with("fp:") && fingerprint.len() == 19,
+        "{fingerprint}"
+    );
+    std::fs::write(dir.join("keys"), format!("payments {fingerprint}\n")).unwrap();
+
+    let start = |extra: &[&str]| {
+        let mut child = proxy()
+            .args(["--rules"])
+            .arg(dir.join("base"))
+            .args(["--team-keys"])
+            .arg(dir.join("keys"))
+            .args(["--fingerprint-key", "shared", "--team-header", "x-team"])
+            .arg(format!(
+                "--team-rules=payments={}",
+                dir.join("payments").display()
+            ))
+            .arg(format!(
+                "--team-rules=research={}",
+                dir.join("research").display()
+            ))
+            .args(extra)
+            .args(["--listen", "127.0.0.1:0", "--upstream", &upstream.url()])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (address, log, _) = wait_for_listening(&mut child);
+        assert!(log.contains("2 teams with rules of their own"), "{log}");
+        (child, address)
+    };
+    let (mut child, address) = start(&[]);
+    let send = |headers: &str, marker: &str| {
+        let body = format!(
+            r#"{{"model":"m","max_tokens":9,"messages":[{{"role":"user","content":"{marker} alpha-1234"}}]}}"#
+        );
+        let reply = post_raw(&address, "/v1/messages", headers, &body);
+        let forwarded = upstream
+            .requests()
+            .into_iter()
+            .find(|r| String::from_utf8_lossy(&r.body).contains(marker));
+        (reply, forwarded)
+    };
+    let body_of = |forwarded: Option<rulegate_mock_upstream::Recorded>| {
+        String::from_utf8_lossy(&forwarded.expect("forwarded").body).into_owned()
+    };
+    let (reply, forwarded) = send(&format!("x-api-key: {PAYMENTS_KEY}\r\n"), "by-key");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(body_of(forwarded).contains("by-key alpha-1234"));
+    let (_, forwarded) = send("x-api-key: sk-ant-someone-else\r\n", "no-team");
+    assert!(body_of(forwarded).contains("no-team [alpha]"));
+    let (_, forwarded) = send(
+        "x-api-key: sk-ant-someone-else\r\nx-team: research\r\n",
+        "by-header",
+    );
+    let forwarded = forwarded.expect("forwarded");
+    assert!(String::from_utf8_lossy(&forwarded.body).contains("by-header [research]"));
+    assert!(
+        forwarded.headers.get("x-team").is_none(),
+        "the team header went upstream"
+    );
+    for (headers, marker) in [
+        ("x-team: nobody\r\n".to_owned(), "unknown-team"),
+        (
+            format!("x-api-key: {PAYMENTS_KEY}\r\nx-team: research\r\n"),
+            "conflict",
+        ),
+        (
+            "x-team: research\r\nx-team: research\r\n".to_owned(),
+            "twice",
+        ),
+    ] {
+        let (reply, forwarded) = send(&headers, marker);
+        assert!(reply.starts_with("HTTP/1.1 403"), "{marker}: {reply}");
+        assert!(reply.contains("permission_error"), "{marker}: {reply}");
+        assert!(forwarded.is_none(), "{marker} went upstream");
+    }
+    sigterm(&mut child);
+
+    let (mut child, address) = start(&["--require-team"]);
+    let reply = post_raw(
+        &address,
+        "/v1/messages",
+        "x-api-key: sk-ant-someone-else\r\n",
+        r#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"strict"}]}"#,
+    );
+    assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
+    assert!(reply.contains("no known team"), "{reply}");
+    sigterm(&mut child);
+
+    // Keys without a fixed fingerprint key: a usage error.
+    let output = proxy()
+        .args(["--rules"])
+        .arg(dir.join("base"))
+        .args(["--team-keys"])
+        .arg(dir.join("keys"))
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--fingerprint-key"));
 }

@@ -226,6 +226,10 @@ pub enum Refusal {
     Internal,
     #[error("the request carries no valid gateway token (the `x-rulegate-token` header)")]
     Unauthenticated,
+    /// The request's team could not be told (conflicting, unknown, none
+    /// where one is required).
+    #[error("{why}")]
+    NoTeam { why: String },
 }
 
 impl Refusal {
@@ -245,6 +249,7 @@ impl Refusal {
             Refusal::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Refusal::NoTeam { .. } => StatusCode::FORBIDDEN,
         }
     }
 

@@ -111,6 +111,7 @@ impl ApiAdapter for Anthropic {
     fn error_body(&self, refusal: &Refusal) -> String {
         let kind = match refusal.status().as_u16() {
             401 => "authentication_error",
+            403 => "permission_error",
             404 => "not_found_error",
             413 => "request_too_large",
             503 | 529 => "overloaded_error",
