@@ -1184,3 +1184,44 @@ async fn worker_threads_serve_and_stop_gracefully() {
         "still accepting after stop"
     );
 }
+
+/// A reload while a reply streams: the stream finishes with the rules it
+/// started with, and the next request gets the new ones.
+#[tokio::test]
+async fn a_stream_in_flight_keeps_its_rules_across_a_reload() {
+    let mut script = script(
+        vec![Block::Text(format!("slow {GITHUB_TOKEN} ").repeat(20))],
+        7,
+        usize::MAX,
+    );
+    script.delay = Duration::from_millis(5);
+    let upstream = mock(script).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config::new(upstream.url().parse().unwrap());
+    let workers = rulegate_proxy::Workers::start(listener, 2, shipped(), config).unwrap();
+    let addr = workers.address();
+    let client = tokio::spawn(async move { say_hi(addr, true).await });
+    while upstream.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let renamed = rulegate_lang::check_sources(vec![(
+        "new.rules".to_owned(),
+        b"rule github {\n  match /ghp_[A-Za-z0-9]{36}/\n  response mask \"[new]\"\n}\n".to_vec(),
+    )])
+    .compile()
+    .unwrap();
+    assert_eq!(workers.reload(renamed, std::collections::HashMap::new()), 2);
+    let reply = client.await.unwrap();
+    assert_eq!(
+        assembled_text(&reply.body),
+        ["slow [redacted:github-token] ".repeat(20)],
+        "the stream changed rules mid-way"
+    );
+    let after = say_hi(addr, true).await;
+    assert_eq!(assembled_text(&after.body), ["slow [new] ".repeat(20)]);
+    workers.stop();
+    tokio::task::spawn_blocking(move || workers.join())
+        .await
+        .unwrap()
+        .unwrap();
+}
