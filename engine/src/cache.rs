@@ -34,6 +34,10 @@ pub struct Cache {
     /// Per pattern with a `value` group: capture slots, made once.
     pub(crate) captures: Vec<Option<regex_automata::util::captures::Captures>>,
     pub(crate) value: crate::value::ValueCache,
+    /// The byte counts behind the entropy checks of the candidates at one
+    /// start: of the span a checked part lies in, and of the checked part.
+    pub(crate) around_histogram: crate::checks::SpanHistogram,
+    pub(crate) checked_histogram: crate::checks::SpanHistogram,
 }
 
 static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
@@ -51,6 +55,8 @@ impl Cache {
             walks: Default::default(),
             captures: Vec::new(),
             value: automata.value.create_cache(),
+            around_histogram: Default::default(),
+            checked_histogram: Default::default(),
         }
     }
 

@@ -3,49 +3,199 @@
 
 use crate::spec::Check;
 
+#[cfg(test)]
 pub(crate) fn all_pass(checks: &[Check], matched: &[u8]) -> bool {
-    checks.iter().all(|check| passes(*check, matched))
+    all_pass_with(checks, matched, &mut || shannon_entropy(matched))
 }
 
-fn passes(check: Check, matched: &[u8]) -> bool {
-    match check {
+/// [`all_pass`] with the entropy of `matched` known another way (see
+/// [`SpanHistogram`]): `entropy` is asked only when a check needs it.
+pub(crate) fn all_pass_with(
+    checks: &[Check],
+    matched: &[u8],
+    entropy: &mut dyn FnMut() -> f64,
+) -> bool {
+    checks.iter().all(|check| match *check {
         Check::Luhn => luhn(matched),
         Check::Mod97 => mod97(matched),
-        Check::Entropy { min_bits } => shannon_entropy(matched) >= min_bits,
-    }
+        Check::Entropy { min_bits } => entropy() >= min_bits,
+    })
 }
 
-/// False when no part of `around` can pass the entropy checks among
-/// `checks`: a text's entropy in bits never exceeds log2 of its number of
-/// distinct bytes, and a part has no more distinct bytes than the whole.
-/// Far cheaper than recovering the checked part: on text dense with
-/// `password = xxxxxxxx` it spares most value-group searches.
-pub(crate) fn entropy_may_pass(checks: &[Check], around: &[u8]) -> bool {
-    let Some(min_bits) = checks
+/// The highest entropy any check asks for, when one asks for more than 0.
+pub(crate) fn min_entropy(checks: &[Check]) -> Option<f64> {
+    checks
         .iter()
         .filter_map(|check| match check {
             Check::Entropy { min_bits } => Some(*min_bits),
             _ => None,
         })
         .reduce(f64::max)
-    else {
-        return true;
-    };
-    if min_bits <= 0.0 {
-        return true;
+        .filter(|&min_bits| min_bits > 0.0)
+}
+
+/// False when a text of `distinct` distinct bytes, or any part of it,
+/// cannot have `min_bits` of entropy: a text's entropy in bits never
+/// exceeds log2 of its number of distinct bytes, and a part has no more
+/// distinct bytes than the whole. Far cheaper than recovering the checked
+/// part: on text dense with `password = xxxxxxxx` it spares most
+/// value-group searches.
+pub(crate) fn entropy_may_reach(min_bits: f64, distinct: u32) -> bool {
+    // The margin covers the rounding of the fixed-point terms (at most
+    // 256 half-units of 2^-24 bits per byte, over at least one byte).
+    f64::from(distinct).log2() + 1e-5 >= min_bits
+}
+
+#[cfg(test)]
+fn entropy_may_pass(checks: &[Check], around: &[u8]) -> bool {
+    min_entropy(checks)
+        .is_none_or(|min_bits| entropy_may_reach(min_bits, Histogram::of(around).distinct))
+}
+
+/// The scale of the fixed-point `c * log2(c)` terms of the entropy: their
+/// sums are exact integers, so an entropy kept up as bytes are taken away
+/// (or counted in any order) is the same to the bit as one computed at
+/// once, and block and streaming searches, which check the same bytes,
+/// agree.
+const TERM_SCALE: f64 = (1u64 << 24) as f64;
+
+/// Counts below this have their term in a table.
+const TERM_TABLE_LEN: usize = 1024;
+
+fn term(count: u32) -> u64 {
+    static TABLE: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| (0..TERM_TABLE_LEN as u32).map(term_of).collect());
+    table
+        .get(count as usize)
+        .copied()
+        .unwrap_or_else(|| term_of(count))
+}
+
+fn term_of(count: u32) -> u64 {
+    if count < 2 {
+        return 0;
     }
-    let mut seen = [0u64; 4];
-    let mut distinct = 0u32;
-    for &byte in around {
-        let (word, bit) = (usize::from(byte >> 6), 1u64 << (byte & 63));
-        if seen[word] & bit == 0 {
-            seen[word] |= bit;
-            distinct += 1;
+    let c = f64::from(count);
+    (c * c.log2() * TERM_SCALE).round() as u64
+}
+
+/// Byte counts of a text, with what its entropy needs kept up to date.
+/// Cheap to reset: only the counts of bytes seen are cleared.
+#[derive(Clone)]
+pub(crate) struct Histogram {
+    counts: [u32; 256],
+    /// Every byte whose count was raised from 0 since the last reset.
+    seen: Vec<u8>,
+    len: u64,
+    distinct: u32,
+    /// Sum of `term(count)` over the bytes, once asked for (a histogram
+    /// asked only for its distinct bytes never computes it).
+    sum: Option<u128>,
+}
+
+impl Default for Histogram {
+    fn default() -> Histogram {
+        Histogram {
+            counts: [0; 256],
+            seen: Vec::new(),
+            len: 0,
+            distinct: 0,
+            sum: None,
         }
     }
-    // The margin covers rounding in `shannon_entropy`, which can exceed
-    // log2(distinct) by a few ulps on a uniform text.
-    f64::from(distinct).log2() + 1e-9 >= min_bits
+}
+
+impl Histogram {
+    fn of(text: &[u8]) -> Histogram {
+        let mut histogram = Histogram::default();
+        histogram.reset(text);
+        histogram
+    }
+
+    fn reset(&mut self, text: &[u8]) {
+        for &byte in &self.seen {
+            self.counts[usize::from(byte)] = 0;
+        }
+        self.seen.clear();
+        for &byte in text {
+            let count = &mut self.counts[usize::from(byte)];
+            if *count == 0 {
+                self.seen.push(byte);
+            }
+            *count += 1;
+        }
+        self.len = text.len() as u64;
+        self.distinct = self.seen.len() as u32;
+        self.sum = None;
+    }
+
+    fn remove(&mut self, byte: u8) {
+        let count = &mut self.counts[usize::from(byte)];
+        if let Some(sum) = &mut self.sum {
+            *sum = *sum - u128::from(term(*count)) + u128::from(term(*count - 1));
+        }
+        *count -= 1;
+        if *count == 0 {
+            self.distinct -= 1;
+        }
+        self.len -= 1;
+    }
+
+    pub(crate) fn distinct(&self) -> u32 {
+        self.distinct
+    }
+
+    /// Shannon entropy, in bits per byte: log2(n) - sum(c log2 c) / n.
+    pub(crate) fn shannon_entropy(&mut self) -> f64 {
+        if self.len == 0 {
+            return 0.0;
+        }
+        let counts = &self.counts;
+        let sum = *self.sum.get_or_insert_with(|| {
+            self.seen
+                .iter()
+                .map(|&byte| u128::from(term(counts[usize::from(byte)])))
+                .sum()
+        });
+        let n = self.len as f64;
+        (n.log2() - sum as f64 / (n * TERM_SCALE)).max(0.0)
+    }
+}
+
+/// The histogram of one span of a text, kept as the span's end moves
+/// left: the candidates at one start come longest first, and most share
+/// where their checked part starts, so checking a hundred ends of a long
+/// value costs one count and a hundred removals, not a hundred counts.
+#[derive(Clone, Default)]
+pub(crate) struct SpanHistogram {
+    histogram: Histogram,
+    span: Option<std::ops::Range<usize>>,
+}
+
+impl SpanHistogram {
+    /// Forget the span: the next text may be another.
+    pub(crate) fn forget(&mut self) {
+        self.span = None;
+    }
+
+    /// The histogram of `text[span]` (the same `text` as since the last
+    /// [`SpanHistogram::forget`]).
+    pub(crate) fn of(&mut self, text: &[u8], span: std::ops::Range<usize>) -> &mut Histogram {
+        match &self.span {
+            Some(held)
+                if held.start == span.start
+                    && span.end <= held.end
+                    && held.end - span.end <= span.len() =>
+            {
+                for &byte in &text[span.end..held.end] {
+                    self.histogram.remove(byte);
+                }
+            }
+            _ => self.histogram.reset(&text[span.clone()]),
+        }
+        self.span = Some(span);
+        &mut self.histogram
+    }
 }
 
 /// The Luhn checksum over the ASCII digits of `text`; separators (spaces,
@@ -98,24 +248,11 @@ pub fn mod97(text: &[u8]) -> bool {
     remainder == 1
 }
 
-/// Shannon entropy of the byte distribution, in bits per byte.
+/// Shannon entropy of the byte distribution, in bits per byte, to within
+/// 1e-5 (the terms are summed in fixed point, so the value does not
+/// depend on how the bytes were counted).
 pub fn shannon_entropy(text: &[u8]) -> f64 {
-    if text.is_empty() {
-        return 0.0;
-    }
-    let mut counts = [0u32; 256];
-    for &byte in text {
-        counts[usize::from(byte)] += 1;
-    }
-    let len = text.len() as f64;
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = f64::from(c) / len;
-            -p * p.log2()
-        })
-        .sum()
+    Histogram::of(text).shannon_entropy()
 }
 
 #[cfg(test)]
@@ -162,6 +299,29 @@ mod tests {
         ));
         assert!(entropy_may_pass(&checks, b"q8Zr2Lk9Xw4TbN7s"));
         assert!(entropy_may_pass(&[Check::Luhn], b""));
+    }
+
+    #[test]
+    fn an_entropy_kept_up_while_shrinking_is_the_same_to_the_bit() {
+        let text = b"client_secret: 1457567600751230378536154018953357821028862381273010330605442722082567702134993144662294739575144995056 q8Zr2Lk9Xw4TbN7s";
+        let mut held = SpanHistogram::default();
+        for start in [0, 15, 40] {
+            for end in (start + 1..=text.len()).rev() {
+                let kept = held.of(text, start..end);
+                let mut fresh = Histogram::of(&text[start..end]);
+                assert_eq!(kept.distinct(), fresh.distinct);
+                assert_eq!(
+                    kept.shannon_entropy().to_bits(),
+                    fresh.shannon_entropy().to_bits()
+                );
+                assert_eq!(kept.distinct(), fresh.distinct);
+            }
+        }
+        // Exact where the entropy is a whole number of bits.
+        assert_eq!(shannon_entropy(b"aabb"), 1.0);
+        assert_eq!(shannon_entropy(b"abcdefgh"), 3.0);
+        assert_eq!(shannon_entropy(b""), 0.0);
+        assert_eq!(shannon_entropy(b"zzzz"), 0.0);
     }
 
     #[test]

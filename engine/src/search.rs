@@ -188,6 +188,8 @@ impl Compiled {
         let mut candidates = std::mem::take(&mut cache.candidates);
         candidates.clear();
         cache.value.begin_start();
+        cache.around_histogram.forget();
+        cache.checked_histogram.forget();
         self.candidates_at(cache, hay, start, eoi, &mut candidates);
         // Longest first; at equal length the earlier pattern, hence rule.
         candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));
@@ -204,16 +206,21 @@ impl Compiled {
                 return None;
             }
             let rule = &self.rules[rule_id.index()];
-            let floor = (start + self.checked_floor[candidate.pattern]).min(candidate.end);
-            if !checks::entropy_may_pass(&rule.checks, &hay[floor..candidate.end]) {
-                return None;
+            if let Some(min_bits) = checks::min_entropy(&rule.checks) {
+                let floor = (start + self.checked_floor[candidate.pattern]).min(candidate.end);
+                let around = cache.around_histogram.of(hay, floor..candidate.end);
+                if !checks::entropy_may_reach(min_bits, around.distinct()) {
+                    return None;
+                }
             }
             let checked = self.checked_span(cache, hay, start, candidate);
             if self.allowed(rule_id, &hay[start..candidate.end], &hay[checked.clone()]) {
                 excepted_here.push(rule_id);
                 return None;
             }
-            if !checks::all_pass(&rule.checks, &hay[checked])
+            let histogram = &mut cache.checked_histogram;
+            let mut entropy = || histogram.of(hay, checked.clone()).shannon_entropy();
+            if !checks::all_pass_with(&rule.checks, &hay[checked.clone()], &mut entropy)
                 || self.preceded_by_exception(rule_id, hay, start)
             {
                 return None;
