@@ -66,14 +66,15 @@ impl Cache {
         self.set_id == set.inner.id
     }
 
-    /// Each lazy DFA's clear count and memory, forward shards then the
-    /// anchored DFA (for profiling).
+    /// Each lazy DFA's clear count and memory: forward shards, the
+    /// anchored DFA, then those that find `value` groups (for profiling).
     #[doc(hidden)]
     pub fn clear_counts(&self) -> Vec<(usize, usize)> {
         self.forward
             .iter()
             .map(|shard| (shard.dfa.clear_count(), shard.dfa.memory_usage()))
             .chain([(self.anchored.clear_count(), self.anchored.memory_usage())])
+            .chain(self.value.clear_counts())
             .collect()
     }
 
