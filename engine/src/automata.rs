@@ -52,10 +52,85 @@ pub(crate) struct Candidate {
 
 pub(crate) struct Automata {
     pub(crate) anchored: DFA,
+    /// Which bytes can begin a match, by the byte before (see
+    /// [`FirstBytes`]).
+    pub(crate) first_bytes: FirstBytes,
     /// Where a candidate's `value` group starts, without a capturing search.
     pub(crate) value: ValueSplit,
     /// The forward DFA, in shards stepped side by side.
     pub(crate) forward: Vec<DFA>,
+}
+
+/// Which bytes can begin a match of some pattern, for each byte before
+/// (or none): those whose step out of the anchored DFA's start state does
+/// not die. Asking costs a load, where an anchored walk that dies at once
+/// costs a start state and its bookkeeping; in the windows of text that
+/// keeps a partial match alive (long alphanumeric runs), nearly every
+/// position is tried as a start and about half die at the first byte.
+pub(crate) struct FirstBytes {
+    /// Per look-behind (0: none, `1 + b`: byte `b`), an index into `sets`.
+    by_look_behind: Box<[u8; 257]>,
+    /// The distinct sets, one bit per byte.
+    sets: Vec<[u64; 4]>,
+}
+
+impl FirstBytes {
+    fn of(anchored: &DFA) -> Result<FirstBytes, String> {
+        let mut cache = DfaCache::new(anchored);
+        let mut starts: Vec<LazyStateID> = Vec::new();
+        let mut sets: Vec<[u64; 4]> = Vec::new();
+        let mut by_look_behind = Box::new([0u8; 257]);
+        for (index, look_behind) in std::iter::once(None)
+            .chain((0..=255u8).map(Some))
+            .enumerate()
+        {
+            let config = start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(look_behind);
+            let sid = anchored
+                .start_state(&mut cache, &config)
+                .map_err(|e| e.to_string())?;
+            // Start states are few (one per kind of byte before): each
+            // set is computed once.
+            let known = starts.iter().position(|&start| start == sid);
+            let set = match known {
+                Some(set) => set,
+                None => {
+                    let mut bits = [0u64; 4];
+                    for byte in 0..=255u8 {
+                        let next = anchored
+                            .next_state(&mut cache, sid, byte)
+                            .map_err(|e| e.to_string())?;
+                        if !next.is_dead() {
+                            bits[usize::from(byte >> 6)] |= 1 << (byte & 63);
+                        }
+                    }
+                    starts.push(sid);
+                    sets.push(bits);
+                    sets.len() - 1
+                }
+            };
+            by_look_behind[index] = u8::try_from(set).map_err(|_| "too many start states")?;
+        }
+        Ok(FirstBytes {
+            by_look_behind,
+            sets,
+        })
+    }
+
+    /// False when no match can start at `hay[at]` (nor at the end of
+    /// `hay`: no pattern matches the empty string).
+    #[inline]
+    pub(crate) fn may_start(&self, hay: &[u8], at: usize) -> bool {
+        let Some(&byte) = hay.get(at) else {
+            return false;
+        };
+        let look_behind = at
+            .checked_sub(1)
+            .map_or(0, |before| 1 + usize::from(hay[before]));
+        let bits = &self.sets[usize::from(self.by_look_behind[look_behind])];
+        bits[usize::from(byte >> 6)] & (1 << (byte & 63)) != 0
+    }
 }
 
 /// How the automata are sized; see [`crate::Config`].
@@ -135,8 +210,10 @@ impl Automata {
                     .map_err(|e| e.to_string())
             })
             .collect::<Result<Vec<DFA>, String>>()?;
+        let first_bytes = FirstBytes::of(&anchored)?;
         Ok(Automata {
             anchored,
+            first_bytes,
             forward,
             value: ValueSplit::build(hirs, value_wanted)?,
         })

@@ -121,8 +121,10 @@ impl Compiled {
         let span = starts.len() + self.max_len + 2;
         let clears = cache.anchored.clear_count();
         cache.walks.begin(starts.start, span, clears);
+        let first_bytes = &self.automata.first_bytes;
         starts
             .into_iter()
+            .filter(|&start| first_bytes.may_start(hay, start))
             .find_map(|start| self.best_at(cache, hay, start, eoi, eligible))
     }
 
