@@ -129,6 +129,13 @@ impl Builder {
         let value_wanted: Vec<bool> = value_regex.iter().map(Option::is_some).collect();
         let automata = Automata::build(&hirs, &value_wanted, &sizing)
             .map_err(|reason| BuildError::new(Kind::Automaton(reason)))?;
+        let min_distinct = spec
+            .rules
+            .iter()
+            .map(|rule| {
+                crate::checks::min_entropy(&rule.checks).map_or(0, crate::checks::min_distinct)
+            })
+            .collect();
         static NEXT_SET_ID: AtomicU64 = AtomicU64::new(1);
         Ok(RuleSet {
             inner: Arc::new(Compiled {
@@ -139,6 +146,7 @@ impl Builder {
                 max_len,
                 value_regex,
                 checked_floor,
+                min_distinct,
                 preceded_by,
                 followed_by,
                 allowed,

@@ -46,6 +46,14 @@ pub(crate) fn entropy_may_reach(min_bits: f64, distinct: u32) -> bool {
     f64::from(distinct).log2() + 1e-5 >= min_bits
 }
 
+/// The fewest distinct bytes a text needs for [`entropy_may_reach`] to
+/// hold (257: none suffice), so that a search compares integers.
+pub(crate) fn min_distinct(min_bits: f64) -> u32 {
+    (0..=256)
+        .find(|&d| entropy_may_reach(min_bits, d))
+        .unwrap_or(257)
+}
+
 #[cfg(test)]
 fn entropy_may_pass(checks: &[Check], around: &[u8]) -> bool {
     min_entropy(checks)
@@ -69,6 +77,21 @@ fn term(count: u32) -> u64 {
         .get(count as usize)
         .copied()
         .unwrap_or_else(|| term_of(count))
+}
+
+/// `(len as f64).log2()`, from a table for the lengths checks meet.
+fn log2_of(len: u64) -> f64 {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..TERM_TABLE_LEN as u64)
+            .map(|n| (n as f64).log2())
+            .collect()
+    });
+    usize::try_from(len)
+        .ok()
+        .and_then(|index| table.get(index))
+        .copied()
+        .unwrap_or_else(|| (len as f64).log2())
 }
 
 fn term_of(count: u32) -> u64 {
@@ -158,7 +181,7 @@ impl Histogram {
                 .sum()
         });
         let n = self.len as f64;
-        (n.log2() - sum as f64 / (n * TERM_SCALE)).max(0.0)
+        (log2_of(self.len) - sum as f64 / (n * TERM_SCALE)).max(0.0)
     }
 }
 

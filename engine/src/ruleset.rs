@@ -40,6 +40,9 @@ pub(crate) struct Compiled {
     /// Per pattern: the checked bytes of a match at `start` lie in
     /// `start + floor..end` (see `build::value_floor`).
     pub(crate) checked_floor: Vec<usize>,
+    /// Per rule: the fewest distinct bytes a candidate's span needs for its
+    /// entropy checks to be able to pass (0 without one).
+    pub(crate) min_distinct: Vec<u32>,
     /// Per rule: its `unless preceded by` patterns as one regex that must
     /// end where the text ends, or `None` when it has none.
     pub(crate) preceded_by: Vec<Option<meta::Regex>>,

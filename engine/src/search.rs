@@ -208,10 +208,11 @@ impl Compiled {
                 return None;
             }
             let rule = &self.rules[rule_id.index()];
-            if let Some(min_bits) = checks::min_entropy(&rule.checks) {
+            let min_distinct = self.min_distinct[rule_id.index()];
+            if min_distinct > 1 {
                 let floor = (start + self.checked_floor[candidate.pattern]).min(candidate.end);
                 let around = cache.around_histogram.of(hay, floor..candidate.end);
-                if !checks::entropy_may_reach(min_bits, around.distinct()) {
+                if around.distinct() < min_distinct {
                     return None;
                 }
             }
