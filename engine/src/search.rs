@@ -150,7 +150,21 @@ impl Compiled {
             cache.idle.push(from);
         }
         let window = |idle: &[usize]| idle.iter().copied().min().unwrap_or(from);
-        for (at, &byte) in hay.iter().enumerate().skip(from) {
+        let fixed = match forward.len() {
+            1 => scan_fixed::<1>(forward, cache, hay, from),
+            2 => scan_fixed::<2>(forward, cache, hay, from),
+            3 => scan_fixed::<3>(forward, cache, hay, from),
+            4 => scan_fixed::<4>(forward, cache, hay, from),
+            5 => scan_fixed::<5>(forward, cache, hay, from),
+            6 => scan_fixed::<6>(forward, cache, hay, from),
+            _ => None,
+        };
+        let scanned_to = match fixed {
+            Some(Ok(at)) => return Some((window(&cache.idle), at)),
+            Some(Err(scanned_to)) => scanned_to,
+            None => from,
+        };
+        for (at, &byte) in hay.iter().enumerate().skip(scanned_to) {
             let matched = step_shards(
                 forward,
                 &mut cache.forward,
@@ -371,6 +385,45 @@ impl Compiled {
             }
         }
     }
+}
+
+/// The forward shards from `from` (states in `cache.sids`, idle offsets in
+/// `cache.idle`) for exactly `N` shards, their states kept in arrays the
+/// compiler can keep in registers: `Ok(at)` when a match ends at `at`,
+/// `Err(len)` when none ends within `hay` (states and idle offsets written
+/// back either way), `None`, having done nothing, when there are not `N`.
+fn scan_fixed<const N: usize>(
+    forward: &[DFA],
+    cache: &mut Cache,
+    hay: &[u8],
+    from: usize,
+) -> Option<Result<usize, usize>> {
+    let forward = <&[DFA; N]>::try_from(forward).ok()?;
+    let shards = <&mut [crate::automata::ShardCache; N]>::try_from(&mut cache.forward[..]).ok()?;
+    let mut sids = <[LazyStateID; N]>::try_from(&cache.sids[..]).ok()?;
+    let mut idle = <[usize; N]>::try_from(&cache.idle[..]).ok()?;
+    let mut result = Err(hay.len());
+    for (at, &byte) in hay.iter().enumerate().skip(from) {
+        let mut matched = false;
+        for k in 0..N {
+            let sid = next(&forward[k], &mut shards[k].dfa, sids[k], byte);
+            sids[k] = sid;
+            if sid.is_tagged() {
+                if sid.is_start() {
+                    idle[k] = at + 1;
+                } else if sid.is_match() {
+                    matched = true;
+                }
+            }
+        }
+        if matched {
+            result = Ok(at);
+            break;
+        }
+    }
+    cache.sids.copy_from_slice(&sids);
+    cache.idle.copy_from_slice(&idle);
+    Some(result)
 }
 
 /// What the anchored walks of one window learnt: for each offset, the

@@ -410,7 +410,25 @@ impl Core {
                 }
             }
             (*sid, *idle) = (state, last_idle);
-        } else {
+        } else if !{
+            let mut fixed = Fixed {
+                forward,
+                shards: &mut cache.forward,
+                sids: &mut self.sids,
+                idle: &mut self.shard_idle,
+                ends: &mut self.ends,
+                last_match_end: &mut self.last_match_end,
+                total: self.total,
+            };
+            match forward.len() {
+                2 => fixed.advance::<2>(chunk),
+                3 => fixed.advance::<3>(chunk),
+                4 => fixed.advance::<4>(chunk),
+                5 => fixed.advance::<5>(chunk),
+                6 => fixed.advance::<6>(chunk),
+                _ => false,
+            }
+        } {
             for (i, &byte) in chunk.iter().enumerate() {
                 let offset = self.total + i;
                 let matched = step_shards(
@@ -554,6 +572,59 @@ impl Core {
             self.buf.shrink_to(self.buf.len().max(BUF_KEEP_BYTES / 2));
         }
         Ok(())
+    }
+}
+
+/// What [`Core::advance`] steps, borrowed apart from the rule set.
+struct Fixed<'a> {
+    forward: &'a [regex_automata::hybrid::dfa::DFA],
+    shards: &'a mut [crate::automata::ShardCache],
+    sids: &'a mut [LazyStateID],
+    idle: &'a mut [usize],
+    ends: &'a mut VecDeque<MatchEnd>,
+    last_match_end: &'a mut usize,
+    total: usize,
+}
+
+impl Fixed<'_> {
+    /// [`Core::advance`] for exactly `N` shards: their states and idle
+    /// offsets stay in arrays the compiler can keep in registers and
+    /// unroll over (the shipped packs have 5 shards; the loop over slices
+    /// costs a bounds check and an iterator step per shard and byte).
+    /// False, having done nothing, when there are not `N` shards.
+    fn advance<const N: usize>(&mut self, chunk: &[u8]) -> bool {
+        let (Ok(forward), Ok(shards), Ok(mut sids), Ok(mut idle)) = (
+            <&[_; N]>::try_from(self.forward),
+            <&mut [_; N]>::try_from(&mut *self.shards),
+            <[LazyStateID; N]>::try_from(&*self.sids),
+            <[usize; N]>::try_from(&*self.idle),
+        ) else {
+            return false;
+        };
+        for (i, &byte) in chunk.iter().enumerate() {
+            let offset = self.total + i;
+            let mut matched = false;
+            for k in 0..N {
+                let sid = next(&forward[k], &mut shards[k].dfa, sids[k], byte);
+                sids[k] = sid;
+                if sid.is_tagged() {
+                    if sid.is_start() {
+                        idle[k] = offset + 1;
+                    } else if sid.is_match() {
+                        matched = true;
+                    }
+                }
+            }
+            if matched {
+                // As in the general loop: the match ended at `offset`.
+                let window = idle.iter().copied().min().unwrap_or(offset);
+                *self.last_match_end = offset;
+                push_end(self.ends, window, offset);
+            }
+        }
+        self.sids.copy_from_slice(&sids);
+        self.idle.copy_from_slice(&idle);
+        true
     }
 }
 

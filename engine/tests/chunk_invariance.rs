@@ -158,6 +158,14 @@ proptest! {
         check_invariance(&set, &text, &cuts)?;
     }
 
+    /// A handful of shards (the stepping loops specialised for 2 to 6).
+    #[test]
+    fn streaming_equals_block_with_a_few_shards((text, cuts) in text_and_cuts(), per_shard in 4usize..=12) {
+        let set = RuleSet::builder().configure(Config::new().patterns_per_shard(per_shard)).build(tricky_spec()).unwrap();
+        prop_assert!((2..=6).contains(&set.forward_shards()), "{} shards", set.forward_shards());
+        check_invariance(&set, &text, &cuts)?;
+    }
+
     /// The forward DFA split into one shard per pattern (the most the
     /// engine ever splits): streaming still equals block.
     #[test]
