@@ -573,6 +573,18 @@ fn run(listen: SocketAddr, workers: usize, rules: Rules, config: Config) -> Resu
     let team_count = teams.len();
     let workers = Workers::start_with_teams(listener, workers, rules, teams, config)
         .map_err(|e| e.to_string())?;
+    // The main thread only waits for signals; the workers serve. The
+    // handlers are registered before the line that says the gateway is
+    // listening: a SIGTERM or SIGHUP sent as soon as it appears (by a
+    // supervisor, a test, a reload script) is handled, not fatal.
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the signal handler: {e}"))?;
+    let (stop_signals, mut hangup) = {
+        let _in_runtime = signals.enter();
+        (StopSignals::register(), hangup_signals())
+    };
     tracing::info!(
         "listening on {scheme}://{}, upstream {upstream}, {rule_count} rules{}",
         workers.address(),
@@ -587,15 +599,9 @@ fn run(listen: SocketAddr, workers: usize, rules: Rules, config: Config) -> Resu
         .chain(team_paths.values().flatten())
         .cloned()
         .collect();
-    // The main thread only waits for signals; the workers serve.
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the signal handler: {e}"))?;
     signals.block_on(async move {
-        let shutdown = shutdown_signal();
+        let shutdown = shutdown_signal(stop_signals);
         tokio::pin!(shutdown);
-        let mut hangup = hangup_signals();
         let mut seen = rules_fingerprint(&watched);
         let mut poll = tokio::time::interval(RULES_POLL);
         loop {
@@ -733,30 +739,45 @@ fn hangup_signals() -> tokio::sync::mpsc::UnboundedReceiver<()> {
 }
 
 /// Resolves on the first SIGINT or SIGTERM; a second one exits at once.
-async fn shutdown_signal() {
-    wait_for_signal().await;
+async fn shutdown_signal(mut signals: StopSignals) {
+    signals.first().await;
     tracing::info!("shutting down: no new connections; waiting for in-flight requests (signal again to exit now)");
-    tokio::spawn(async {
-        wait_for_signal().await;
+    tokio::spawn(async move {
+        signals.first().await;
         std::process::exit(130);
     });
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, registered when made (inside a runtime), so that
+/// one arriving before anything waits on them is still seen.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    registered: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn register() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let registered = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok();
+            StopSignals { registered }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn first(&mut self) {
+        #[cfg(unix)]
+        if let Some((term, interrupt)) = &mut self.registered {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
