@@ -1154,8 +1154,14 @@ async fn the_upstream_is_reached_through_the_egress_proxy() {
     assert_eq!(*tunnels.lock().unwrap(), [format!("localhost:{port}")]);
 }
 
-#[tokio::test]
-async fn worker_threads_serve_and_stop_gracefully() {
+/// Worker threads serving the shipped rules, and a client whose streamed
+/// reply (a GitHub token twenty times, a delta every 5 ms) has begun: the
+/// upstream has the request.
+async fn slow_stream_under_way() -> (
+    MockUpstream,
+    rulegate_proxy::Workers,
+    tokio::task::JoinHandle<Received>,
+) {
     let mut script = script(
         vec![Block::Text(format!("slow {GITHUB_TOKEN} ").repeat(20))],
         7,
@@ -1171,6 +1177,13 @@ async fn worker_threads_serve_and_stop_gracefully() {
     while upstream.requests().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    (upstream, workers, client)
+}
+
+#[tokio::test]
+async fn worker_threads_serve_and_stop_gracefully() {
+    let (_upstream, workers, client) = slow_stream_under_way().await;
+    let addr = workers.address();
     workers.stop();
     let joined = tokio::task::spawn_blocking(move || workers.join());
     let reply = client.await.unwrap();
@@ -1189,21 +1202,8 @@ async fn worker_threads_serve_and_stop_gracefully() {
 /// started with, and the next request gets the new ones.
 #[tokio::test]
 async fn a_stream_in_flight_keeps_its_rules_across_a_reload() {
-    let mut script = script(
-        vec![Block::Text(format!("slow {GITHUB_TOKEN} ").repeat(20))],
-        7,
-        usize::MAX,
-    );
-    script.delay = Duration::from_millis(5);
-    let upstream = mock(script).await;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let config = Config::new(upstream.url().parse().unwrap());
-    let workers = rulegate_proxy::Workers::start(listener, 2, shipped(), config).unwrap();
+    let (_upstream, workers, client) = slow_stream_under_way().await;
     let addr = workers.address();
-    let client = tokio::spawn(async move { say_hi(addr, true).await });
-    while upstream.requests().is_empty() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
     let renamed = rulegate_lang::check_sources(vec![(
         "new.rules".to_owned(),
         b"rule github {\n  match /ghp_[A-Za-z0-9]{36}/\n  response mask \"[new]\"\n}\n".to_vec(),

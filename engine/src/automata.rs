@@ -379,6 +379,34 @@ pub(crate) fn step_shards(
     matched
 }
 
+/// [`step_shards`] for exactly `N` shards, their states and idle offsets
+/// in arrays the compiler keeps in registers and unrolls over (the
+/// shipped packs have 5 shards; over slices each shard and byte costs a
+/// bounds check and an iterator step).
+#[inline(always)]
+pub(crate) fn step_shards_fixed<const N: usize>(
+    forward: &[DFA; N],
+    caches: &mut [ShardCache; N],
+    sids: &mut [LazyStateID; N],
+    idle: &mut [usize; N],
+    byte: u8,
+    idle_at: usize,
+) -> bool {
+    let mut matched = false;
+    for k in 0..N {
+        let sid = next(&forward[k], &mut caches[k].dfa, sids[k], byte);
+        sids[k] = sid;
+        if sid.is_tagged() {
+            if sid.is_start() {
+                idle[k] = idle_at;
+            } else if sid.is_match() {
+                matched = true;
+            }
+        }
+    }
+    matched
+}
+
 /// One lazy DFA step. A `CacheError` has only two causes, quit bytes and a
 /// limit on cache clears, and the DFAs are built with neither, so it cannot
 /// occur.

@@ -27,7 +27,7 @@ use regex_automata::hybrid::LazyStateID;
 use regex_automata::util::start;
 use regex_automata::{Anchored, Input};
 
-use crate::automata::{next, next_eoi, step_shards, Candidate};
+use crate::automata::{next, next_eoi, step_shards, step_shards_fixed, Candidate};
 use crate::cache::Cache;
 use crate::checks;
 use crate::findings::RuleId;
@@ -388,8 +388,7 @@ impl Compiled {
 }
 
 /// The forward shards from `from` (states in `cache.sids`, idle offsets in
-/// `cache.idle`) for exactly `N` shards, their states kept in arrays the
-/// compiler can keep in registers: `Ok(at)` when a match ends at `at`,
+/// `cache.idle`) for exactly `N` shards (see [`step_shards_fixed`]): `Ok(at)` when a match ends at `at`,
 /// `Err(len)` when none ends within `hay` (states and idle offsets written
 /// back either way), `None`, having done nothing, when there are not `N`.
 fn scan_fixed<const N: usize>(
@@ -404,19 +403,7 @@ fn scan_fixed<const N: usize>(
     let mut idle = <[usize; N]>::try_from(&cache.idle[..]).ok()?;
     let mut result = Err(hay.len());
     for (at, &byte) in hay.iter().enumerate().skip(from) {
-        let mut matched = false;
-        for k in 0..N {
-            let sid = next(&forward[k], &mut shards[k].dfa, sids[k], byte);
-            sids[k] = sid;
-            if sid.is_tagged() {
-                if sid.is_start() {
-                    idle[k] = at + 1;
-                } else if sid.is_match() {
-                    matched = true;
-                }
-            }
-        }
-        if matched {
+        if step_shards_fixed(forward, shards, &mut sids, &mut idle, byte, at + 1) {
             result = Ok(at);
             break;
         }

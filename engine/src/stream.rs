@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 
 use regex_automata::hybrid::LazyStateID;
 
-use crate::automata::{next, next_eoi, step_shards};
+use crate::automata::{next, next_eoi, step_shards, step_shards_fixed};
 use crate::cache::Cache;
 use crate::findings::{Disposition, Finding, Rejection, RuleId};
 use crate::ruleset::RuleSet;
@@ -587,11 +587,9 @@ struct Fixed<'a> {
 }
 
 impl Fixed<'_> {
-    /// [`Core::advance`] for exactly `N` shards: their states and idle
-    /// offsets stay in arrays the compiler can keep in registers and
-    /// unroll over (the shipped packs have 5 shards; the loop over slices
-    /// costs a bounds check and an iterator step per shard and byte).
-    /// False, having done nothing, when there are not `N` shards.
+    /// [`Core::advance`] for exactly `N` shards (see
+    /// [`step_shards_fixed`]). False, having done nothing, when there are
+    /// not `N` shards.
     fn advance<const N: usize>(&mut self, chunk: &[u8]) -> bool {
         let (Ok(forward), Ok(shards), Ok(mut sids), Ok(mut idle)) = (
             <&[_; N]>::try_from(self.forward),
@@ -603,19 +601,7 @@ impl Fixed<'_> {
         };
         for (i, &byte) in chunk.iter().enumerate() {
             let offset = self.total + i;
-            let mut matched = false;
-            for k in 0..N {
-                let sid = next(&forward[k], &mut shards[k].dfa, sids[k], byte);
-                sids[k] = sid;
-                if sid.is_tagged() {
-                    if sid.is_start() {
-                        idle[k] = offset + 1;
-                    } else if sid.is_match() {
-                        matched = true;
-                    }
-                }
-            }
-            if matched {
+            if step_shards_fixed(forward, shards, &mut sids, &mut idle, byte, offset + 1) {
                 // As in the general loop: the match ended at `offset`.
                 let window = idle.iter().copied().min().unwrap_or(offset);
                 *self.last_match_end = offset;

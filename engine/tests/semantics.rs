@@ -272,21 +272,7 @@ fn the_text_after_is_awaited_across_chunks() {
         ("see sk-x1y2z3w4.exampl", "see [x:key].exampl"),
         ("see sk-x1y2z3w4 :\nnext", "see sk-x1y2z3w4 :\nnext"),
     ] {
-        for cut in 0..=text.len() {
-            let (releases, finished, _) = support::stream_with_cuts(
-                &set,
-                Side::Response,
-                Scope::Assistant,
-                text.as_bytes(),
-                &[cut],
-            );
-            finished.unwrap();
-            assert_eq!(
-                String::from_utf8(releases.concat()).unwrap(),
-                expected,
-                "cut {cut}"
-            );
-        }
+        assert_every_two_way_cut_gives(&set, text, expected);
     }
     // A byte at a time, the hold stays within the bound, and text after
     // the look-ahead flows out.
@@ -380,16 +366,25 @@ fn a_walk_that_merges_with_an_excepted_one_still_finds_its_match() {
     let text = "no:abc@ex.com!! and no:xy@ex.com!!";
     let expected = "no:a[x:mail]!! and no:x[x:mail]!!";
     assert_eq!(masked(&set, text), expected);
+    assert_every_two_way_cut_gives(&set, text, expected);
+}
+
+/// Streamed in two chunks, cut anywhere, `text` comes out as `expected`.
+fn assert_every_two_way_cut_gives(set: &RuleSet, text: &str, expected: &str) {
     for cut in 0..=text.len() {
         let (releases, finished, _) = support::stream_with_cuts(
-            &set,
+            set,
             Side::Response,
             Scope::Assistant,
             text.as_bytes(),
             &[cut],
         );
         finished.unwrap();
-        assert_eq!(String::from_utf8(releases.concat()).unwrap(), expected);
+        assert_eq!(
+            String::from_utf8(releases.concat()).unwrap(),
+            expected,
+            "cut {cut}"
+        );
     }
 }
 

@@ -526,6 +526,19 @@ fn rules_reload_on_sighup_and_on_change_and_a_broken_set_is_refused() {
     assert!(log.contains("rule set generation 3 live: 1 rules"), "{log}");
 }
 
+/// The gateway started with `--config FILE` alone: the child, its
+/// address and its log up to the listening line.
+fn start_with_config(config: &Path) -> (Child, String, String) {
+    let mut child = proxy()
+        .args(["--config"])
+        .arg(config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, log, _) = wait_for_listening(&mut child);
+    (child, address, log)
+}
+
 /// A TOML config file sets any flag by its name; flags and environment
 /// override it; an unknown key is a usage error; several rules paths load
 /// together, from the file, the flag or `RULEGATE_RULES`.
@@ -560,13 +573,7 @@ fn a_config_file_sets_flags_and_flags_and_environment_override_it() {
     };
 
     // From the file alone: JSON logs, both rules directories, the limit.
-    let mut child = proxy()
-        .args(["--config"])
-        .arg(&config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (address, log, _) = wait_for_listening(&mut child);
+    let (mut child, address, log) = start_with_config(&config);
     let line = log.lines().find(|l| l.contains("listening on")).unwrap();
     assert!(line.starts_with('{'), "json logs from the file: {line}");
     assert!(line.contains("2 rules"), "{line}");
@@ -635,13 +642,7 @@ fn a_config_file_sets_flags_and_flags_and_environment_override_it() {
         format!("rules = [{rules:?}]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\nrequire_team = false\n"),
     )
     .unwrap();
-    let mut child = proxy()
-        .args(["--config"])
-        .arg(&config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (_, log, _) = wait_for_listening(&mut child);
+    let (mut child, _, log) = start_with_config(&config);
     assert!(log.contains("1 rules"), "{log}");
     sigterm(&mut child);
 }
@@ -766,22 +767,30 @@ fn team_tokens_gate_requests_and_the_logs_say_who() {
     }
 }
 
+/// A directory with `base/base.rules` (rule `alpha` masking `alpha-NNNN`
+/// as `[alpha]`) and, per team, `TEAM/policy.rules` holding its policy.
+fn team_policies(name: &str, teams: &[(&str, &str)]) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::create_dir_all(dir.join("base")).unwrap();
+    std::fs::write(
+        dir.join("base/base.rules"),
+        "rule alpha {\n  match /alpha-[0-9]{4}/\n  request mask \"[alpha]\"\n}\n",
+    )
+    .unwrap();
+    for (team, policy) in teams {
+        std::fs::create_dir_all(dir.join(team)).unwrap();
+        std::fs::write(dir.join(team).join("policy.rules"), policy).unwrap();
+    }
+    dir
+}
+
 /// Per-team policies: a team named in `--team-rules` is served with the
 /// base rules and its own policy (here, one that disables a rule); other
 /// teams get the base rules.
 #[test]
 fn each_team_gets_its_own_policy() {
     let (_runtime, upstream) = mock_upstream("ok");
-    let dir = temp_dir("team-policy");
-    for sub in ["base", "payments"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    std::fs::write(
-        dir.join("base/base.rules"),
-        "rule alpha {\n  match /alpha-[0-9]{4}/\n  request mask \"[alpha]\"\n}\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("payments/policy.rules"), "disable alpha\n").unwrap();
+    let dir = team_policies("team-policy", &[("payments", "disable alpha\n")]);
     std::fs::write(
         dir.join("teams"),
         "payments tok-payments-0123456789ab\nsearch tok-search-0123456789abcd\n",
@@ -848,21 +857,16 @@ fn each_team_gets_its_own_policy() {
 fn teams_by_api_key_and_by_header() {
     const PAYMENTS_KEY: &str = "sk-ant-api03-payments-team-key";
     let (_runtime, upstream) = mock_upstream("ok");
-    let dir = temp_dir("team-keys");
-    for sub in ["base", "payments", "research"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    std::fs::write(
-        dir.join("base/base.rules"),
-        "rule alpha {\n  match /alpha-[0-9]{4}/\n  request mask \"[alpha]\"\n}\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("payments/policy.rules"), "disable alpha\n").unwrap();
-    std::fs::write(
-        dir.join("research/policy.rules"),
-        "override alpha {\n  request mask \"[research]\"\n}\n",
-    )
-    .unwrap();
+    let dir = team_policies(
+        "team-keys",
+        &[
+            ("payments", "disable alpha\n"),
+            (
+                "research",
+                "override alpha {\n  request mask \"[research]\"\n}\n",
+            ),
+        ],
+    );
 
     // The operator computes the key's fingerprint with the binary.
     let mut printer = proxy()
