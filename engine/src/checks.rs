@@ -106,7 +106,10 @@ fn term_of(count: u32) -> u64 {
 /// Cheap to reset: only the counts of bytes seen are cleared.
 #[derive(Clone)]
 pub(crate) struct Histogram {
-    counts: [u32; 256],
+    /// Boxed: a `Cache` holding two histograms is moved in and out of its
+    /// thread's slot on every `push`, and 2 KiB more to copy each time
+    /// cost 16-byte pushes a fifth of their speed.
+    counts: Box<[u32; 256]>,
     /// Every byte whose count was raised from 0 since the last reset.
     seen: Vec<u8>,
     len: u64,
@@ -119,7 +122,7 @@ pub(crate) struct Histogram {
 impl Default for Histogram {
     fn default() -> Histogram {
         Histogram {
-            counts: [0; 256],
+            counts: Box::new([0; 256]),
             seen: Vec::new(),
             len: 0,
             distinct: 0,

@@ -69,13 +69,13 @@ pub(crate) struct Compiled {
 /// handful, reused.
 #[derive(Default)]
 pub(crate) struct CachePool {
-    spare: Mutex<Vec<Cache>>,
+    spare: Mutex<Vec<Box<Cache>>>,
 }
 
 /// A [`Cache`] borrowed from the pool, handed back when dropped.
 pub(crate) struct PooledCache<'a> {
     set: &'a Compiled,
-    cache: Option<Cache>,
+    cache: Option<Box<Cache>>,
 }
 
 impl std::ops::Deref for PooledCache<'_> {
@@ -118,13 +118,15 @@ const THREAD_CACHES_KEPT: usize = 2;
 
 thread_local! {
     /// Each thread's caches for the methods that take none: one per rule
-    /// set, taken for a call and put back after it.
-    static THREAD_CACHES: std::cell::RefCell<Vec<Cache>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// set, taken for a call and put back after it. Boxed: a cache is
+    /// over 2 KiB, and a stream's `push` takes it and puts it back on
+    /// every chunk.
+    static THREAD_CACHES: std::cell::RefCell<Vec<Box<Cache>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The calling thread's cache for the set `set_id`, if it keeps one and it
 /// is not in use (a nested call).
-fn take_from_thread(set_id: u64) -> Option<Cache> {
+fn take_from_thread(set_id: u64) -> Option<Box<Cache>> {
     THREAD_CACHES
         .try_with(|slot| {
             let mut caches = slot.try_borrow_mut().ok()?;
@@ -137,7 +139,7 @@ fn take_from_thread(set_id: u64) -> Option<Cache> {
 
 /// Gives `cache` to the calling thread to keep; hands it back when the
 /// thread already keeps one for that set (or cannot keep any now).
-fn keep_on_thread(cache: Cache) -> Option<Cache> {
+fn keep_on_thread(cache: Box<Cache>) -> Option<Box<Cache>> {
     let mut cache = Some(cache);
     // A thread being torn down keeps nothing: the cache goes to the pool.
     let _ = THREAD_CACHES.try_with(|slot| {
@@ -390,7 +392,7 @@ impl Compiled {
         let spare = self.pool.spare.lock().map(|mut s| s.pop()).unwrap_or(None);
         PooledCache {
             set: self,
-            cache: Some(spare.unwrap_or_else(|| Cache::new(self.id, &self.automata))),
+            cache: Some(spare.unwrap_or_else(|| Box::new(Cache::new(self.id, &self.automata)))),
         }
     }
 
