@@ -113,6 +113,13 @@ async fn say_hi(addr: SocketAddr, stream: bool) -> Received {
     .await
 }
 
+fn get(path: &str) -> Request<Full<Bytes>> {
+    Request::builder()
+        .uri(path)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
 fn post(path: &str, body: impl Into<Bytes>) -> Request<Full<Bytes>> {
     Request::builder()
         .method(Method::POST)
@@ -639,12 +646,6 @@ async fn unknown_routes_and_methods_are_refused_in_the_api_shape() {
         config.relayed = vec!["GET /v1/organizations/**".parse().unwrap()];
     })
     .await;
-    let get = |path: &str| {
-        Request::builder()
-            .uri(path)
-            .body(Full::new(Bytes::new()))
-            .unwrap()
-    };
     let reply = send(proxy.addr, get("/v1/messages")).await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(reply.headers["allow"], "POST");
@@ -767,12 +768,6 @@ async fn metrics_and_readiness_are_served_locally() {
     );
     let unknown = send(proxy.addr, post("/v1/nothing-here", "{}")).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let get = |path: &str| {
-        Request::builder()
-            .uri(path)
-            .body(Full::new(Bytes::new()))
-            .unwrap()
-    };
     let ready = send(proxy.addr, get("/readyz")).await;
     assert_eq!(ready.status, StatusCode::OK);
     let ready: serde_json::Value = serde_json::from_slice(&ready.body).unwrap();

@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Listen on a free port, relay to a port nothing answers on: for tests
+/// that never reach the upstream.
+const OFFLINE: [&str; 4] = [
+    "--listen",
+    "127.0.0.1:0",
+    "--upstream",
+    "http://127.0.0.1:9",
+];
+
 fn proxy() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_proxy"));
     command.env_remove("RUST_LOG").env("NO_COLOR", "1");
@@ -138,12 +147,7 @@ fn starts_serves_healthz_and_stops_on_sigterm() {
     let mut child = proxy()
         .args(["--rules"])
         .arg(shipped_rules())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            "http://127.0.0.1:9",
-        ])
+        .args(OFFLINE)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -604,12 +608,7 @@ fn a_config_file_sets_flags_and_flags_and_environment_override_it() {
                 dir.join("two").display()
             ),
         )
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            "http://127.0.0.1:9",
-        ])
+        .args(OFFLINE)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -662,12 +661,7 @@ fn the_container_config_and_team_rules_start_the_gateway() {
         .args(["--config"])
         .arg(deploy.join("rulegate.toml"))
         .env("RULEGATE_RULES", rules)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            "http://127.0.0.1:9",
-        ])
+        .args(OFFLINE)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
