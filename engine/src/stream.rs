@@ -466,24 +466,30 @@ impl Core {
         self.last_idle = self.shard_idle.iter().copied().min().unwrap_or(self.total);
         let horizon = if eoi {
             self.total
-        } else if inner.follow_len == 0 || self.last_match_end + inner.follow_len < self.total {
-            // No match ended within the look-ahead: every match starting
-            // before the idle point has all the text after it it needs.
+        } else if inner.follow_len == 0 {
             self.last_idle.max(self.total.saturating_sub(inner.max_len))
         } else {
             // Every match starting before the horizon must end
             // `follow_len + 1` bytes before the held text does, so that its
             // `unless followed by` patterns see what they would in a block.
             let limit = self.total.saturating_sub(inner.follow_len + 1);
+            // Only the latest mark at or before the limit can serve now or
+            // later: the older ones go, whichever way the horizon is taken.
             while self.idle_marks.get(1).is_some_and(|&(at, _)| at <= limit) {
                 self.idle_marks.pop_front();
             }
-            let idle = self
-                .idle_marks
-                .front()
-                .filter(|&&(at, _)| at <= limit)
-                .map_or(0, |&(_, idle)| idle);
-            idle.max(limit.saturating_sub(inner.max_len))
+            if self.last_match_end + inner.follow_len < self.total {
+                // No match ended within the look-ahead: every match
+                // starting before the idle point has the text after it.
+                self.last_idle.max(self.total.saturating_sub(inner.max_len))
+            } else {
+                let idle = self
+                    .idle_marks
+                    .front()
+                    .filter(|&&(at, _)| at <= limit)
+                    .map_or(0, |&(_, idle)| idle);
+                idle.max(limit.saturating_sub(inner.max_len))
+            }
         };
         let (side, scope, view, emit) = (self.side, self.scope, self.view, !self.findings_only);
         let eligible = |rule: RuleId| -> Option<&Action> {

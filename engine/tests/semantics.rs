@@ -283,6 +283,16 @@ fn the_text_after_is_awaited_across_chunks() {
         assert!(scanner.held() <= set.max_held());
     }
     assert_eq!(scanner.held(), 0);
+    // What the scanner keeps to find the look-ahead's idle points stays
+    // bounded too, through a long stream with no match near its end.
+    for _ in 0..20_000 {
+        scanner.push(b"some prose ", &mut out).unwrap();
+    }
+    assert!(
+        scanner.memory_usage() < 64 * 1024,
+        "{}",
+        scanner.memory_usage()
+    );
 }
 
 #[test]
