@@ -77,7 +77,10 @@ pub(crate) struct FirstBytes {
 impl FirstBytes {
     fn of(anchored: &DFA) -> Result<FirstBytes, String> {
         let mut cache = DfaCache::new(anchored);
-        let mut starts: Vec<LazyStateID> = Vec::new();
+        // Start states seen, with the clear count they belong to: a cache
+        // at its smallest capacity clears while the sets are computed, and
+        // a state id from before a clear names another state after it.
+        let mut starts: Vec<(LazyStateID, usize, usize)> = Vec::new();
         let mut sets: Vec<[u64; 4]> = Vec::new();
         let mut by_look_behind = Box::new([0u8; 257]);
         for (index, look_behind) in std::iter::once(None)
@@ -87,17 +90,26 @@ impl FirstBytes {
             let config = start::Config::new()
                 .anchored(Anchored::Yes)
                 .look_behind(look_behind);
-            let sid = anchored
-                .start_state(&mut cache, &config)
-                .map_err(|e| e.to_string())?;
+            let start = |cache: &mut DfaCache| {
+                anchored
+                    .start_state(cache, &config)
+                    .map_err(|e| e.to_string())
+            };
+            let sid = start(&mut cache)?;
             // Start states are few (one per kind of byte before): each
-            // set is computed once.
-            let known = starts.iter().position(|&start| start == sid);
+            // set is computed once while the cache holds.
+            let clears = cache.clear_count();
+            let known = starts
+                .iter()
+                .find(|&&(start, at, _)| start == sid && at == clears);
             let set = match known {
-                Some(set) => set,
+                Some(&(_, _, set)) => set,
                 None => {
                     let mut bits = [0u64; 4];
                     for byte in 0..=255u8 {
+                        // Asked again for every byte: the step before may
+                        // have cleared the cache.
+                        let sid = start(&mut cache)?;
                         let next = anchored
                             .next_state(&mut cache, sid, byte)
                             .map_err(|e| e.to_string())?;
@@ -105,9 +117,17 @@ impl FirstBytes {
                             bits[usize::from(byte >> 6)] |= 1 << (byte & 63);
                         }
                     }
-                    starts.push(sid);
-                    sets.push(bits);
-                    sets.len() - 1
+                    let set = match sets.iter().position(|&known| known == bits) {
+                        Some(set) => set,
+                        None => {
+                            sets.push(bits);
+                            sets.len() - 1
+                        }
+                    };
+                    // Recorded under the clear count of the id just asked.
+                    let sid = start(&mut cache)?;
+                    starts.push((sid, cache.clear_count(), set));
+                    set
                 }
             };
             by_look_behind[index] = u8::try_from(set).map_err(|_| "too many start states")?;
@@ -247,22 +267,32 @@ impl ShardCache {
         self.epoch
     }
 
+    /// True when no clear happened since the start states were last
+    /// tagged: [`ShardCache::settle`] would do nothing.
+    #[inline]
+    pub(crate) fn is_settled(&self) -> bool {
+        self.dfa.clear_count() == self.tagged_at
+    }
+
     /// Restores the start-state invariant after a clear. Returns true when
-    /// that took a reset, after which no state id from before is valid
-    /// (not even the one of the search that caused the clear, which a
-    /// plain clear keeps).
+    /// no state id from before is valid any more: after a reset (not even
+    /// the one of the search that caused the clear, which a plain clear
+    /// keeps), or when asking for the start states cleared the cache again
+    /// (a cache too small for them all; nothing is kept then).
     pub(crate) fn settle(&mut self, dfa: &DFA) -> bool {
-        if self.dfa.clear_count() == self.tagged_at {
+        if self.is_settled() {
             return false;
         }
         self.epoch += 1;
+        let clears = self.dfa.clear_count();
         let untagged = !tag_start_states(dfa, &mut self.dfa);
+        let cleared_while_tagging = self.dfa.clear_count() != clears;
         if untagged {
             self.dfa.reset(dfa);
             tag_start_states(dfa, &mut self.dfa);
         }
         self.tagged_at = self.dfa.clear_count();
-        untagged
+        untagged || cleared_while_tagging
     }
 
     /// The unanchored start state after `look_behind` (None: text start).

@@ -357,6 +357,7 @@ impl ValueSplit {
 /// of byte before) does not die.
 fn first_bytes(dfa: &DFA, id: PatternID) -> Result<FirstBytes, String> {
     let mut cache = DfaCache::new(dfa);
+    let clears = cache.clear_count();
     let mut starts = Vec::new();
     for before in std::iter::once(None).chain((0..=255u8).map(Some)) {
         let config = start::Config::new()
@@ -375,6 +376,11 @@ fn first_bytes(dfa: &DFA, id: PatternID) -> Result<FirstBytes, String> {
             let next = dfa
                 .next_state(&mut cache, sid, byte)
                 .map_err(|e| e.to_string())?;
+            if cache.clear_count() != clears {
+                // The ids in `starts` name other states now. Every byte,
+                // then: the set only ever rules bytes out.
+                return Ok(FirstBytes([true; 256]));
+            }
             first[usize::from(byte)] |= !next.is_dead();
         }
     }

@@ -166,6 +166,17 @@ proptest! {
         check_invariance(&set, &text, &cuts)?;
     }
 
+    /// Caches at their smallest, so the lazy DFAs clear again and again
+    /// while a stream is stepped, between its pushes and inside block
+    /// searches on the same cache: the scanner's fast path (no clear since
+    /// its last push) must never be taken after one, and every clear must
+    /// restore the start-state tags.
+    #[test]
+    fn streaming_equals_block_with_caches_that_keep_clearing((text, cuts) in text_and_cuts(), per_shard in prop::sample::select(vec![1usize, 5, 1000])) {
+        let set = RuleSet::builder().configure(Config::new().cache_capacity(0).patterns_per_shard(per_shard)).build(tricky_spec()).unwrap();
+        check_invariance(&set, &text, &cuts)?;
+    }
+
     /// The forward DFA split into one shard per pattern (the most the
     /// engine ever splits): streaming still equals block.
     #[test]
@@ -179,9 +190,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
-    fn block_equals_the_oracle(text in text_strategy(), per_shard in prop::sample::select(vec![1usize, 2, 5, 16])) {
+    fn block_equals_the_oracle(text in text_strategy(), per_shard in prop::sample::select(vec![1usize, 2, 5, 16]), smallest_caches in any::<bool>()) {
         let spec = tricky_spec();
-        let set = RuleSet::builder().configure(Config::new().patterns_per_shard(per_shard)).build(spec.clone()).unwrap();
+        // Also with the caches at their smallest, so that the anchored
+        // walks and the shards clear their caches mid-search.
+        let config = Config::new().patterns_per_shard(per_shard);
+        let config = if smallest_caches { config.cache_capacity(0) } else { config };
+        let set = RuleSet::builder().configure(config).build(spec.clone()).unwrap();
         let oracle = Oracle::new(&spec);
         for side in Side::ALL {
             let got: Vec<(usize, usize, usize)> = set
@@ -228,4 +243,27 @@ fn logged_findings_leave_text_alone() {
     assert_eq!(applied.verdict, Verdict::Clean);
     assert_eq!(applied.findings.len(), 1);
     assert_eq!(applied.findings[0].disposition, Disposition::Log);
+}
+
+/// What the test above relies on: with the smallest caches, scanning the
+/// tricky set's kind of text clears the forward shards' caches (else it
+/// would prove nothing about clears).
+#[test]
+fn the_smallest_caches_do_clear() {
+    let set = RuleSet::builder()
+        .configure(Config::new().cache_capacity(0).patterns_per_shard(5))
+        .build(tricky_spec())
+        .unwrap();
+    let mut cache = set.create_cache();
+    let text = "sk_test_4eC39HqLyjWDarjtT1zdp7dc key=AKIAIOSFODNN7EXAMPLE a@b.example.com 4111-1111-1111-1111 ".repeat(50);
+    let mut scanner = set.scanner(Side::Request, Scope::User);
+    let mut out = Vec::new();
+    for piece in text.as_bytes().chunks(7) {
+        let _ = scanner.push_with(&mut cache, piece, &mut out);
+    }
+    let forward_clears: usize = cache.clear_counts()[..set.forward_shards()]
+        .iter()
+        .map(|&(clears, _)| clears)
+        .sum();
+    assert!(forward_clears > 10, "{forward_clears} clears");
 }

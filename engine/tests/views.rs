@@ -284,6 +284,17 @@ proptest! {
         check_invariance(&views_set(), &text, &cuts)?;
     }
 
+    /// Caches at their smallest: every view's scanner keeps clearing
+    /// them, one after another, on one shared cache.
+    #[test]
+    fn streaming_with_views_and_caches_that_keep_clearing((text, cuts) in text_and_cuts()) {
+        let set = RuleSet::builder()
+            .configure(rulegate_engine::Config::new().cache_capacity(0))
+            .build(views_spec())
+            .expect("views spec builds");
+        check_invariance(&set, &text, &cuts)?;
+    }
+
     #[test]
     fn one_byte_chunks_with_views_equal_block(text in text_strategy()) {
         let cuts: Vec<usize> = (1..text.len()).collect();

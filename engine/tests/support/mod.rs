@@ -396,22 +396,29 @@ pub fn stream_with_cuts(
     let mut releases = Vec::new();
     let mut last = 0;
     let bound = set.max_held();
-    // Pushes rotate among the pool and two caches of their own, and one
-    // of them also serves block searches in between, so every cutting
-    // also proves that a scanner re-derives its states in a cache that
-    // is not the one it left them in (or that was cleared since).
+    // Pushes rotate among the pool and two caches of their own, and both
+    // also serve block searches in between, so every cutting also proves
+    // that a scanner re-derives its states in a cache that is not the one
+    // it left them in, or that another search used (and perhaps cleared)
+    // since its last push, even when it is the same cache.
     let mut caches = [set.create_cache(), set.create_cache()];
     for (index, &cut) in cuts.iter().chain(std::iter::once(&text.len())).enumerate() {
         let mut out = Vec::new();
         let piece = &text[last..cut];
-        let pushed = match index % 4 {
+        let pushed = match index % 5 {
             0 => scanner.push(piece, &mut out),
             1 => scanner.push_with(&mut caches[0], piece, &mut out),
             2 => {
                 let _ = set.findings_with(&mut caches[1], side, scope, piece);
                 scanner.push_with(&mut caches[1], piece, &mut out)
             }
-            _ => scanner.push_with(&mut caches[0], piece, &mut out),
+            3 => scanner.push_with(&mut caches[0], piece, &mut out),
+            _ => {
+                // The cache of the push before, used by a block search
+                // over the whole text in between.
+                let _ = set.findings_with(&mut caches[0], side, scope, text);
+                scanner.push_with(&mut caches[0], piece, &mut out)
+            }
         };
         assert!(
             scanner.held() <= bound,
