@@ -20,8 +20,8 @@
 //! by length (where [`MIN_REMEMBERED_LEN`] comes from).
 //!
 //! `cargo bench -p rulegate-benches --bench conversation` (env
-//! `CONVERSATIONS`, default 10, and `TURNS`, default 21; `INSPECTION_ONLY`
-//! repeats the warm in-process inspection for a profiler). Skips the Node
+//! `CONVERSATIONS`, default 10, and `TURNS`, default 21; `INSPECTION_ONLY=N`
+//! repeats the warm in-process inspection N times for a profiler). Skips the Node
 //! gateway, saying so, when `node` is not on the PATH.
 //!
 //! [`MIN_REMEMBERED_LEN`]: rulegate_proxy::outcome_memory::MIN_REMEMBERED_LEN
@@ -62,10 +62,12 @@ fn main() {
         .map(|c| conversation(c as u64, turns))
         .collect();
     inspection_figures(&conversation[0]);
-    if std::env::var_os("INSPECTION_ONLY").is_some() {
-        // For a profiler: the warm inspection alone, many times.
+    if let Some(rounds) = std::env::var_os("INSPECTION_ONLY") {
+        // For a profiler: the warm inspection alone, many times (the
+        // variable's value, else 200).
+        let rounds: usize = rounds.to_str().and_then(|r| r.parse().ok()).unwrap_or(200);
         let remembering = Generation::new(rulegate_benches::shipped_rule_set(), 64 << 20);
-        for _ in 0..200 {
+        for _ in 0..rounds {
             for body in &conversation[0] {
                 std::hint::black_box(
                     Anthropic
@@ -175,12 +177,48 @@ fn main() {
         _ => println!("no ratio: the Node gateway was skipped"),
     }
 
+    for (label, gateway) in [("memory on", &remembering), ("memory off", &scanning)] {
+        gateway_split(label, gateway.address());
+    }
+
     drop(node);
     mock_runtime.block_on(async move {
         remembering.stop();
         scanning.stop();
         drop(mock);
     });
+}
+
+/// Where a gateway's own time went, from its `/metrics`: the mean time
+/// before a request goes upstream and, of that, inspecting it (every
+/// request, the cold first turns included).
+fn gateway_split(label: &str, address: SocketAddr) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect for metrics");
+    let _ =
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    let mean = |family: &str| -> Option<f64> {
+        let value = |suffix: &str| {
+            text.lines()
+                .find(|line| line.starts_with(&format!("{family}_{suffix}{{")))
+                .and_then(|line| line.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        Some(value("sum")? / value("count")?)
+    };
+    match (
+        mean("rulegate_added_time_to_first_byte_seconds"),
+        mean("rulegate_inspection_duration_seconds"),
+    ) {
+        (Some(before), Some(inspecting)) => println!(
+            "rulegate, {label}: {:.1} µs mean before upstream, of which {:.1} µs inspecting",
+            before * 1e6,
+            inspecting * 1e6
+        ),
+        _ => println!("rulegate, {label}: no figures from /metrics"),
+    }
 }
 
 /// `naive-gateway.js` running under `node`, killed on drop.
