@@ -59,6 +59,86 @@ pub(crate) struct Automata {
     pub(crate) value: ValueSplit,
     /// The forward DFA, in shards stepped side by side.
     pub(crate) forward: Vec<DFA>,
+    /// Per forward shard, its patterns in an anchored DFA of their own.
+    pub(crate) shards: Vec<AnchoredShard>,
+    /// Which of `shards` may begin a match at a byte (`None`: too many
+    /// shards to tell; a block search then walks as a stream does).
+    pub(crate) shard_starts: Option<ShardStarts>,
+}
+
+/// Which shards may have a match that starts at a byte, by the byte before
+/// (their [`FirstBytes`] in one table): one bit per shard.
+pub(crate) struct ShardStarts {
+    /// Per look-behind (0: none, `1 + b`: byte `b`), an index into `masks`.
+    by_look_behind: Box<[u8; 257]>,
+    masks: Vec<[u32; 256]>,
+}
+
+impl ShardStarts {
+    /// At most 32 shards (one bit each); `None` with more.
+    fn of(shards: &[AnchoredShard]) -> Option<ShardStarts> {
+        if shards.len() > 32 {
+            return None;
+        }
+        let mut by_look_behind = Box::new([0u8; 257]);
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut masks: Vec<[u32; 256]> = Vec::new();
+        for index in 0..257 {
+            // The shards' own set indices for this look-behind: the same
+            // tuple gives the same masks.
+            let key: Vec<u8> = shards
+                .iter()
+                .map(|shard| shard.first_bytes.by_look_behind[index])
+                .collect();
+            let known = keys.iter().position(|k| *k == key);
+            let class = match known {
+                Some(class) => class,
+                None => {
+                    let mut mask = [0u32; 256];
+                    for (bit, shard) in shards.iter().enumerate() {
+                        let set = &shard.first_bytes.sets[usize::from(key[bit])];
+                        for (byte, mask) in mask.iter_mut().enumerate() {
+                            if set[byte >> 6] & (1 << (byte & 63)) != 0 {
+                                *mask |= 1 << bit;
+                            }
+                        }
+                    }
+                    keys.push(key);
+                    masks.push(mask);
+                    masks.len() - 1
+                }
+            };
+            by_look_behind[index] = u8::try_from(class).ok()?;
+        }
+        Some(ShardStarts {
+            by_look_behind,
+            masks,
+        })
+    }
+
+    /// The shards whose patterns may begin at `hay[at]` (none at the end).
+    #[inline]
+    pub(crate) fn at(&self, hay: &[u8], at: usize) -> u32 {
+        let Some(&byte) = hay.get(at) else {
+            return 0;
+        };
+        let look_behind = at
+            .checked_sub(1)
+            .map_or(0, |before| 1 + usize::from(hay[before]));
+        self.masks[usize::from(self.by_look_behind[look_behind])][usize::from(byte)]
+    }
+}
+
+/// One forward shard's patterns, anchored and with their bounds: a block
+/// search walks a start only in the shards that were busy since before it
+/// (a shard idle after a start has no match from there still open), so a
+/// window kept open by one shard's partial match is not walked for every
+/// pattern.
+pub(crate) struct AnchoredShard {
+    pub(crate) dfa: DFA,
+    pub(crate) first_bytes: FirstBytes,
+    /// The rule set's index of each of `dfa`'s patterns.
+    pub(crate) patterns: Vec<usize>,
 }
 
 /// Which bytes can begin a match of some pattern, for each byte before
@@ -195,13 +275,13 @@ impl Automata {
         // them all. Patterns that can begin anywhere (emails, card
         // numbers, keyword assignments) combine at every byte: they go in
         // small shards.
-        let (prefixed, broad): (Vec<&Hir>, Vec<&Hir>) =
-            relaxed.iter().partition(|hir| has_literal_prefix(hir));
-        // Each group with the cache capacity it may grow to.
-        let mut groups: Vec<(Vec<&Hir>, usize)> = Vec::new();
+        let (prefixed, broad): (Vec<usize>, Vec<usize>) =
+            (0..hirs.len()).partition(|&index| has_literal_prefix(&relaxed[index]));
+        // Each group (pattern indices) with the cache capacity it may grow to.
+        let mut groups: Vec<(Vec<usize>, usize)> = Vec::new();
         if relaxed.len() <= patterns_per_shard {
             // Few enough to combine freely: one shard, one step per byte.
-            groups.push((relaxed.iter().collect(), sizing.cache_bytes));
+            groups.push(((0..hirs.len()).collect(), sizing.cache_bytes));
         } else {
             // The prefixed shard gets a whole cache's capacity: on text
             // dense with tokens the bodies of several prefixed patterns
@@ -226,15 +306,31 @@ impl Automata {
             .map(|(patterns, capacity)| {
                 DFA::builder()
                     .configure(dfa_config(*capacity).specialize_start_states(true))
-                    .build_from_nfa(nfa(patterns)?)
+                    .build_from_nfa(nfa(&pick(&relaxed, patterns))?)
                     .map_err(|e| e.to_string())
             })
             .collect::<Result<Vec<DFA>, String>>()?;
+        let shards = groups
+            .iter()
+            .map(|(patterns, capacity)| {
+                let dfa = DFA::builder()
+                    .configure(dfa_config(*capacity))
+                    .build_from_nfa(nfa(&pick(hirs, patterns))?)
+                    .map_err(|e| e.to_string())?;
+                Ok(AnchoredShard {
+                    first_bytes: FirstBytes::of(&dfa)?,
+                    dfa,
+                    patterns: patterns.clone(),
+                })
+            })
+            .collect::<Result<Vec<AnchoredShard>, String>>()?;
         let first_bytes = FirstBytes::of(&anchored)?;
         Ok(Automata {
             anchored,
             first_bytes,
             forward,
+            shard_starts: ShardStarts::of(&shards),
+            shards,
             value: ValueSplit::build(hirs, value_wanted)?,
         })
     }
@@ -303,6 +399,11 @@ impl ShardCache {
         dfa.start_state(&mut self.dfa, &config)
             .expect("lazy DFA without quit bytes or clear limit cannot fail")
     }
+}
+
+/// The patterns of `from` at `patterns`.
+fn pick<'h>(from: &'h [Hir], patterns: &[usize]) -> Vec<&'h Hir> {
+    patterns.iter().map(|&index| &from[index]).collect()
 }
 
 /// Creates every unanchored start state (one per kind of look-behind);

@@ -58,8 +58,11 @@ impl Compiled {
         while from < horizon {
             let (window, end) = self.earliest_end(cache, hay, from, eoi)?;
             // Every match that starts before `end` starts in `window..end`
-            // (the one ending at `end` among them); try them left to right.
-            let found = self.first_starting_in(cache, hay, window..end.min(horizon), eoi, eligible);
+            // (the one ending at `end` among them), and each shard's after
+            // that shard's own idle offset (left in `cache.idle`); try them
+            // left to right.
+            let found =
+                self.first_starting_in_shards(cache, hay, window..end.min(horizon), eoi, eligible);
             if found.is_some() {
                 return found;
             }
@@ -118,14 +121,64 @@ impl Compiled {
         eoi: bool,
         eligible: Eligible<'_, '_>,
     ) -> Option<(RuleId, Range<usize>)> {
-        let span = starts.len() + self.max_len + 2;
         let clears = cache.anchored.clear_count();
-        cache.walks.begin(starts.start, span, clears);
+        cache.walks.begin(self.max_len, clears);
         let first_bytes = &self.automata.first_bytes;
         starts
             .into_iter()
             .filter(|&start| first_bytes.may_start(hay, start))
-            .find_map(|start| self.best_at(cache, hay, start, eoi, eligible))
+            .find_map(|start| self.best_at(cache, hay, start, eoi, eligible, None))
+    }
+
+    /// [`Compiled::first_starting_in`] after a block search's forward scan:
+    /// a start is walked only if a shard that was not idle since before it
+    /// (`cache.idle`, per shard) may begin a match there; in that shard's
+    /// own anchored DFA when it is the only one.
+    fn first_starting_in_shards(
+        &self,
+        cache: &mut Cache,
+        hay: &[u8],
+        starts: Range<usize>,
+        eoi: bool,
+        eligible: Eligible<'_, '_>,
+    ) -> Option<(RuleId, Range<usize>)> {
+        let Some(shard_starts) = &self.automata.shard_starts else {
+            return self.first_starting_in(cache, hay, starts, eoi, eligible);
+        };
+        // The shards by idle offset: each counts from its offset on (at
+        // most 32 shards, or there would be no `shard_starts`).
+        let mut by_idle = [(usize::MAX, 0usize); 32];
+        for ((slot, &idle), shard) in by_idle.iter_mut().zip(&cache.idle).zip(0..) {
+            *slot = (idle, shard);
+        }
+        let by_idle = &mut by_idle[..cache.idle.len()];
+        by_idle.sort_unstable();
+        for (memo, shard) in cache.shard_walks.iter_mut().zip(&cache.shard_anchored) {
+            memo.begin(self.max_len, shard.clear_count());
+        }
+        cache
+            .walks
+            .begin(self.max_len, cache.anchored.clear_count());
+        let mut busy: u32 = 0;
+        let mut counted = 0;
+        for start in starts {
+            while let Some(&(idle, shard)) = by_idle.get(counted) {
+                if idle > start {
+                    break;
+                }
+                busy |= 1 << shard;
+                counted += 1;
+            }
+            let shards = shard_starts.at(hay, start) & busy;
+            if shards == 0 {
+                continue;
+            }
+            let found = self.best_at(cache, hay, start, eoi, eligible, Some(shards));
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     /// From `from`, the earliest end of any match, with the last position
@@ -199,14 +252,51 @@ impl Compiled {
         start: usize,
         eoi: bool,
         eligible: Eligible<'_, '_>,
+        shards: Option<u32>,
     ) -> Option<(RuleId, Range<usize>)> {
         // The buffer lives in the cache so that a search allocates once.
         let mut candidates = std::mem::take(&mut cache.candidates);
         candidates.clear();
+        let every = Walk {
+            hay,
+            start,
+            max_len: self.max_len,
+            eoi,
+            patterns: None,
+        };
+        match shards {
+            // One shard: its own DFA, whose walk ends when its patterns die.
+            Some(shards) if shards.is_power_of_two() => {
+                let only = shards.trailing_zeros() as usize;
+                let shard = &self.automata.shards[only];
+                let walked = Walk {
+                    patterns: Some(&shard.patterns[..]),
+                    ..every
+                };
+                walk(
+                    &shard.dfa,
+                    &mut cache.shard_anchored[only],
+                    &mut cache.shard_walks[only],
+                    walked,
+                    &mut candidates,
+                );
+            }
+            // Several: one walk of every pattern costs less than one each.
+            _ => walk(
+                &self.automata.anchored,
+                &mut cache.anchored,
+                &mut cache.walks,
+                every,
+                &mut candidates,
+            ),
+        }
+        if candidates.is_empty() {
+            cache.candidates = candidates;
+            return None;
+        }
         cache.value.begin_start();
         cache.around_histogram.forget();
         cache.checked_histogram.forget();
-        self.candidates_at(cache, hay, start, eoi, &mut candidates);
         // Longest first; at equal length the earlier pattern, hence rule.
         candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));
         // Rules whose longest candidate here is an allowed value, or whose
@@ -329,60 +419,73 @@ impl Compiled {
             .anchored(Anchored::Yes);
         regex.is_match(input)
     }
+}
 
-    /// Every (pattern, end) of the matches starting at `start`, by an
-    /// anchored walk that stops where it dies, or where an earlier walk of
-    /// the same window was in the same state at the same offset and then
-    /// died without a match (the rest of this walk would be the same).
-    fn candidates_at(
-        &self,
-        cache: &mut Cache,
-        hay: &[u8],
-        start: usize,
-        eoi: bool,
-        out: &mut Vec<Candidate>,
-    ) {
-        let dfa = &self.automata.anchored;
-        let config = start::Config::new()
-            .anchored(Anchored::Yes)
-            .look_behind(start.checked_sub(1).map(|i| hay[i]));
-        let Ok(mut sid) = dfa.start_state(&mut cache.anchored, &config) else {
-            return;
-        };
-        let walk = cache.walks.start_walk(cache.anchored.clear_count());
-        // Matches are reported one byte late: the state after reading the
-        // byte at `at` tells of matches that end at `at`.
-        let last = hay.len().min(start + self.max_len + 1);
-        let mut at = start;
-        while at < last {
-            sid = next(dfa, &mut cache.anchored, sid, hay[at]);
-            if sid.is_tagged() {
-                if sid.is_match() {
-                    push_matches(dfa, &cache.anchored, sid, at, out);
-                    cache.walks.matched(walk, at);
-                }
-                if sid.is_dead() {
-                    cache.walks.died(walk);
-                    cache.walks.end_walk(cache.anchored.clear_count());
-                    return;
-                }
+/// One anchored walk: where it starts and what it may look at.
+struct Walk<'h, 'p> {
+    hay: &'h [u8],
+    start: usize,
+    max_len: usize,
+    eoi: bool,
+    /// The rule set's index of each of the DFA's patterns (`None`: the
+    /// same).
+    patterns: Option<&'p [usize]>,
+}
+
+/// Every (pattern, end) of the matches of `dfa` starting at `start`, by an
+/// anchored walk that stops where it dies, or where an earlier walk of
+/// the same window was in the same state at the same offset and then died
+/// without a match (the rest of this walk would be the same).
+fn walk(
+    dfa: &DFA,
+    dfa_cache: &mut DfaCache,
+    memo: &mut WalkMemo,
+    walked: Walk<'_, '_>,
+    out: &mut Vec<Candidate>,
+) {
+    let Walk {
+        hay,
+        start,
+        max_len,
+        eoi,
+        patterns,
+    } = walked;
+    let config = start::Config::new()
+        .anchored(Anchored::Yes)
+        .look_behind(start.checked_sub(1).map(|i| hay[i]));
+    let Ok(mut sid) = dfa.start_state(dfa_cache, &config) else {
+        return;
+    };
+    let walk = memo.start_walk(dfa_cache.clear_count());
+    // Matches are reported one byte late: the state after reading the
+    // byte at `at` tells of matches that end at `at`.
+    let last = hay.len().min(start + max_len + 1);
+    let mut at = start;
+    while at < last {
+        sid = next(dfa, dfa_cache, sid, hay[at]);
+        if sid.is_tagged() {
+            if sid.is_match() {
+                push_matches(dfa, dfa_cache, sid, at, patterns, out);
+                memo.matched(walk, at);
             }
-            if cache
-                .walks
-                .visit(walk, at, sid, cache.anchored.clear_count())
-            {
-                cache.walks.died(walk);
-                cache.walks.end_walk(cache.anchored.clear_count());
+            if sid.is_dead() {
+                memo.died(walk);
+                memo.end_walk(dfa_cache.clear_count());
                 return;
             }
-            at += 1;
         }
-        cache.walks.end_walk(cache.anchored.clear_count());
-        if eoi && at == hay.len() {
-            let sid = next_eoi(dfa, &mut cache.anchored, sid);
-            if sid.is_match() {
-                push_matches(dfa, &cache.anchored, sid, at, out);
-            }
+        if memo.visit(walk, at, sid, dfa_cache.clear_count()) {
+            memo.died(walk);
+            memo.end_walk(dfa_cache.clear_count());
+            return;
+        }
+        at += 1;
+    }
+    memo.end_walk(dfa_cache.clear_count());
+    if eoi && at == hay.len() {
+        let sid = next_eoi(dfa, dfa_cache, sid);
+        if sid.is_match() {
+            push_matches(dfa, dfa_cache, sid, at, patterns, out);
         }
     }
 }
@@ -419,12 +522,17 @@ fn scan_fixed<const N: usize>(
 /// the same state there has no match ahead either. Walks from neighbouring
 /// starts often merge (inside an email's domain, after a token's prefix),
 /// so a window of many starts costs little more than one walk.
+///
+/// The offsets live in a ring of more slots than a walk visits offsets
+/// (the longest pattern and one), each slot tagged with its offset: walks
+/// start in increasing order, so once a walk reaches an offset a ring
+/// further on, no later walk visits the offset it displaces. The memory is
+/// that of the longest pattern, whatever the window's length.
 #[derive(Default)]
 pub(crate) struct WalkMemo {
-    /// The offset of `slots[0]`.
-    base: usize,
-    /// Per offset: the walk that visited it last, and its state there.
-    slots: Vec<(u64, LazyStateID)>,
+    /// Per offset modulo the ring: the walk that visited it last, its state
+    /// there, and the offset.
+    slots: Vec<(u64, LazyStateID, usize)>,
     /// Per walk of this window (ids from `first`): the offset from which
     /// its visits are proof (after its last match), once it died; `None`
     /// while it runs or if it stopped for another reason.
@@ -438,11 +546,12 @@ pub(crate) struct WalkMemo {
 }
 
 impl WalkMemo {
-    fn begin(&mut self, base: usize, span: usize, clears: usize) {
-        self.base = base;
-        if self.slots.len() < span {
+    /// A new window, for walks of patterns at most `max_len` long.
+    fn begin(&mut self, max_len: usize, clears: usize) {
+        let ring = (max_len + 2).next_power_of_two();
+        if self.slots.len() < ring {
             // Marked as a walk still to come: never taken as proof.
-            self.slots.resize(span, (u64::MAX, LazyStateID::default()));
+            self.slots = vec![(u64::MAX, LazyStateID::default(), usize::MAX); ring];
         }
         self.forget(clears);
     }
@@ -504,15 +613,18 @@ impl WalkMemo {
     /// earlier walk proved there is nothing ahead from that state.
     #[inline]
     fn visit(&mut self, walk: u64, at: usize, sid: LazyStateID, clears: usize) -> bool {
-        let Some(slot) = at
-            .checked_sub(self.base)
-            .and_then(|index| self.slots.get_mut(index))
-        else {
+        let ring = self.slots.len();
+        let Some(slot) = self.slots.get_mut(at & ring.wrapping_sub(1)) else {
             return false;
         };
-        let (earlier, state) = *slot;
-        *slot = (walk, sid);
-        if state != sid || earlier < self.first || earlier >= walk || clears != self.clears {
+        let (earlier, state, offset) = *slot;
+        *slot = (walk, sid, at);
+        if offset != at
+            || state != sid
+            || earlier < self.first
+            || earlier >= walk
+            || clears != self.clears
+        {
             return false;
         }
         self.proof_from
@@ -526,11 +638,13 @@ fn push_matches(
     cache: &DfaCache,
     sid: LazyStateID,
     end: usize,
+    patterns: Option<&[usize]>,
     out: &mut Vec<Candidate>,
 ) {
     for index in 0..dfa.match_len(cache, sid) {
+        let pattern = dfa.match_pattern(cache, sid, index).as_usize();
         out.push(Candidate {
-            pattern: dfa.match_pattern(cache, sid, index).as_usize(),
+            pattern: patterns.map_or(pattern, |patterns| patterns[pattern]),
             end,
         });
     }
