@@ -33,6 +33,30 @@ fn main() {
         }
         None => shipped_rule_set(),
     };
+    // `RG_WITHOUT=FILE`: leave out the patterns named in FILE (`rule#n`,
+    // one per line), as the peer bench's `rg=` set does.
+    let set = match std::env::var("RG_WITHOUT") {
+        Ok(file) => {
+            let names = std::fs::read_to_string(file).expect("RG_WITHOUT is readable");
+            let left_out: Vec<&str> = names.lines().map(str::trim).collect();
+            let rules = set
+                .rules()
+                .iter()
+                .filter_map(|rule| {
+                    let mut rule = rule.clone();
+                    let mut index = 0;
+                    rule.patterns.retain(|_| {
+                        index += 1;
+                        !left_out.contains(&format!("{}#{index}", rule.name).as_str())
+                    });
+                    (!rule.patterns.is_empty()).then_some(rule)
+                })
+                .collect();
+            rulegate_engine::RuleSet::build(rulegate_engine::RuleSetSpec { rules })
+                .expect("a subset of the packs builds")
+        }
+        Err(_) => set,
+    };
     let size = 1 << 20;
     let text = if let Some(file) = class.strip_prefix("file:") {
         let seed = std::fs::read(file).expect("readable input");
