@@ -59,15 +59,20 @@ pub(crate) struct Automata {
     pub(crate) value: ValueSplit,
     /// The forward DFA, in shards stepped side by side.
     pub(crate) forward: Vec<DFA>,
-    /// Per forward shard, its patterns in an anchored DFA of their own.
-    pub(crate) shards: Vec<AnchoredShard>,
-    /// Which of `shards` may begin a match at a byte (`None`: too many
-    /// shards to tell; a block search then walks as a stream does).
+    /// Which forward shards' patterns may begin a match at a byte
+    /// (`None`: too many shards to tell; a block search then walks as a
+    /// stream does).
     pub(crate) shard_starts: Option<ShardStarts>,
 }
 
-/// Which shards may have a match that starts at a byte, by the byte before
-/// (their [`FirstBytes`] in one table): one bit per shard.
+/// Which forward shards may have a match that starts at a byte, by the byte
+/// before (each shard's [`FirstBytes`], from an anchored DFA of its own
+/// patterns built for this and dropped, in one table): one bit per shard.
+/// A block search walks a start only if a shard that was busy since
+/// before it may begin a match there (a shard idle after a start has no
+/// match from there still open), so a window kept open by one shard's
+/// partial match is not walked at every start some other shard's patterns
+/// could begin.
 pub(crate) struct ShardStarts {
     /// Per look-behind (0: none, `1 + b`: byte `b`), an index into `masks`.
     by_look_behind: Box<[u8; 257]>,
@@ -76,7 +81,7 @@ pub(crate) struct ShardStarts {
 
 impl ShardStarts {
     /// At most 32 shards (one bit each); `None` with more.
-    fn of(shards: &[AnchoredShard]) -> Option<ShardStarts> {
+    fn of(shards: &[FirstBytes]) -> Option<ShardStarts> {
         if shards.len() > 32 {
             return None;
         }
@@ -88,7 +93,7 @@ impl ShardStarts {
             // tuple gives the same masks.
             let key: Vec<u8> = shards
                 .iter()
-                .map(|shard| shard.first_bytes.by_look_behind[index])
+                .map(|shard| shard.by_look_behind[index])
                 .collect();
             let known = keys.iter().position(|k| *k == key);
             let class = match known {
@@ -96,7 +101,7 @@ impl ShardStarts {
                 None => {
                     let mut mask = [0u32; 256];
                     for (bit, shard) in shards.iter().enumerate() {
-                        let set = &shard.first_bytes.sets[usize::from(key[bit])];
+                        let set = &shard.sets[usize::from(key[bit])];
                         for (byte, mask) in mask.iter_mut().enumerate() {
                             if set[byte >> 6] & (1 << (byte & 63)) != 0 {
                                 *mask |= 1 << bit;
@@ -127,18 +132,6 @@ impl ShardStarts {
             .map_or(0, |before| 1 + usize::from(hay[before]));
         self.masks[usize::from(self.by_look_behind[look_behind])][usize::from(byte)]
     }
-}
-
-/// One forward shard's patterns, anchored and with their bounds: a block
-/// search walks a start only in the shards that were busy since before it
-/// (a shard idle after a start has no match from there still open), so a
-/// window kept open by one shard's partial match is not walked for every
-/// pattern.
-pub(crate) struct AnchoredShard {
-    pub(crate) dfa: DFA,
-    pub(crate) first_bytes: FirstBytes,
-    /// The rule set's index of each of `dfa`'s patterns.
-    pub(crate) patterns: Vec<usize>,
 }
 
 /// Which bytes can begin a match of some pattern, for each byte before
@@ -310,27 +303,22 @@ impl Automata {
                     .map_err(|e| e.to_string())
             })
             .collect::<Result<Vec<DFA>, String>>()?;
-        let shards = groups
+        let shard_first_bytes = groups
             .iter()
-            .map(|(patterns, capacity)| {
+            .map(|(patterns, _)| {
                 let dfa = DFA::builder()
-                    .configure(dfa_config(*capacity))
+                    .configure(dfa_config(sizing.cache_bytes))
                     .build_from_nfa(nfa(&pick(hirs, patterns))?)
                     .map_err(|e| e.to_string())?;
-                Ok(AnchoredShard {
-                    first_bytes: FirstBytes::of(&dfa)?,
-                    dfa,
-                    patterns: patterns.clone(),
-                })
+                FirstBytes::of(&dfa)
             })
-            .collect::<Result<Vec<AnchoredShard>, String>>()?;
+            .collect::<Result<Vec<FirstBytes>, String>>()?;
         let first_bytes = FirstBytes::of(&anchored)?;
         Ok(Automata {
             anchored,
             first_bytes,
             forward,
-            shard_starts: ShardStarts::of(&shards),
-            shards,
+            shard_starts: ShardStarts::of(&shard_first_bytes),
             value: ValueSplit::build(hirs, value_wanted)?,
         })
     }

@@ -31,10 +31,6 @@ pub struct Cache {
     pub(crate) idle: Vec<usize>,
     pub(crate) candidates: Vec<Candidate>,
     pub(crate) walks: crate::search::WalkMemo,
-    /// Per forward shard, its anchored DFA's cache and walk memo (block
-    /// searches walk a start only in the shards busy since before it).
-    pub(crate) shard_anchored: Vec<DfaCache>,
-    pub(crate) shard_walks: Vec<crate::search::WalkMemo>,
     /// Per pattern with a `value` group: capture slots, made once.
     pub(crate) captures: Vec<Option<regex_automata::util::captures::Captures>>,
     pub(crate) value: crate::value::ValueCache,
@@ -57,12 +53,6 @@ impl Cache {
             idle: Vec::with_capacity(automata.forward.len()),
             candidates: Vec::new(),
             walks: Default::default(),
-            shard_anchored: automata
-                .shards
-                .iter()
-                .map(|shard| DfaCache::new(&shard.dfa))
-                .collect(),
-            shard_walks: automata.shards.iter().map(|_| Default::default()).collect(),
             captures: Vec::new(),
             value: automata.value.create_cache(),
             around_histogram: Default::default(),
@@ -77,19 +67,13 @@ impl Cache {
     }
 
     /// Each lazy DFA's clear count and memory: forward shards, the
-    /// anchored DFA, the anchored DFA of each forward shard's patterns,
-    /// then those that find `value` groups (for profiling).
+    /// anchored DFA, then those that find `value` groups (for profiling).
     #[doc(hidden)]
     pub fn clear_counts(&self) -> Vec<(usize, usize)> {
         self.forward
             .iter()
             .map(|shard| (shard.dfa.clear_count(), shard.dfa.memory_usage()))
             .chain([(self.anchored.clear_count(), self.anchored.memory_usage())])
-            .chain(
-                self.shard_anchored
-                    .iter()
-                    .map(|cache| (cache.clear_count(), cache.memory_usage())),
-            )
             .chain(self.value.clear_counts())
             .collect()
     }
@@ -102,11 +86,6 @@ impl Cache {
             .map(|shard| shard.dfa.memory_usage())
             .sum::<usize>()
             + self.anchored.memory_usage()
-            + self
-                .shard_anchored
-                .iter()
-                .map(DfaCache::memory_usage)
-                .sum::<usize>()
             + self.value.memory_usage()
     }
 }

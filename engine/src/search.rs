@@ -127,13 +127,12 @@ impl Compiled {
         starts
             .into_iter()
             .filter(|&start| first_bytes.may_start(hay, start))
-            .find_map(|start| self.best_at(cache, hay, start, eoi, eligible, None))
+            .find_map(|start| self.best_at(cache, hay, start, eoi, eligible))
     }
 
     /// [`Compiled::first_starting_in`] after a block search's forward scan:
     /// a start is walked only if a shard that was not idle since before it
-    /// (`cache.idle`, per shard) may begin a match there; in that shard's
-    /// own anchored DFA when it is the only one.
+    /// (`cache.idle`, per shard) may begin a match there.
     fn first_starting_in_shards(
         &self,
         cache: &mut Cache,
@@ -153,9 +152,6 @@ impl Compiled {
         }
         let by_idle = &mut by_idle[..cache.idle.len()];
         by_idle.sort_unstable();
-        for (memo, shard) in cache.shard_walks.iter_mut().zip(&cache.shard_anchored) {
-            memo.begin(self.max_len, shard.clear_count());
-        }
         cache
             .walks
             .begin(self.max_len, cache.anchored.clear_count());
@@ -169,11 +165,10 @@ impl Compiled {
                 busy |= 1 << shard;
                 counted += 1;
             }
-            let shards = shard_starts.at(hay, start) & busy;
-            if shards == 0 {
+            if shard_starts.at(hay, start) & busy == 0 {
                 continue;
             }
-            let found = self.best_at(cache, hay, start, eoi, eligible, Some(shards));
+            let found = self.best_at(cache, hay, start, eoi, eligible);
             if found.is_some() {
                 return found;
             }
@@ -252,44 +247,23 @@ impl Compiled {
         start: usize,
         eoi: bool,
         eligible: Eligible<'_, '_>,
-        shards: Option<u32>,
     ) -> Option<(RuleId, Range<usize>)> {
         // The buffer lives in the cache so that a search allocates once.
         let mut candidates = std::mem::take(&mut cache.candidates);
         candidates.clear();
-        let every = Walk {
+        let walked = Walk {
             hay,
             start,
             max_len: self.max_len,
             eoi,
-            patterns: None,
         };
-        match shards {
-            // One shard: its own DFA, whose walk ends when its patterns die.
-            Some(shards) if shards.is_power_of_two() => {
-                let only = shards.trailing_zeros() as usize;
-                let shard = &self.automata.shards[only];
-                let walked = Walk {
-                    patterns: Some(&shard.patterns[..]),
-                    ..every
-                };
-                walk(
-                    &shard.dfa,
-                    &mut cache.shard_anchored[only],
-                    &mut cache.shard_walks[only],
-                    walked,
-                    &mut candidates,
-                );
-            }
-            // Several: one walk of every pattern costs less than one each.
-            _ => walk(
-                &self.automata.anchored,
-                &mut cache.anchored,
-                &mut cache.walks,
-                every,
-                &mut candidates,
-            ),
-        }
+        walk(
+            &self.automata.anchored,
+            &mut cache.anchored,
+            &mut cache.walks,
+            walked,
+            &mut candidates,
+        );
         if candidates.is_empty() {
             cache.candidates = candidates;
             return None;
@@ -422,14 +396,11 @@ impl Compiled {
 }
 
 /// One anchored walk: where it starts and what it may look at.
-struct Walk<'h, 'p> {
+struct Walk<'h> {
     hay: &'h [u8],
     start: usize,
     max_len: usize,
     eoi: bool,
-    /// The rule set's index of each of the DFA's patterns (`None`: the
-    /// same).
-    patterns: Option<&'p [usize]>,
 }
 
 /// Every (pattern, end) of the matches of `dfa` starting at `start`, by an
@@ -440,7 +411,7 @@ fn walk(
     dfa: &DFA,
     dfa_cache: &mut DfaCache,
     memo: &mut WalkMemo,
-    walked: Walk<'_, '_>,
+    walked: Walk<'_>,
     out: &mut Vec<Candidate>,
 ) {
     let Walk {
@@ -448,7 +419,6 @@ fn walk(
         start,
         max_len,
         eoi,
-        patterns,
     } = walked;
     let config = start::Config::new()
         .anchored(Anchored::Yes)
@@ -465,7 +435,7 @@ fn walk(
         sid = next(dfa, dfa_cache, sid, hay[at]);
         if sid.is_tagged() {
             if sid.is_match() {
-                push_matches(dfa, dfa_cache, sid, at, patterns, out);
+                push_matches(dfa, dfa_cache, sid, at, out);
                 memo.matched(walk, at);
             }
             if sid.is_dead() {
@@ -485,7 +455,7 @@ fn walk(
     if eoi && at == hay.len() {
         let sid = next_eoi(dfa, dfa_cache, sid);
         if sid.is_match() {
-            push_matches(dfa, dfa_cache, sid, at, patterns, out);
+            push_matches(dfa, dfa_cache, sid, at, out);
         }
     }
 }
@@ -638,13 +608,11 @@ fn push_matches(
     cache: &DfaCache,
     sid: LazyStateID,
     end: usize,
-    patterns: Option<&[usize]>,
     out: &mut Vec<Candidate>,
 ) {
     for index in 0..dfa.match_len(cache, sid) {
-        let pattern = dfa.match_pattern(cache, sid, index).as_usize();
         out.push(Candidate {
-            pattern: patterns.map_or(pattern, |patterns| patterns[pattern]),
+            pattern: dfa.match_pattern(cache, sid, index).as_usize(),
             end,
         });
     }
