@@ -59,7 +59,7 @@ use rulegate_benches::peer::patterns::{export, to_hyperscan};
 use rulegate_benches::peer::slow_inputs::{committed, search};
 use rulegate_benches::peer::{block, stream};
 use rulegate_benches::{corpus, shipped_rule_set};
-use rulegate_engine::{RuleSet, RuleSetSpec};
+use rulegate_engine::RuleSet;
 use vectorscan::{Db, Hs, HS_FLAG_SOM_LEFTMOST};
 
 const CHUNK: usize = 16;
@@ -104,27 +104,6 @@ struct Peer<'hs> {
     stream: Db<'hs>,
     /// rulegate built from the patterns both databases hold, nothing else.
     same: RuleSet,
-}
-
-/// The shipped rules with only the patterns named in `kept` (`rule#n`,
-/// counted from 1); a rule left with none is dropped. Everything else of a
-/// rule (checks, exceptions, actions) stays, so the engine does the same
-/// work per match as with the whole packs.
-fn same_patterns(set: &RuleSet, kept: &[String]) -> RuleSet {
-    let rules = set
-        .rules()
-        .iter()
-        .filter_map(|rule| {
-            let mut rule = rule.clone();
-            let mut index = 0;
-            rule.patterns.retain(|_| {
-                index += 1;
-                kept.contains(&format!("{}#{index}", rule.name))
-            });
-            (!rule.patterns.is_empty()).then_some(rule)
-        })
-        .collect();
-    RuleSet::build(RuleSetSpec { rules }).expect("a subset of a built rule set builds")
 }
 
 /// Compiles `patterns` in one mode, leaving out each pattern Vectorscan
@@ -243,7 +222,9 @@ fn main() {
         for (name, why) in &left_out {
             println!("  Vectorscan refused {name}: {why}");
         }
-        let same = same_patterns(&set, &final_names);
+        let same = rulegate_benches::peer::with_patterns(&set, |name| {
+            final_names.iter().any(|kept| kept == name)
+        });
         println!(
             "rulegate on the same {} patterns: {} rules, {} forward shards",
             same.pattern_count(),

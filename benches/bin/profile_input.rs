@@ -39,21 +39,7 @@ fn main() {
         Ok(file) => {
             let names = std::fs::read_to_string(file).expect("RG_WITHOUT is readable");
             let left_out: Vec<&str> = names.lines().map(str::trim).collect();
-            let rules = set
-                .rules()
-                .iter()
-                .filter_map(|rule| {
-                    let mut rule = rule.clone();
-                    let mut index = 0;
-                    rule.patterns.retain(|_| {
-                        index += 1;
-                        !left_out.contains(&format!("{}#{index}", rule.name).as_str())
-                    });
-                    (!rule.patterns.is_empty()).then_some(rule)
-                })
-                .collect();
-            rulegate_engine::RuleSet::build(rulegate_engine::RuleSetSpec { rules })
-                .expect("a subset of the packs builds")
+            rulegate_benches::peer::with_patterns(&set, |name| !left_out.contains(&name))
         }
         Err(_) => set,
     };

@@ -9,7 +9,7 @@ pub mod slow_inputs;
 
 use std::cell::RefCell;
 
-use rulegate_engine::{Cache, RuleSet, Scope, Side};
+use rulegate_engine::{Cache, RuleSet, RuleSetSpec, Scope, Side};
 
 /// The side and scope every peer figure is measured on: responses, where
 /// every rule masks (a reject would end a stream early).
@@ -69,4 +69,25 @@ pub fn stream(set: &RuleSet, text: &[u8], chunk: usize) -> Streamed {
             state_bytes,
         }
     })
+}
+
+/// `set`'s rules with only the patterns `keep` accepts by name (`rule#n`,
+/// counted from 1); a rule left with none is dropped. Everything else of a
+/// rule (checks, exceptions, actions) stays, so the engine does the same
+/// work per match as with the whole set.
+pub fn with_patterns(set: &RuleSet, keep: impl Fn(&str) -> bool) -> RuleSet {
+    let rules = set
+        .rules()
+        .iter()
+        .filter_map(|rule| {
+            let mut rule = rule.clone();
+            let mut index = 0;
+            rule.patterns.retain(|_| {
+                index += 1;
+                keep(&format!("{}#{index}", rule.name))
+            });
+            (!rule.patterns.is_empty()).then_some(rule)
+        })
+        .collect();
+    RuleSet::build(RuleSetSpec { rules }).expect("a subset of a built rule set builds")
 }

@@ -61,8 +61,14 @@ impl Compiled {
             // (the one ending at `end` among them), and each shard's after
             // that shard's own idle offset (left in `cache.idle`); try them
             // left to right.
-            let found =
-                self.first_starting_in_shards(cache, hay, window..end.min(horizon), eoi, eligible);
+            let mut idle = [0; 32];
+            let shards = cache.idle.len();
+            let shard_idle = (shards <= idle.len()).then(|| {
+                idle[..shards].copy_from_slice(&cache.idle);
+                &idle[..shards]
+            });
+            let starts = window..end.min(horizon);
+            let found = self.first_starting_in(cache, hay, starts, eoi, eligible, shard_idle);
             if found.is_some() {
                 return found;
             }
@@ -102,7 +108,7 @@ impl Compiled {
                 continue;
             }
             let starts = window.max(from)..end.min(horizon);
-            let found = self.first_starting_in(cache, hay, starts, eoi, eligible);
+            let found = self.first_starting_in(cache, hay, starts, eoi, eligible, None);
             if found.is_some() {
                 return found;
             }
@@ -112,7 +118,9 @@ impl Compiled {
     }
 
     /// The winning eligible candidate at the leftmost of `starts` that has
-    /// one.
+    /// one. With `shard_idle` (each forward shard's last idle offset, from
+    /// a block search's forward scan), a start is walked only if a shard
+    /// that was not idle since before it may begin a match there.
     fn first_starting_in(
         &self,
         cache: &mut Cache,
@@ -120,41 +128,26 @@ impl Compiled {
         starts: Range<usize>,
         eoi: bool,
         eligible: Eligible<'_, '_>,
+        shard_idle: Option<&[usize]>,
     ) -> Option<(RuleId, Range<usize>)> {
-        let clears = cache.anchored.clear_count();
-        cache.walks.begin(self.max_len, clears);
-        let first_bytes = &self.automata.first_bytes;
-        starts
-            .into_iter()
-            .filter(|&start| first_bytes.may_start(hay, start))
-            .find_map(|start| self.best_at(cache, hay, start, eoi, eligible))
-    }
-
-    /// [`Compiled::first_starting_in`] after a block search's forward scan:
-    /// a start is walked only if a shard that was not idle since before it
-    /// (`cache.idle`, per shard) may begin a match there.
-    fn first_starting_in_shards(
-        &self,
-        cache: &mut Cache,
-        hay: &[u8],
-        starts: Range<usize>,
-        eoi: bool,
-        eligible: Eligible<'_, '_>,
-    ) -> Option<(RuleId, Range<usize>)> {
-        let Some(shard_starts) = &self.automata.shard_starts else {
-            return self.first_starting_in(cache, hay, starts, eoi, eligible);
+        cache
+            .walks
+            .begin(self.max_len, cache.anchored.clear_count());
+        let (Some(idle), Some(shard_starts)) = (shard_idle, &self.automata.shard_starts) else {
+            let first_bytes = &self.automata.first_bytes;
+            return starts
+                .into_iter()
+                .filter(|&start| first_bytes.may_start(hay, start))
+                .find_map(|start| self.best_at(cache, hay, start, eoi, eligible));
         };
         // The shards by idle offset: each counts from its offset on (at
         // most 32 shards, or there would be no `shard_starts`).
         let mut by_idle = [(usize::MAX, 0usize); 32];
-        for ((slot, &idle), shard) in by_idle.iter_mut().zip(&cache.idle).zip(0..) {
+        for ((slot, &idle), shard) in by_idle.iter_mut().zip(idle).zip(0..) {
             *slot = (idle, shard);
         }
-        let by_idle = &mut by_idle[..cache.idle.len()];
+        let by_idle = &mut by_idle[..idle.len().min(32)];
         by_idle.sort_unstable();
-        cache
-            .walks
-            .begin(self.max_len, cache.anchored.clear_count());
         let mut busy: u32 = 0;
         let mut counted = 0;
         for start in starts {
