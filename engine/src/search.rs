@@ -61,14 +61,11 @@ impl Compiled {
             // (the one ending at `end` among them), and each shard's after
             // that shard's own idle offset (left in `cache.idle`); try them
             // left to right.
-            let mut idle = [0; 32];
-            let shards = cache.idle.len();
-            let shard_idle = (shards <= idle.len()).then(|| {
-                idle[..shards].copy_from_slice(&cache.idle);
-                &idle[..shards]
-            });
+            // Taken out for the walks (which do not use it) and put back.
+            let idle = std::mem::take(&mut cache.idle);
             let starts = window..end.min(horizon);
-            let found = self.first_starting_in(cache, hay, starts, eoi, eligible, shard_idle);
+            let found = self.first_starting_in(cache, hay, starts, eoi, eligible, Some(&idle));
+            cache.idle = idle;
             if found.is_some() {
                 return found;
             }
