@@ -206,9 +206,9 @@ fn planted(rng: &mut Rng) -> String {
             "{}.{}@{}.com",
             rng.pick(&["jane", "john", "ops", "li"]),
             rng.pick(&["doe", "smith", "wang"]),
-            rng.pick(&["example", "acme", "corp"])
+            rng.pick(&["initech", "acme", "corp"])
         ),
-        4 => "4111 1111 1111 1111".to_string(),
+        4 => "4539 7485 2605 7472".to_string(),
         5 => format!(
             "xoxb-{}-{}",
             rng.string_from(b"0123456789", 12),

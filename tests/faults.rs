@@ -495,7 +495,8 @@ async fn a_thousand_concurrent_streams_each_get_their_own_masked_text() {
             .as_str()
             .unwrap_or("0")
             .to_owned();
-        let text = format!("stream {n} mails ops{n}@example.com and holds {GITHUB_TOKEN} end {n}");
+        let text =
+            format!("stream {n} mails ops{n}@northwind-mail.com and holds {GITHUB_TOKEN} end {n}");
         let script = Script {
             blocks: vec![Block::Text(text)],
             delta_size: 7,

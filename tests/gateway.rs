@@ -183,7 +183,7 @@ async fn stream_through(script: Script) -> (Vec<u8>, Vec<Recorded>) {
 #[tokio::test]
 async fn an_email_split_across_deltas_is_redacted() {
     let blocks = vec![Block::Text(
-        "Sure: write to jane.doe@example.com and cc ops@acme.io.".into(),
+        "Sure: write to jane.doe@northwind-mail.com and cc ops@acme.io.".into(),
     )];
     let (body, _) = stream_through(script(blocks, 3, usize::MAX)).await;
     assert_eq!(

@@ -71,12 +71,41 @@ fn planted_values_are_masked_in_responses() {
     let (masked, rejected) = block(set, Side::Response, Scope::Assistant, &text);
     assert_eq!(rejected, None);
     assert!(masked.contains("[redacted:"));
-    for planted in ["ghp_", "AKIA", "4111 1111 1111 1111"] {
+    for planted in ["ghp_", "AKIA", "4539 7485 2605 7472"] {
         let before = text.matches(planted).count();
         let after = masked.matches(planted).count();
         assert!(
             before > 0 && after < before,
             "{planted}: {before} → {after}"
         );
+    }
+}
+
+/// A token in a URL's user info is also the local part of an email-shaped
+/// `token@host`, a longer match at the same start. The email rule only
+/// logs on the request side, so were the longer match to win there, the
+/// token would go upstream as it is; both engine modes and every view
+/// must let the masking rule win.
+#[test]
+fn a_log_only_email_match_does_not_hide_a_token_in_a_url() {
+    let set = shipped();
+    let token = "ghp_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh";
+    for text in [
+        format!("origin\thttps://x-access-token:{token}@github.com/acme/app.git (fetch)"),
+        format!("{{\"remote\": \"https://x-access-token:{token}@github.com/acme/app.git\"}}"),
+        format!("url = https%3A%2F%2Fbot%3A{token}%40github.com%2Facme"),
+        format!("npm config set //registry.acme.io/:_authToken npm_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh@acme.io"),
+    ] {
+        for scope in [Scope::User, Scope::ToolResult, Scope::System] {
+            let (out, rejected) = block(set, Side::Request, scope, &text);
+            assert!(
+                rejected.is_some() || (!out.contains("a9U4UqGW") && out.contains("[redacted:")),
+                "{scope:?}: {text} -> {out}"
+            );
+            for sizes in [&[1usize][..], &[7], &[64]] {
+                let got = streamed(set, Side::Request, scope, text.as_bytes(), sizes);
+                assert_eq!(got, (out.clone(), rejected.clone()), "{scope:?} {sizes:?}: {text}");
+            }
+        }
     }
 }

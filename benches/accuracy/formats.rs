@@ -1567,7 +1567,7 @@ fn neg(key: &'static str, kind: &'static str, value: String) -> Negative {
 
 /// One hard negative, chosen at random.
 pub fn negative(rng: &mut Rng) -> Negative {
-    match rng.below(48) {
+    match rng.below(52) {
         0 => neg("REQUEST_ID", "uuid", uuid(rng)),
         1 => neg("TRACE_ID", "uuid", uuid(rng).replace('-', "")),
         2 => neg("GIT_SHA", "git sha-1", rng.string_from(HEX, 40)),
@@ -1906,6 +1906,57 @@ pub fn negative(rng: &mut Rng) -> Negative {
                 rng.below(60),
                 rng.below(60)
             ),
+        ),
+        47 => neg(
+            "TEST_CARD",
+            "published test card number",
+            rng.pick(&[
+                "4242 4242 4242 4242",
+                "4242424242424242",
+                "4111-1111-1111-1111",
+                "4012888888881881",
+                "5555 5555 5555 4444",
+                "5105105105105100",
+                "378282246310005",
+                "3714 496353 98431",
+                "6011 1111 1111 1117",
+                "3566002020360505",
+                "4000 0000 0000 0002",
+                "4000 0000 0000 9995",
+            ])
+            .into(),
+        ),
+        48 => neg(
+            "SUPPORT_EMAIL",
+            "address at a reserved domain (RFC 2606)",
+            {
+                let domain =
+                    rng.pick(&["example.com", "example.org", "mail.example.net", "qa.test"]);
+                format!(
+                    "{}@{domain}",
+                    rng.pick(&["jane.doe", "support", "ops+alerts", "li_wang"])
+                )
+            },
+        ),
+        49 => neg("HWADDR", "group or zero MAC address", {
+            let mut octets = [0u8; 6];
+            for o in &mut octets {
+                *o = rng.next_u64() as u8;
+            }
+            octets[0] |= 1;
+            let mac: Vec<String> = octets.iter().map(|o| format!("{o:02x}")).collect();
+            match rng.below(5) {
+                0 => "ff:ff:ff:ff:ff:ff".to_string(),
+                1 => "00:00:00:00:00:00".to_string(),
+                2 => format!("01:00:5e:{}:{}:{}", mac[3], mac[4], mac[5]),
+                3 => format!("33:33:{}:{}:{}:{}", mac[2], mac[3], mac[4], mac[5]),
+                _ => mac.join(":"),
+            }
+        }),
+        50 => neg(
+            "GOOGLE_KEY_ID",
+            "service-account key id (public: the kid of its tokens)",
+            format!("{{\"private_key_id\": \"{}\"}}", rng.string_from(HEX, 40)),
         ),
         _ => neg(
             "STRIPE_KEY",

@@ -6,8 +6,9 @@
 //!
 //! Findings do not overlap and are chosen left to right: from the current
 //! position, the leftmost start at which some *eligible* candidate exists
-//! wins; at that start the longest candidate; at equal length the rule
-//! declared first. A candidate is eligible when its rule applies to the
+//! wins; at that start a candidate whose action changes the text (mask,
+//! reject) before one that only logs; then the longest candidate; at
+//! equal length the rule declared first. A candidate is eligible when its rule applies to the
 //! side and scope being scanned, every one of its checks passes, and the
 //! text before its start does not end with a match of one of the rule's
 //! `unless preceded by` patterns (looking back at most the longest of
@@ -249,8 +250,20 @@ impl Compiled {
         cache.value.begin_start();
         cache.around_histogram.forget();
         cache.checked_histogram.forget();
-        // Longest first; at equal length the earlier pattern, hence rule.
-        candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));
+        // A candidate that changes the text (mask, reject) first: a
+        // log-only rule must not hide one at its start, as the email rule
+        // would hide `ghp_…` in `https://x:ghp_…@github.com` by being
+        // longer. Then longest first; at equal length the earlier
+        // pattern, hence rule. A rule's candidates keep their order.
+        let logs_only = |candidate: &Candidate| {
+            matches!(eligible(self.pattern_rule[candidate.pattern]), Some(Action::Log))
+        };
+        candidates.sort_unstable_by(|a, b| {
+            logs_only(a)
+                .cmp(&logs_only(b))
+                .then(b.end.cmp(&a.end))
+                .then(a.pattern.cmp(&b.pattern))
+        });
         // Rules whose longest candidate here is an allowed value, or whose
         // longest candidate that passes the checks is followed by one of
         // its `unless followed by` patterns: their shorter candidates at

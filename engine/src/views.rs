@@ -16,8 +16,8 @@
 //! [`crate::search`] on its text, then mapped back: a finding covers the
 //! original bytes of every unit (escape, character) it touches. All views'
 //! findings are then merged by the block rule once more: leftmost start,
-//! then longest, then the rule declared first, then the view (plain
-//! first); a finding overlapping one already chosen is dropped.
+//! then a text-changing action before a log, then longest, then the rule
+//! declared first, then the view (plain first); a finding overlapping one already chosen is dropped.
 //!
 //! A block scan of a text in which no byte can start an escape scans the
 //! text itself for a view's rules: decoding would give the same bytes.
@@ -136,9 +136,10 @@ struct Candidate {
 }
 
 impl Candidate {
-    fn key(&self) -> (usize, Reverse<usize>, RuleId, usize) {
+    fn key(&self) -> (usize, bool, Reverse<usize>, RuleId, usize) {
         (
             self.finding.start,
+            self.finding.disposition == Disposition::Log,
             Reverse(self.finding.end),
             self.finding.rule,
             self.rank,

@@ -339,7 +339,7 @@ fn sigterm(child: &mut Child) {
 fn logs_say_what_fired_and_never_what_matched() {
     const TOKEN: &str = "ghp_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh";
     const API_KEY: &str = "sk-ant-header-value-that-must-not-be-logged";
-    let (_runtime, upstream) = mock_upstream("Write to jane.doe@example.com today.");
+    let (_runtime, upstream) = mock_upstream("Write to jane.doe@northwind-mail.com today.");
     let mut child = proxy()
         .args(["--rules"])
         .arg(shipped_rules())
@@ -391,7 +391,12 @@ fn logs_say_what_fired_and_never_what_matched() {
             && l.contains("location=messages[0].content[0].content")),
         "{log}"
     );
-    for secret in [TOKEN, API_KEY, "jane.doe@example.com", "GITHUB_TOKEN"] {
+    for secret in [
+        TOKEN,
+        API_KEY,
+        "jane.doe@northwind-mail.com",
+        "GITHUB_TOKEN",
+    ] {
         assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
     }
 }

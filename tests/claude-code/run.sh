@@ -137,7 +137,7 @@ received() {
 
 # 3. Scenario A: a streamed text answer with two secrets, cut every 3 bytes.
 start_pair a --delta-size 3 --frame-size 7 \
-  --text "Hello! Mail jane.doe@example.com, token $github_token done."
+  --text "Hello! Mail jane.doe@northwind-mail.com, token $github_token done."
 mkdir "$E2E_WORK/project-a"
 claude_session a "$E2E_WORK/project-a" -p "say hello" --max-turns 1
 expect_output a "Hello! Mail [redacted:email], token [redacted:github-token] done."

@@ -21,7 +21,7 @@ venv=target/sdk-venv
 anthropic_spec='anthropic>=0.40,<1'
 # An email and a GitHub token; with --delta-size 3 both are cut across
 # several text_delta events, and with --frame-size 7 across body frames.
-text='Contact jane.doe@example.com; token ghp_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh is live.'
+text='Contact jane.doe@northwind-mail.com; token ghp_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh is live.'
 
 say() { e2e_say "$@"; }
 

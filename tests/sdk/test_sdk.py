@@ -21,7 +21,7 @@ import anthropic
 MODEL = "claude-sonnet-4-5"
 MOCK_MODEL = "claude-mock-1"
 TOKEN = "ghp_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh"
-DEFAULT_TEXT = f"Contact jane.doe@example.com; token {TOKEN} is live."
+DEFAULT_TEXT = f"Contact jane.doe@northwind-mail.com; token {TOKEN} is live."
 HI = [{"role": "user", "content": "hi"}]
 
 # The patterns of rules/pii.rules `email` and rules/secrets.rules `github-token`.

@@ -65,7 +65,13 @@ pub fn rule(name: &str, patterns: Vec<PatternSpec>, checks: Vec<Check>) -> RuleS
 /// same start different lengths, prefixes, word boundaries, checks that
 /// fail on the longest candidate, non-ASCII literals, line anchors.
 pub fn tricky_spec() -> RuleSetSpec {
-    let mut logged = rule("logged", vec![literal("ab", false, false)], vec![]);
+    // Log-only, and longer than `abcd` at the same start (`abcdec`): a
+    // rule that masks wins there all the same.
+    let mut logged = rule(
+        "logged",
+        vec![literal("ab", false, false), regex("ab[c-e]{2,5}")],
+        vec![],
+    );
     logged.actions = vec![ActionClause {
         side: Side::Response,
         action: Action::Log,
@@ -309,7 +315,7 @@ impl Oracle {
                 limit = end - 1;
             }
         }
-        let mut best: Option<OracleFinding> = None;
+        let mut best: Option<(bool, OracleFinding)> = None;
         for (rule, end) in longest.into_iter().enumerate() {
             let Some(end) = end else { continue };
             if self.preceded_by_exception(rule, hay, start)
@@ -317,11 +323,15 @@ impl Oracle {
             {
                 continue;
             }
-            if best.as_ref().is_none_or(|b| end > b.end) {
-                best = Some(OracleFinding { rule, start, end });
+            let acts = !matches!(
+                self.spec.rules[rule].action_for(side, scope),
+                Some(Action::Log)
+            );
+            if best.as_ref().is_none_or(|(b_acts, b)| (acts, end) > (*b_acts, b.end)) {
+                best = Some((acts, OracleFinding { rule, start, end }));
             }
         }
-        best
+        best.map(|(_, finding)| finding)
     }
 }
 
