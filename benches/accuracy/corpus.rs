@@ -25,10 +25,23 @@ pub enum DocKind {
     CiLog,
     Chat,
     Trace,
+    /// HTTP requests as a proxy or `curl -v` shows them: values
+    /// percent-encoded in query strings, form bodies and cookies, or the
+    /// base64 of `user:value` after `Authorization: Basic`.
+    Http,
+    /// Tool results whose content is a file or JSON document carried as a
+    /// JSON string: the value is JSON-escaped once or twice, `/` perhaps
+    /// as `\/`.
+    NestedJson,
+    /// A Kubernetes `Secret` manifest: each value base64-encoded under
+    /// `data:`.
+    K8sSecret,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 10] = [
+    /// The carriers that write a value as their own syntax does, with no
+    /// further encoding.
+    pub const UNENCODED: [DocKind; 10] = [
         DocKind::Env,
         DocKind::Yaml,
         DocKind::Python,
@@ -39,6 +52,22 @@ impl DocKind {
         DocKind::CiLog,
         DocKind::Chat,
         DocKind::Trace,
+    ];
+
+    pub const ALL: [DocKind; 13] = [
+        DocKind::Env,
+        DocKind::Yaml,
+        DocKind::Python,
+        DocKind::JavaScript,
+        DocKind::Go,
+        DocKind::Json,
+        DocKind::ShellLog,
+        DocKind::CiLog,
+        DocKind::Chat,
+        DocKind::Trace,
+        DocKind::Http,
+        DocKind::NestedJson,
+        DocKind::K8sSecret,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +82,9 @@ impl DocKind {
             DocKind::CiLog => "ci",
             DocKind::Chat => "chat",
             DocKind::Trace => "trace",
+            DocKind::Http => "http",
+            DocKind::NestedJson => "tool-json-in-json",
+            DocKind::K8sSecret => "k8s-secret",
         }
     }
 
@@ -65,6 +97,9 @@ impl DocKind {
             DocKind::Go => "go",
             DocKind::Json => "json",
             DocKind::ShellLog | DocKind::CiLog => "log",
+            DocKind::Http => "http",
+            DocKind::NestedJson => "jsonl",
+            DocKind::K8sSecret => "yaml",
             DocKind::Chat => "md",
             DocKind::Trace => "txt",
         }
@@ -75,6 +110,8 @@ impl DocKind {
 /// report these bytes.
 #[derive(Clone, Debug)]
 pub struct Label {
+    /// How the carrier encoded the value (undo it to get the value).
+    pub written: Written,
     pub start: usize,
     pub end: usize,
     pub kind: &'static str,
@@ -82,9 +119,26 @@ pub struct Label {
     pub category: Category,
 }
 
+/// The encoding a carrier put on a value, beyond the quoting and
+/// escaping of its own syntax.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// As the carrier's syntax writes it.
+    Plain,
+    /// Percent-encoded (RFC 3986).
+    Percent,
+    /// Base64 of the value.
+    Base64,
+    /// Base64 of `user:value`.
+    BasicAuth,
+    /// JSON-escaped this many times over the carrier's own writing.
+    Json(u8),
+}
+
 /// A planted hard negative: nothing should report these bytes.
 #[derive(Clone, Debug)]
 pub struct Negative {
+    pub written: Written,
     pub start: usize,
     pub end: usize,
     pub kind: &'static str,
@@ -129,11 +183,16 @@ impl Corpus {
 /// `documents` documents; each type is planted about equally often (a
 /// shuffled deck of all types is dealt in turn).
 pub fn generate(seed: u64, documents: usize) -> Corpus {
+    generate_in(seed, documents, &DocKind::ALL)
+}
+
+/// [`generate`] with the documents dealt among `kinds` only.
+pub fn generate_in(seed: u64, documents: usize, kinds: &[DocKind]) -> Corpus {
     let mut rng = Rng::new(seed);
     let mut deck: Vec<usize> = Vec::new();
     let mut out = Vec::with_capacity(documents);
     for index in 0..documents {
-        let kind = DocKind::ALL[index % DocKind::ALL.len()];
+        let kind = kinds[index % kinds.len()];
         let plants = 3 + rng.below(5);
         let negatives = 2 + rng.below(5);
         let mut types = Vec::with_capacity(plants);
@@ -245,6 +304,8 @@ struct Builder {
     text: String,
     labels: Vec<Label>,
     negatives: Vec<Negative>,
+    /// How the next value `put` is encoded (back to plain after it).
+    written: Written,
 }
 
 impl Builder {
@@ -254,6 +315,7 @@ impl Builder {
             text: String::with_capacity(8 * 1024),
             labels: Vec::new(),
             negatives: Vec::new(),
+            written: Written::Plain,
         }
     }
 
@@ -267,6 +329,7 @@ impl Builder {
         match mark {
             Mark::Label(spec) => {
                 self.labels.push(Label {
+                    written: self.written,
                     start,
                     end,
                     kind: spec.name,
@@ -280,8 +343,14 @@ impl Builder {
                     self.label_inner_email(start, end);
                 }
             }
-            Mark::Negative(kind) => self.negatives.push(Negative { start, end, kind }),
+            Mark::Negative(kind) => self.negatives.push(Negative {
+                written: self.written,
+                start,
+                end,
+                kind,
+            }),
         }
+        self.written = Written::Plain;
     }
 
     fn label_inner_email(&mut self, start: usize, end: usize) {
@@ -290,8 +359,15 @@ impl Builder {
         let (Some(at), Some(email)) = (value.find(DOMAIN), formats::type_spec("email")) else {
             return;
         };
-        let from = value[..at].rfind('"').map_or(0, |q| q + 1);
+        // Where the address's string starts: after its quote, however the
+        // carrier wrote the quote. In base64 nothing is findable alone.
+        let from = match self.written {
+            Written::Base64 | Written::BasicAuth => return,
+            Written::Percent => value[..at].rfind("%22").map_or(0, |q| q + 3),
+            Written::Plain | Written::Json(_) => value[..at].rfind('"').map_or(0, |q| q + 1),
+        };
         self.labels.push(Label {
+            written: self.written,
             start: start + from,
             end: start + at + DOMAIN.len(),
             kind: email.name,
@@ -539,6 +615,103 @@ impl Builder {
                     mark,
                 ),
             },
+            DocKind::Http => {
+                let secret = matches!(mark, Mark::Label(s) if s.category == Category::Secret);
+                match (multi, rng.below(4)) {
+                    (false, 0) if secret => {
+                        let user = rng.pick(&["admin", "deploy", "ci-bot", "api"]);
+                        self.written = Written::BasicAuth;
+                        self.put(
+                            "Authorization: Basic ",
+                            &formats::base64(format!("{user}:{value}").as_bytes()),
+                            "\r\n",
+                            mark,
+                        );
+                    }
+                    (false, 1) => {
+                        self.written = Written::Percent;
+                        self.put(
+                            &format!(
+                                "GET /v2/{}?page=2&{snake}=",
+                                rng.pick(&["export", "items", "sync", "callback"])
+                            ),
+                            &percent_encoded(value),
+                            " HTTP/1.1\r\n",
+                            mark,
+                        )
+                    }
+                    (false, 2) => {
+                        self.written = Written::Percent;
+                        self.put(
+                            &format!("Cookie: theme=dark; {snake}="),
+                            &percent_encoded(value),
+                            "; lang=en\r\n",
+                            mark,
+                        )
+                    }
+                    _ => {
+                        self.written = Written::Percent;
+                        self.put(
+                            &format!("\r\n{snake}="),
+                            &percent_encoded(value),
+                            "&grant_type=client_credentials&scope=read\r\n",
+                            mark,
+                        )
+                    }
+                }
+            }
+            DocKind::NestedJson => {
+                let id = rng.string_from(
+                    b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789",
+                    24,
+                );
+                let open = format!(
+                    "{{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_01{id}\",\"content\":\""
+                );
+                self.written = Written::Json(1);
+                match rng.below(3) {
+                    // A `.env` file read by a tool: escaped once.
+                    0 => self.put(
+                        &format!("{open}# .env\\n{upper}="),
+                        &json_escaped(&one_line(value, shape)),
+                        "\\nLOG_LEVEL=info\\n\"}\n",
+                        mark,
+                    ),
+                    // A JSON document as a string: escaped twice.
+                    1 => {
+                        self.written = Written::Json(2);
+                        self.put(
+                            &format!("{open}{{\\\"{snake}\\\": \\\""),
+                            &json_escaped(&json_escaped(value)),
+                            "\\\", \\\"region\\\": \\\"eu-west-1\\\"}\"}\n",
+                            mark,
+                        )
+                    }
+                    // An encoder that escapes `/` (PHP, some loggers).
+                    _ => self.put(
+                        &format!("{open}{snake}: "),
+                        &json_escaped(value).replace('/', "\\/"),
+                        "\\n\"}\n",
+                        mark,
+                    ),
+                }
+            }
+            // A value under `data:` is a credential slot, whatever it
+            // decodes to (as after `Bearer` or `password =`): a hard
+            // negative there would be a credential, so near misses go in
+            // a comment, as a manifest's author leaves them.
+            DocKind::K8sSecret if matches!(mark, Mark::Negative(_)) => {
+                self.put(&format!("  # {snake}: "), &one_line(value, shape), "\n", mark)
+            }
+            DocKind::K8sSecret => {
+                self.written = Written::Base64;
+                self.put(
+                    &format!("  {snake}: "),
+                    &formats::base64(value.as_bytes()),
+                    "\n",
+                    mark,
+                )
+            }
         }
     }
 
@@ -569,6 +742,17 @@ impl Builder {
             ),
             DocKind::Chat => "**user:** I need help with our deployment, details below.\n\n".into(),
             DocKind::Trace => "Traceback (most recent call last):\n".into(),
+            DocKind::Http => format!(
+                "POST /oauth/token HTTP/1.1\r\nHost: {}.acme-corp.io\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+                rng.pick(SERVICES)
+            ),
+            DocKind::NestedJson => {
+                "{\"type\":\"text\",\"text\":\"I'll read the configuration files.\"}\n".into()
+            }
+            DocKind::K8sSecret => format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}-credentials\n  namespace: prod\ntype: Opaque\ndata:\n",
+                rng.pick(SERVICES)
+            ),
         };
         self.text.push_str(&header);
     }
@@ -640,10 +824,63 @@ impl Builder {
                     rng.pick(&["handle", "run", "connect", "_request", "wrapper"]),
                     rng.pick(PY_LINES).trim()
                 ),
+                DocKind::Http => rng.pick(HTTP_LINES).to_string(),
+                DocKind::NestedJson => format!(
+                    "{{\"type\":\"tool_result\",\"content\":\"{}\"}}",
+                    json_escaped(rng.pick(SHELL_LINES))
+                ),
+                DocKind::K8sSecret => format!(
+                    "  {}: {}",
+                    rng.pick(ENV_KEYS).to_ascii_lowercase(),
+                    formats::base64(
+                        rng.pick(&["true", "8080", "info", "eu-west-1", "/var/lib/app", "30s"])
+                            .as_bytes()
+                    )
+                ),
             };
             let _ = writeln!(self.text, "{line}");
         }
     }
+}
+
+const HTTP_LINES: &[&str] = &[
+    "Accept: application/json\r",
+    "User-Agent: python-requests/2.32.3\r",
+    "Accept-Encoding: gzip, deflate\r",
+    "Connection: keep-alive\r",
+    "HTTP/1.1 200 OK\r",
+    "Content-Type: application/json; charset=utf-8\r",
+    "Cache-Control: no-store\r",
+    "X-RateLimit-Remaining: 4999\r",
+];
+
+/// Every byte but the unreserved ones (RFC 3986) as `%XX`.
+fn percent_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 2);
+    for &byte in value.as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// The value as the inside of a JSON string.
+fn json_escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 const SERVICES: &[&str] = &["billing", "gateway", "search", "ingest", "web", "auth"];

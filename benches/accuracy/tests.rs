@@ -10,7 +10,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::check::{base62, base64, crc24, crc32, ipv4_is_special, IBAN_COUNTRIES};
-use super::corpus::{generate, Corpus, Document};
+use super::corpus::{generate, generate_in, Corpus, DocKind, Document, Written};
 use super::formats::{self, type_spec, TYPES};
 use super::score::{score, Found};
 use super::Category;
@@ -88,6 +88,44 @@ fn decode64(text: &str) -> Vec<u8> {
 fn checksum_ok(token: &str, prefix_len: usize) -> bool {
     let body = &token[prefix_len..];
     body.len() == 36 && base62(crc32(&body.as_bytes()[..30]), 6) == body[30..]
+}
+
+/// The carrier's encoding undone, then [`unwritten`].
+fn unencoded(written: Written, text: &str) -> String {
+    let text = match written {
+        Written::Plain => text.to_string(),
+        Written::Percent => {
+            let bytes = text.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut at = 0;
+            while at < bytes.len() {
+                if bytes[at] == b'%' {
+                    let hex = std::str::from_utf8(&bytes[at + 1..at + 3]).expect("ASCII");
+                    out.push(u8::from_str_radix(hex, 16).expect("percent escape"));
+                    at += 3;
+                } else {
+                    out.push(bytes[at]);
+                    at += 1;
+                }
+            }
+            String::from_utf8(out).expect("UTF-8")
+        }
+        Written::Base64 => String::from_utf8(decode64(text)).expect("UTF-8"),
+        Written::BasicAuth => {
+            let pair = String::from_utf8(decode64(text)).expect("UTF-8");
+            let (_user, value) = pair.split_once(':').expect("user:value");
+            value.to_string()
+        }
+        Written::Json(times) => {
+            let mut text = text.to_string();
+            for _ in 0..times {
+                text = serde_json::from_str::<String>(&format!("\"{text}\""))
+                    .expect("escaped JSON string");
+            }
+            text
+        }
+    };
+    unwritten(&text)
 }
 
 /// The written form back to the value: JSON-escaped strings decoded,
@@ -372,7 +410,7 @@ fn labels_point_at_the_planted_values() {
     for doc in &corpus.documents {
         for label in &doc.labels {
             let written = &doc.text[label.start..label.end];
-            let value = unwritten(written);
+            let value = unencoded(label.written, written);
             assert!(
                 valid(label.kind, &value),
                 "{}:{}: label {} does not hold a valid value: {written:?}",
@@ -382,8 +420,18 @@ fn labels_point_at_the_planted_values() {
             );
             // The label covers the whole value: the bytes either side are
             // not part of it.
-            let before = doc.text[..label.start].chars().next_back();
-            let after = doc.text[label.end..].chars().next();
+            let mut before = doc.text[..label.start].chars().next_back();
+            let mut after = doc.text[label.end..].chars().next();
+            if label.written == Written::Percent {
+                // A neighbour that is part of a `%XX` escape is the escape.
+                let head = &doc.text.as_bytes()[..label.start];
+                if head.len() >= 3 && head[head.len() - 3] == b'%' {
+                    before = None;
+                }
+                if doc.text[label.end..].starts_with('%') {
+                    after = None;
+                }
+            }
             for neighbour in [before, after].into_iter().flatten() {
                 assert!(
                     !neighbour.is_ascii_alphanumeric(),
@@ -416,7 +464,7 @@ fn hard_negatives_fail_the_formats_they_imitate() {
                 d.negatives
                     .iter()
                     .filter(move |n| n.kind == kind)
-                    .map(move |n| (d, unwritten(&d.text[n.start..n.end])))
+                    .map(move |n| (d, unencoded(n.written, &d.text[n.start..n.end])))
             })
             .collect()
     };
@@ -541,7 +589,11 @@ fn scoring_counts_overlaps_by_type() {
 /// here, not only in the accuracy report.
 #[test]
 fn the_shipped_packs_meet_the_accuracy_goal_on_a_held_out_seed() {
-    let corpus = generate(2026, 600);
+    // By type: every finding named by its value's own rule. In an encoded
+    // carrier the rule of the container (a Basic header, a key name over a
+    // base64 value) names a vendor key it masks, so those carriers are
+    // held by family below.
+    let corpus = generate_in(2026, 600, &DocKind::UNENCODED);
     let report = score(&corpus, &shipped_findings(&corpus));
     let all = report.total(None);
     let (precision, recall) = (all.precision().unwrap(), all.recall().unwrap());
@@ -561,6 +613,36 @@ fn the_shipped_packs_meet_the_accuracy_goal_on_a_held_out_seed() {
         assert!(
             precision >= 0.9 && recall >= 0.9,
             "{name}: precision {precision:.3}, recall {recall:.3}\n{}",
+            report.table()
+        );
+    }
+}
+
+#[test]
+fn the_shipped_packs_meet_the_accuracy_goal_by_family_in_every_carrier() {
+    let corpus = generate(2026, 780);
+    let report = score(&corpus, &shipped_findings(&corpus));
+    for category in [Category::Secret, Category::Pii] {
+        let row = report.total(Some(category));
+        let (precision, recall) = (
+            row.precision_family().unwrap(),
+            row.recall_family().unwrap(),
+        );
+        assert!(
+            precision >= 0.97 && recall >= 0.97,
+            "{category:?}: precision {precision:.3}, recall {recall:.3}\n{}",
+            report.table()
+        );
+    }
+    for (name, row) in report.ordered() {
+        if row.labels < 40 {
+            continue;
+        }
+        let precision = row.precision_family().unwrap_or(1.0);
+        let recall = row.recall_family().unwrap_or(0.0);
+        assert!(
+            precision >= 0.9 && recall >= 0.9,
+            "{name}: by family precision {precision:.3}, recall {recall:.3}\n{}",
             report.table()
         );
     }
@@ -621,5 +703,5 @@ fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
 }
 
 /// (precision, recall) floors of the independent corpus test, by family.
-const FLOOR_SECRET: (f64, f64) = (0.95, 0.92);
-const FLOOR_PII: (f64, f64) = (0.84, 0.98);
+const FLOOR_SECRET: (f64, f64) = (0.985, 0.92);
+const FLOOR_PII: (f64, f64) = (0.97, 0.98);

@@ -256,7 +256,10 @@ impl Compiled {
         // longer. Then longest first; at equal length the earlier
         // pattern, hence rule. A rule's candidates keep their order.
         let logs_only = |candidate: &Candidate| {
-            matches!(eligible(self.pattern_rule[candidate.pattern]), Some(Action::Log))
+            matches!(
+                eligible(self.pattern_rule[candidate.pattern]),
+                Some(Action::Log)
+            )
         };
         candidates.sort_unstable_by(|a, b| {
             logs_only(a)

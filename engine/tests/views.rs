@@ -183,7 +183,11 @@ fn overlapping_findings_of_two_views_merge_leftmost_then_longest() {
 fn a_log_only_finding_of_another_view_does_not_hide_a_mask_at_its_start() {
     // `logged` (plain view) is longer at the same start than `key`
     // (decoded view), but only logs: the mask wins, in block and stream.
-    let mut logged = rule("logged", vec![regex("sk-[a-z0-9]{6,10}@[a-z]{2,8}")], vec![]);
+    let mut logged = rule(
+        "logged",
+        vec![regex("sk-[a-z0-9]{6,10}@[a-z]{2,8}")],
+        vec![],
+    );
     logged.actions = vec![ActionClause {
         side: Side::Response,
         action: Action::Log,
@@ -202,10 +206,19 @@ fn a_log_only_finding_of_another_view_does_not_hide_a_mask_at_its_start() {
     for text in ["sk-abcdef12@host", "sk%2Dabcdef12@host"] {
         assert_eq!(masked(&set, text), "<key>@host", "{text}");
         let cuts: Vec<usize> = (1..text.len()).collect();
-        let (releases, _, _) =
-            stream_with_cuts(&set, Side::Response, Scope::Assistant, text.as_bytes(), &cuts);
+        let (releases, _, _) = stream_with_cuts(
+            &set,
+            Side::Response,
+            Scope::Assistant,
+            text.as_bytes(),
+            &cuts,
+        );
         let streamed = String::from_utf8(releases.concat()).expect("UTF-8");
-        assert_eq!(streamed.replace("[key:key]", "<key>"), "<key>@host", "{text}");
+        assert_eq!(
+            streamed.replace("[key:key]", "<key>"),
+            "<key>@host",
+            "{text}"
+        );
     }
     // With nothing to mask there, the log finding stands and hides nothing.
     assert_eq!(masked(&set, "sk-abc@host"), "sk-abc@host");

@@ -16,7 +16,7 @@ mod values;
 #[cfg(test)]
 mod tests;
 
-use super::corpus::{Corpus, Document, Label, Negative};
+use super::corpus::{Corpus, Document, Label, Negative, Written};
 use super::formats::Category;
 use crate::Rng;
 
@@ -257,7 +257,13 @@ impl Doc {
         noise: bool,
     ) {
         if !item.positive {
-            self.negatives.push(Negative { start, end, kind });
+            // This corpus records its encodings in `planted` instead.
+            self.negatives.push(Negative {
+                written: Written::Plain,
+                start,
+                end,
+                kind,
+            });
             return;
         }
         let mut all = Vec::new();
@@ -276,6 +282,7 @@ impl Doc {
             },
         });
         self.labels.push(Label {
+            written: Written::Plain,
             start,
             end,
             kind,

@@ -327,7 +327,10 @@ impl Oracle {
                 self.spec.rules[rule].action_for(side, scope),
                 Some(Action::Log)
             );
-            if best.as_ref().is_none_or(|(b_acts, b)| (acts, end) > (*b_acts, b.end)) {
+            if best
+                .as_ref()
+                .is_none_or(|(b_acts, b)| (acts, end) > (*b_acts, b.end))
+            {
                 best = Some((acts, OracleFinding { rule, start, end }));
             }
         }
