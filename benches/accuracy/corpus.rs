@@ -550,6 +550,17 @@ impl Builder {
                     mark,
                 ),
                 (false, 0) => self.put(&format!("$ export {upper}="), value, "\n", mark),
+                // A token in a remote's user info, as CI checkouts write it.
+                (false, 1)
+                    if bare && matches!(mark, Mark::Label(s) if s.category == Category::Secret) =>
+                {
+                    self.put(
+                        "$ git remote -v\norigin\thttps://x-access-token:",
+                        value,
+                        "@github.com/acme/app.git (fetch)\n",
+                        mark,
+                    )
+                }
                 (false, 1) => self.put(
                     &format!("$ env | grep {}\n{upper}=", &upper[..upper.len().min(4)]),
                     value,
@@ -700,9 +711,12 @@ impl Builder {
             // decodes to (as after `Bearer` or `password =`): a hard
             // negative there would be a credential, so near misses go in
             // a comment, as a manifest's author leaves them.
-            DocKind::K8sSecret if matches!(mark, Mark::Negative(_)) => {
-                self.put(&format!("  # {snake}: "), &one_line(value, shape), "\n", mark)
-            }
+            DocKind::K8sSecret if matches!(mark, Mark::Negative(_)) => self.put(
+                &format!("  # {snake}: "),
+                &one_line(value, shape),
+                "\n",
+                mark,
+            ),
             DocKind::K8sSecret => {
                 self.written = Written::Base64;
                 self.put(
