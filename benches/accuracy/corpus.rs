@@ -550,6 +550,32 @@ impl Builder {
                     mark,
                 ),
                 (false, 0) => self.put(&format!("$ export {upper}="), value, "\n", mark),
+                // `aws configure` re-run over a stored key, or the
+                // console's credentials CSV (key id labeled too).
+                (false, 2) if matches!(mark, Mark::Label(s) if s.name == "aws-secret-access-key") =>
+                {
+                    let id_spec = formats::type_spec("aws-access-key-id").expect("a type");
+                    if rng.below(2) == 0 {
+                        let id = (id_spec.generate)(rng);
+                        self.put(
+                            "$ cat ci-bot_accessKeys.csv\nAccess key ID,Secret access key\n",
+                            &id,
+                            ",",
+                            Mark::Label(id_spec),
+                        );
+                        self.put("", value, "\n", mark);
+                    } else {
+                        self.put(
+                            &format!(
+                                "$ aws configure\nAWS Access Key ID [****************{}]: \nAWS Secret Access Key [None]: ",
+                                rng.string_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 4)
+                            ),
+                            value,
+                            "\nDefault region name [None]: eu-west-1\n",
+                            mark,
+                        );
+                    }
+                }
                 // A token in a remote's user info, as CI checkouts write it.
                 (false, 1)
                     if bare && matches!(mark, Mark::Label(s) if s.category == Category::Secret) =>
