@@ -1567,7 +1567,7 @@ fn neg(key: &'static str, kind: &'static str, value: String) -> Negative {
 
 /// One hard negative, chosen at random.
 pub fn negative(rng: &mut Rng) -> Negative {
-    match rng.below(52) {
+    match rng.below(53) {
         0 => neg("REQUEST_ID", "uuid", uuid(rng)),
         1 => neg("TRACE_ID", "uuid", uuid(rng).replace('-', "")),
         2 => neg("GIT_SHA", "git sha-1", rng.string_from(HEX, 40)),
@@ -1957,6 +1957,11 @@ pub fn negative(rng: &mut Rng) -> Negative {
             "GOOGLE_KEY_ID",
             "service-account key id (public: the kid of its tokens)",
             format!("{{\"private_key_id\": \"{}\"}}", rng.string_from(HEX, 40)),
+        ),
+        51 => neg(
+            "AWS_SECRET_ACCESS_KEY",
+            "documented placeholder, base64",
+            base64(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         ),
         _ => neg(
             "STRIPE_KEY",
