@@ -250,62 +250,68 @@ impl Compiled {
         cache.value.begin_start();
         cache.around_histogram.forget();
         cache.checked_histogram.forget();
-        // A candidate that changes the text (mask, reject) first: a
-        // log-only rule must not hide one at its start, as the email rule
-        // would hide `ghp_…` in `https://x:ghp_…@github.com` by being
-        // longer. Then longest first; at equal length the earlier
-        // pattern, hence rule. A rule's candidates keep their order.
-        let logs_only = |candidate: &Candidate| {
-            matches!(
-                eligible(self.pattern_rule[candidate.pattern]),
-                Some(Action::Log)
-            )
-        };
-        candidates.sort_unstable_by(|a, b| {
-            logs_only(a)
-                .cmp(&logs_only(b))
-                .then(b.end.cmp(&a.end))
-                .then(a.pattern.cmp(&b.pattern))
-        });
+        // Longest first; at equal length the earlier pattern, hence rule.
+        candidates.sort_unstable_by(|a, b| b.end.cmp(&a.end).then(a.pattern.cmp(&b.pattern)));
         // Rules whose longest candidate here is an allowed value, or whose
         // longest candidate that passes the checks is followed by one of
         // its `unless followed by` patterns: their shorter candidates at
         // this start are prefixes of it, not counted either (other rules'
         // are). `sk-abcd.example` is not a key, nor is `sk-abc` in it.
+        // A candidate that changes the text (mask, reject) before one that
+        // only logs: a log-only rule must not hide one at its start, as the
+        // email rule would hide `ghp_…` in `https://x:ghp_…@github.com` by
+        // being longer. So the log-only candidates are tried in a second
+        // pass, only if some were passed over; a rule's candidates all
+        // fall in one pass, in their order. (Sorting by the action instead
+        // asked for it in every comparison: +25% on secret-dense text.)
         let mut excepted_here: Vec<RuleId> = Vec::new();
-        let best = candidates.iter().find_map(|&candidate| {
-            let rule_id = self.pattern_rule[candidate.pattern];
-            eligible(rule_id)?;
-            if excepted_here.contains(&rule_id) {
-                return None;
+        let mut passed_over_logs = false;
+        let mut best = None;
+        for logs_pass in [false, true] {
+            if logs_pass && !passed_over_logs {
+                break;
             }
-            let rule = &self.rules[rule_id.index()];
-            let min_distinct = self.min_distinct[rule_id.index()];
-            if min_distinct > 1 {
-                let floor = (start + self.checked_floor[candidate.pattern]).min(candidate.end);
-                let around = cache.around_histogram.of(hay, floor..candidate.end);
-                if around.distinct() < min_distinct {
+            best = candidates.iter().find_map(|&candidate| {
+                let rule_id = self.pattern_rule[candidate.pattern];
+                let logs_only = matches!(eligible(rule_id)?, Action::Log);
+                if logs_only != logs_pass {
+                    passed_over_logs |= logs_only;
                     return None;
                 }
+                if excepted_here.contains(&rule_id) {
+                    return None;
+                }
+                let rule = &self.rules[rule_id.index()];
+                let min_distinct = self.min_distinct[rule_id.index()];
+                if min_distinct > 1 {
+                    let floor = (start + self.checked_floor[candidate.pattern]).min(candidate.end);
+                    let around = cache.around_histogram.of(hay, floor..candidate.end);
+                    if around.distinct() < min_distinct {
+                        return None;
+                    }
+                }
+                let checked = self.checked_span(cache, hay, start, candidate);
+                if self.allowed(rule_id, &hay[start..candidate.end], &hay[checked.clone()]) {
+                    excepted_here.push(rule_id);
+                    return None;
+                }
+                let histogram = &mut cache.checked_histogram;
+                let mut entropy = || histogram.of(hay, checked.clone()).shannon_entropy();
+                if !checks::all_pass_with(&rule.checks, &hay[checked.clone()], &mut entropy)
+                    || self.preceded_by_exception(rule_id, hay, start)
+                {
+                    return None;
+                }
+                if self.followed_by_exception(rule_id, hay, candidate.end) {
+                    excepted_here.push(rule_id);
+                    return None;
+                }
+                Some((rule_id, start..candidate.end))
+            });
+            if best.is_some() {
+                break;
             }
-            let checked = self.checked_span(cache, hay, start, candidate);
-            if self.allowed(rule_id, &hay[start..candidate.end], &hay[checked.clone()]) {
-                excepted_here.push(rule_id);
-                return None;
-            }
-            let histogram = &mut cache.checked_histogram;
-            let mut entropy = || histogram.of(hay, checked.clone()).shannon_entropy();
-            if !checks::all_pass_with(&rule.checks, &hay[checked.clone()], &mut entropy)
-                || self.preceded_by_exception(rule_id, hay, start)
-            {
-                return None;
-            }
-            if self.followed_by_exception(rule_id, hay, candidate.end) {
-                excepted_here.push(rule_id);
-                return None;
-            }
-            Some((rule_id, start..candidate.end))
-        });
+        }
         cache.candidates = candidates;
         best
     }
