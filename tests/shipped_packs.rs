@@ -94,7 +94,8 @@ fn a_log_only_email_match_does_not_hide_a_token_in_a_url() {
         format!("origin\thttps://x-access-token:{token}@github.com/acme/app.git (fetch)"),
         format!("{{\"remote\": \"https://x-access-token:{token}@github.com/acme/app.git\"}}"),
         format!("url = https%3A%2F%2Fbot%3A{token}%40github.com%2Facme"),
-        format!("npm config set //registry.acme.io/:_authToken npm_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh@acme.io"),
+        "npm config set //registry.acme.io/:_authToken npm_a9U4UqGWlG6g3Ot1OGMmjxWkI9X7H6aMuFbh@acme.io"
+            .to_string(),
     ] {
         for scope in [Scope::User, Scope::ToolResult, Scope::System] {
             let (out, rejected) = block(set, Side::Request, scope, &text);
