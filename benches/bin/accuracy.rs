@@ -6,8 +6,12 @@
 //! ```text
 //! cargo run --release -p rulegate-benches --bin accuracy -- \
 //!     [--seed 7] [--docs 2400] [--rules rules] [--out target/accuracy] \
-//!     [--corpus own|independent]
+//!     [--corpus own|independent|own-unencoded]
 //! ```
+//!
+//! `--corpus own-unencoded` deals the own corpus among the carriers that
+//! add no encoding of their own (no HTTP dumps, JSON in JSON or
+//! Kubernetes Secrets): the corpus of the by-type accuracy test.
 //!
 //! `--corpus independent` scores the packs on `accuracy::independent`, a
 //! corpus written from public format facts without reading the packs
@@ -66,12 +70,15 @@ fn parse_args() -> Result<Args, String> {
             }
             "--corpus" => {
                 args.corpus = value()?;
-                if !matches!(args.corpus.as_str(), "own" | "independent") {
-                    return Err(format!("--corpus: `{}` is not `own` or `independent`", args.corpus));
+                if !matches!(args.corpus.as_str(), "own" | "independent" | "own-unencoded") {
+                    return Err(format!(
+                        "--corpus: `{}` is not `own`, `independent` or `own-unencoded`",
+                        args.corpus
+                    ));
                 }
             }
             "-h" | "--help" => {
-                return Err("usage: accuracy [--seed N] [--docs N] [--rules DIR | --rules-at GIT-REV] [--out DIR] [--corpus own|independent]".into())
+                return Err("usage: accuracy [--seed N] [--docs N] [--rules DIR | --rules-at GIT-REV] [--out DIR] [--corpus own|independent|own-unencoded]".into())
             }
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
@@ -190,10 +197,12 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
-    let corpus = if args.corpus == "independent" {
-        accuracy::independent::generate(args.seed, args.docs)
-    } else {
-        accuracy::generate(args.seed, args.docs)
+    let corpus = match args.corpus.as_str() {
+        "independent" => accuracy::independent::generate(args.seed, args.docs),
+        "own-unencoded" => {
+            accuracy::generate_in(args.seed, args.docs, &accuracy::DocKind::UNENCODED)
+        }
+        _ => accuracy::generate(args.seed, args.docs),
     };
     let generated = started.elapsed();
 
