@@ -179,6 +179,7 @@ fn finish(
         mut edits,
         mut fired,
         rejected,
+        masked_a_key,
         ..
     } = walk;
     let outcome = if let Some(first) = rejected.first() {
@@ -193,7 +194,19 @@ fn finish(
     } else if edits.is_empty() {
         Outcome::Unchanged
     } else {
-        Outcome::Masked(json::splice(body, &mut edits))
+        let masked = json::splice(body, &mut edits);
+        // Two object keys masked to the same text make a body no strict
+        // reader takes (and a lax one reads either way): refuse to send it.
+        if masked_a_key && json::parse(&masked).is_err() {
+            Outcome::Rejected {
+                message: "masking a secret in JSON object keys made two keys of one object \
+                          equal, so the body cannot be sent masked. Remove the secret from \
+                          the keys and retry."
+                    .into(),
+            }
+        } else {
+            Outcome::Masked(masked)
+        }
     };
     Inspection {
         outcome,

@@ -160,6 +160,20 @@ fn object_keys_are_scanned_and_masked_in_place() {
 }
 
 #[test]
+fn keys_masked_to_the_same_text_are_refused_not_sent_as_duplicates() {
+    // Two keys of one object that differ only in their secret mask to
+    // the same key: that body is not strict JSON, so it is refused.
+    let body = r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"x","name":"n","input":{"k SECRET1":1,"k SECRET2":2}}]}]}"#;
+    match inspect(MESSAGES, body).outcome {
+        Outcome::Rejected { message } => assert!(message.contains("keys"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Keys of different objects may mask alike.
+    let body = r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"x","name":"n","input":{"k SECRET1":1,"o":{"k SECRET2":2}}}]}]}"#;
+    assert!(masked(body).contains(r#""k [tool_input]":1,"o":{"k [tool_input]":2}"#));
+}
+
+#[test]
 fn opaque_fields_are_skipped_by_block_type_and_field_only() {
     let body = r#"{"messages":[
   {"role":"user","content":[

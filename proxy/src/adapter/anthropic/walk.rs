@@ -161,6 +161,9 @@ pub(super) struct Walk<'r> {
     pub over_limit: bool,
     /// Strings so far whose scan found something.
     found: usize,
+    /// Whether an object key was masked: two keys of one object may then
+    /// have become equal, and the masked body must be checked.
+    pub masked_a_key: bool,
 }
 
 /// How a part of a body is walked, for [`Walk::unless_clean`]: all the
@@ -210,6 +213,7 @@ impl<'r> Walk<'r> {
             scan_limit: None,
             over_limit: false,
             found: 0,
+            masked_a_key: false,
         }
     }
 
@@ -352,7 +356,9 @@ impl<'r> Walk<'r> {
 
     /// An object key: scanned like any string, located as `…#3 (key)`.
     fn key(&mut self, key: &JsonString<'_>, scope: Scope) {
+        let edits = self.edits.len();
         self.scan_text(key, scope, " (key)");
+        self.masked_a_key |= self.edits.len() > edits;
     }
 
     fn scan_text(&mut self, string: &JsonString<'_>, scope: Scope, suffix: &str) {
