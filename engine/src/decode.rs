@@ -732,9 +732,10 @@ pub(crate) fn decode_base64_text(run: &[u8]) -> Option<Vec<u8>> {
     // control byte or a byte no UTF-8 text has where it stands comes
     // within a few bytes. Stopping there, rather than decoding the whole
     // run and then checking it, saves 5% of a block scan of secret-dense
-    // text (callgrind: 289 -> 275 M instructions). `continuations` is how many UTF-8 continuation bytes are due;
-    // the exact check (overlong forms, surrogates) is `from_utf8` at the
-    // end, on the runs that get that far.
+    // text (callgrind: 289 -> 275 M instructions). `continuations` is how
+    // many UTF-8 continuation bytes are due; the exact check (overlong
+    // forms, surrogates) is `from_utf8` at the end, on the runs that get
+    // that far.
     let mut continuations = 0u8;
     for &byte in body {
         let value = match byte {
@@ -952,7 +953,9 @@ mod tests {
         ) {
             // Half the cases are real text, so that both answers occur.
             let bytes = if as_text {
-                String::from_utf8_lossy(&text).replace(|c: char| c.is_control() && c != '\n', "x").into_bytes()
+                String::from_utf8_lossy(&text)
+                    .replace(|c: char| c.is_control() && c != '\n', "x")
+                    .into_bytes()
             } else {
                 text
             };

@@ -8,8 +8,8 @@
 //! position, the leftmost start at which some *eligible* candidate exists
 //! wins; at that start a candidate whose action changes the text (mask,
 //! reject) before one that only logs; then the longest candidate; at
-//! equal length the rule declared first. A candidate is eligible when its rule applies to the
-//! side and scope being scanned, every one of its checks passes, and the
+//! equal length the rule declared first. A candidate is eligible when its
+//! rule applies to the side and scope being scanned, every one of its checks passes, and the
 //! text before its start does not end with a match of one of the rule's
 //! `unless preceded by` patterns (looking back at most the longest of
 //! them, so a stream needs only that much text before what it holds), and

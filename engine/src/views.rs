@@ -17,7 +17,8 @@
 //! original bytes of every unit (escape, character) it touches. All views'
 //! findings are then merged by the block rule once more: leftmost start,
 //! then a text-changing action before a log, then longest, then the rule
-//! declared first, then the view (plain first); a finding overlapping one already chosen is dropped.
+//! declared first, then the view (plain first); a finding overlapping one
+//! already chosen is dropped.
 //!
 //! A block scan of a text in which no byte can start an escape scans the
 //! text itself for a view's rules: decoding would give the same bytes.
