@@ -111,6 +111,10 @@ pub static TYPES: &[TypeSpec] = &[
             "AWS_SECRET_ACCESS_KEY",
             "SECRET_ACCESS_KEY",
             "AWS_SECRET_KEY",
+            // Terraform's and the SDKs' own names, and detect-secrets'
+            // test shape (`aws` and any name).
+            "AWS_SECRET",
+            "AWS_KEY",
         ],
         needs_key: true,
         also: &[],
@@ -374,6 +378,15 @@ pub static TYPES: &[TypeSpec] = &[
             "AUTH_TOKEN",
             "ACCESS_TOKEN",
             "ADMIN_PASSWORD",
+            // Keys named for what they do (Rails, Laravel, JWT libraries,
+            // Vault), and a stage suffix.
+            "ENCRYPTION_KEY",
+            "SIGNING_KEY",
+            "MASTER_KEY",
+            "JWT_SECRET",
+            "SECRET_KEY_BASE",
+            "CREDENTIALS",
+            "API_KEY_PROD",
         ],
         needs_key: true,
         also: &[],

@@ -26,6 +26,10 @@ pub const ALIASES: &[(&str, &str)] = &[
     // generic secrets, found by rules of their own.
     ("password-assignment", "generic-secret-assignment"),
     ("credential-in-auth-error", "generic-secret-assignment"),
+    // Keys of a strict shape written with no key name are named by rules
+    // of their own (their exceptions differ); they score as the keyed type.
+    ("aws-secret-access-key-bare", "aws-secret-access-key"),
+    ("azure-storage-key-bare", "azure-storage-key"),
 ];
 
 /// The corpus type a rule's findings are scored as.
