@@ -26,6 +26,7 @@ pub const ALIASES: &[(&str, &str)] = &[
     // generic secrets, found by rules of their own.
     ("password-assignment", "generic-secret-assignment"),
     ("credential-in-auth-error", "generic-secret-assignment"),
+    ("password-in-command", "generic-secret-assignment"),
     // Keys of a strict shape written with no key name are named by rules
     // of their own (their exceptions differ); they score as the keyed type.
     ("aws-secret-access-key-bare", "aws-secret-access-key"),
