@@ -6,8 +6,12 @@
 //! ```text
 //! cargo run --release -p rulegate-benches --bin accuracy -- \
 //!     [--seed 7] [--docs 2400] [--rules rules] [--out target/accuracy] \
-//!     [--corpus own|independent|own-unencoded]
+//!     [--corpus own|independent|own-unencoded] \
+//!     [--also rules/policy-examples/bare-keys.rules]
 //! ```
+//!
+//! `--also FILE` loads a rule file beside the packs: what an opt-in pack
+//! changes.
 //!
 //! `--corpus own-unencoded` deals the own corpus among the carriers that
 //! add no encoding of their own (no HTTP dumps, JSON in JSON or
@@ -37,6 +41,8 @@ struct Args {
     rules: PathBuf,
     /// Measure the packs as committed at this revision instead.
     rules_at: Option<String>,
+    /// Rule files loaded beside the packs (an opt-in example pack).
+    also: Vec<PathBuf>,
     out: PathBuf,
     /// `own` (the corpus the packs were developed with) or `independent`.
     corpus: String,
@@ -52,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
         docs: 2400,
         rules: root.join("rules"),
         rules_at: None,
+        also: Vec::new(),
         out: root.join("target/accuracy"),
         corpus: "own".to_string(),
     };
@@ -64,6 +71,7 @@ fn parse_args() -> Result<Args, String> {
             "--docs" => args.docs = value()?.parse().map_err(|e| format!("--docs: {e}"))?,
             "--rules" => args.rules = PathBuf::from(value()?),
             "--rules-at" => args.rules_at = Some(value()?),
+            "--also" => args.also.push(PathBuf::from(value()?)),
             "--out" => {
                 args.out = PathBuf::from(value()?);
                 out_given = true;
@@ -78,7 +86,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "-h" | "--help" => {
-                return Err("usage: accuracy [--seed N] [--docs N] [--rules DIR | --rules-at GIT-REV] [--out DIR] [--corpus own|independent|own-unencoded]".into())
+                return Err("usage: accuracy [--seed N] [--docs N] [--rules DIR | --rules-at GIT-REV] [--also FILE]... [--out DIR] [--corpus own|independent|own-unencoded]".into())
             }
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
@@ -250,8 +258,11 @@ fn run(args: &Args) -> Result<(), String> {
         None => (args.rules.clone(), revision(&args.rules)),
     };
     let compiled_at = Instant::now();
-    let loaded = rulegate_lang::load(std::slice::from_ref(&rules))
-        .map_err(|e| format!("loading {}: {e}", rules.display()))?;
+    let sources: Vec<PathBuf> = std::iter::once(rules.clone())
+        .chain(args.also.iter().cloned())
+        .collect();
+    let loaded =
+        rulegate_lang::load(&sources).map_err(|e| format!("loading {}: {e}", rules.display()))?;
     if loaded.has_errors() {
         let _ = rulegate_lang::render_human(&loaded, &mut std::io::stderr(), false);
         return Err(format!("{} do not check clean", rules.display()));
