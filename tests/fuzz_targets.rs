@@ -9,7 +9,8 @@
 //! - [`sse`]: the rewritten stream is the same however the input is cut
 //!   (chunk invariance through the whole SSE redactor).
 //! - [`tool_json`]: the same for streamed tool arguments, and a clean
-//!   output always parses as JSON when the input did.
+//!   output always parses as JSON when the input did, as strict JSON (no
+//!   duplicate keys) when the input was strict.
 //! - [`request`]: inspecting any body never panics, and a masked body is
 //!   again strict JSON.
 //! - [`views`]: the shipped packs' decoded views (percent, JSON escapes,
@@ -179,6 +180,11 @@ pub fn tool_json(data: &[u8]) {
     if let Ok(out) = whole {
         if serde_json::from_str::<serde_json::Value>(text).is_ok() {
             serde_json::from_str::<serde_json::Value>(&out).expect("valid in, valid out");
+        }
+        // Strict in (no duplicate keys), strict out: masking never makes
+        // two keys of one object equal without refusing the stream.
+        if json::parse(text.as_bytes()).is_ok() {
+            json::parse(out.as_bytes()).expect("strict in, strict out");
         }
     }
 }

@@ -17,9 +17,14 @@
 //! - It rejects iff block mode rejects some string, with the same rule.
 //! - Fail closed: an escape JSON does not define, a lone UTF-16 surrogate,
 //!   a raw control character inside a string, a closing bracket with no
-//!   opening one, or a text that ends inside a string or with brackets open
-//!   is an error. Beyond that the grammar outside strings is not checked:
-//!   that text is forwarded unchanged and carries nothing to mask.
+//!   opening one or of the other kind, a text that ends inside a string or
+//!   with brackets open, or an object with two equal keys is an error. Keys
+//!   are compared as they are forwarded, masked: two keys that differ only
+//!   in a secret become equal once masked, and a client would keep one of
+//!   the two members (which one depends on its parser), as the request side
+//!   refuses such a body for the same reason. Beyond that the grammar
+//!   outside strings is not checked: that text is forwarded unchanged and
+//!   carries nothing to mask.
 //! - Once an error was returned, every later call returns it again and
 //!   writes nothing. The failing call itself may already have appended
 //!   text (never the rejected match), so the caller must end the stream
@@ -30,6 +35,7 @@
 //!   scanner releases is encoded and forwarded straight away. Memory is the
 //!   scanner's bounded hold-back plus the current fragment.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use rulegate_engine::{Finding, Rejection, RuleSet, Scanner, Scope, Side};
@@ -64,6 +70,46 @@ enum State {
     },
 }
 
+/// An array or object not yet closed.
+struct Container {
+    object: bool,
+    /// In an object, whether the next string is a key (after `{` or `,`).
+    expect_key: bool,
+    /// Digests of the object's keys as forwarded (masked).
+    keys: HashSet<u64>,
+}
+
+impl Container {
+    fn new(object: bool) -> Container {
+        Container {
+            object,
+            expect_key: object,
+            keys: HashSet::new(),
+        }
+    }
+}
+
+/// FNV-1a, fed in pieces as the key's masked text is released. A digest
+/// collision can only refuse a stream (two different keys taken for
+/// equal), never let equal keys through.
+#[derive(Clone, Copy)]
+struct KeyDigest(u64);
+
+impl KeyDigest {
+    fn new() -> KeyDigest {
+        KeyDigest(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+const DUPLICATE_KEY: ToolJsonError =
+    ToolJsonError::Invalid("two keys of one object are equal (as written or once masked)");
+
 /// Rewrites a tool input's JSON text fragment by fragment, masking every
 /// string with the rules for one side and scope.
 pub struct ToolInputRewriter {
@@ -71,8 +117,10 @@ pub struct ToolInputRewriter {
     side: Side,
     scope: Scope,
     state: State,
-    /// `[` and `{` not yet closed.
-    depth: usize,
+    /// `[` and `{` not yet closed, innermost last.
+    containers: Vec<Container>,
+    /// The current string's digest while it is an object key.
+    key: Option<KeyDigest>,
     /// The current string's scanner: `Some` exactly while inside a string.
     scanner: Option<Scanner>,
     /// Decoded bytes of the current string not yet fed to its scanner.
@@ -92,7 +140,8 @@ impl ToolInputRewriter {
             side,
             scope,
             state: State::Outside,
-            depth: 0,
+            containers: Vec::new(),
+            key: None,
             scanner: None,
             decoded: Vec::new(),
             released: Vec::new(),
@@ -125,7 +174,7 @@ impl ToolInputRewriter {
         // `out` keeps the call shaped like `push` and the scanner API.
         let _ = out;
         let result = match self.state {
-            State::Outside if self.depth == 0 => Ok(()),
+            State::Outside if self.containers.is_empty() => Ok(()),
             State::Outside => Err(ToolJsonError::Invalid("an array or object is not closed")),
             _ => Err(ToolJsonError::Invalid("a string is not closed")),
         };
@@ -144,6 +193,7 @@ impl ToolInputRewriter {
         if let Err(error) = &result {
             self.failed = Some(error.clone());
             self.scanner = None;
+            self.key = None;
             self.decoded = Vec::new();
             self.released = Vec::new();
         }
@@ -159,12 +209,22 @@ impl ToolInputRewriter {
                     let start = i;
                     while i < bytes.len() && bytes[i] != b'"' {
                         match bytes[i] {
-                            b'[' | b'{' => self.depth += 1,
+                            b'[' | b'{' => self.containers.push(Container::new(bytes[i] == b'{')),
                             b']' | b'}' => {
-                                self.depth =
-                                    self.depth.checked_sub(1).ok_or(ToolJsonError::Invalid(
+                                let closed =
+                                    self.containers.pop().ok_or(ToolJsonError::Invalid(
                                         "a closing bracket without an opening one",
                                     ))?;
+                                if closed.object != (bytes[i] == b'}') {
+                                    return Err(ToolJsonError::Invalid(
+                                        "a closing bracket of the other kind",
+                                    ));
+                                }
+                            }
+                            b',' => {
+                                if let Some(object) = self.containers.last_mut() {
+                                    object.expect_key = object.object;
+                                }
                             }
                             _ => {}
                         }
@@ -176,6 +236,11 @@ impl ToolInputRewriter {
                     if i < bytes.len() {
                         i += 1;
                         out.push('"');
+                        self.key = self
+                            .containers
+                            .last()
+                            .is_some_and(|c| c.expect_key)
+                            .then(KeyDigest::new);
                         self.scanner = Some(self.rules.scanner(self.side, self.scope));
                         self.state = State::Text { high: None };
                     }
@@ -290,7 +355,11 @@ impl ToolInputRewriter {
             return Ok(());
         }
         let scanner = self.scanner.as_mut().expect("feed runs inside a string");
+        let before = self.released.len();
         let result = scanner.push(&self.decoded, &mut self.released);
+        if let Some(key) = &mut self.key {
+            key.write(&self.released[before..]);
+        }
         self.decoded.clear();
         self.findings.extend(scanner.take_findings());
         result.map_err(ToolJsonError::Rejected)?;
@@ -303,9 +372,18 @@ impl ToolInputRewriter {
     fn close_string(&mut self, out: &mut String) -> Result<(), ToolJsonError> {
         self.feed(out)?;
         let mut scanner = self.scanner.take().expect("a string is open");
+        let before = self.released.len();
         let result = scanner.finish(&mut self.released);
         self.findings.extend(scanner.take_findings());
         result.map_err(ToolJsonError::Rejected)?;
+        if let Some(mut key) = self.key.take() {
+            key.write(&self.released[before..]);
+            let object = self.containers.last_mut().expect("a key is in an object");
+            object.expect_key = false;
+            if !object.keys.insert(key.0) {
+                return Err(DUPLICATE_KEY);
+            }
+        }
         self.encode_released(true, out);
         out.push('"');
         self.state = State::Outside;
@@ -447,13 +525,22 @@ rule email {
             .collect()
     }
 
-    /// Block mode: every string (keys too) replaced by `apply`'s result.
-    fn block(rules: &RuleSet, value: &Value) -> Result<Value, Rejection> {
-        let mask = |s: &str| -> Result<String, Rejection> {
+    /// Why block mode refuses a value.
+    #[derive(Debug)]
+    enum Refused {
+        Rejected(Rejection),
+        DuplicateKey,
+    }
+
+    /// Block mode: every string (keys too) replaced by `apply`'s result;
+    /// refused, in document order, at the first rejected string or the
+    /// first key equal to an earlier one of its object once masked.
+    fn block(rules: &RuleSet, value: &Value) -> Result<Value, Refused> {
+        let mask = |s: &str| -> Result<String, Refused> {
             match rules.apply(Side::Response, Scope::ToolInput, s).verdict {
                 Verdict::Clean => Ok(s.to_owned()),
                 Verdict::Masked(masked) => Ok(masked),
-                Verdict::Rejected(rejection) => Err(rejection),
+                Verdict::Rejected(rejection) => Err(Refused::Rejected(rejection)),
             }
         };
         Ok(match value {
@@ -464,14 +551,18 @@ rule email {
                     .map(|item| block(rules, item))
                     .collect::<Result<_, _>>()?,
             ),
-            // Keys that mask alike collapse, the later one winning, just as
-            // when the streamed output is parsed (same document order).
-            Value::Object(members) => Value::Object(
-                members
-                    .iter()
-                    .map(|(k, v)| Ok((mask(k)?, block(rules, v)?)))
-                    .collect::<Result<_, Rejection>>()?,
-            ),
+            Value::Object(members) => {
+                let mut masked = serde_json::Map::new();
+                for (k, v) in members {
+                    let k = mask(k)?;
+                    if masked.contains_key(&k) {
+                        return Err(Refused::DuplicateKey);
+                    }
+                    let v = block(rules, v)?;
+                    masked.insert(k, v);
+                }
+                Value::Object(masked)
+            }
             other => other.clone(),
         })
     }
@@ -506,6 +597,52 @@ rule email {
         });
         assert_eq!(block(&rules, &parse(input)).unwrap(), expected);
         assert_every_cut(&rules, input, &expected);
+    }
+
+    #[test]
+    fn keys_masked_to_the_same_text_are_refused_however_cut() {
+        let rules = rules(EMAIL);
+        let input = r#"{"a":{"to jo@ex.io":1,"to al@ex.io":2}}"#;
+        for (n, &a) in boundaries(input).iter().enumerate() {
+            for &b in &boundaries(input)[n..] {
+                let fragments = cut(input, &[a, b]);
+                assert_eq!(
+                    rewrite(&rules, &fragments),
+                    Err(DUPLICATE_KEY),
+                    "{fragments:?}"
+                );
+            }
+        }
+        // Written twice, as the model might: refused too.
+        assert_eq!(rewrite(&rules, &[r#"{"k":1,"k":2}"#]), Err(DUPLICATE_KEY));
+    }
+
+    #[test]
+    fn equal_keys_of_different_objects_and_equal_strings_in_arrays_pass() {
+        let rules = rules(EMAIL);
+        let input =
+            r#"{"to jo@ex.io":{"to al@ex.io":["k","k"]},"b":[{"k":1},{"k":2}],"c":{"k":{"k":0}}}"#;
+        let expected = parse(
+            r#"{"to [email]":{"to [email]":["k","k"]},"b":[{"k":1},{"k":2}],"c":{"k":{"k":0}}}"#,
+        );
+        assert_every_cut(&rules, input, &expected);
+    }
+
+    #[test]
+    fn a_closing_bracket_of_the_other_kind_is_an_error() {
+        let rules = rules(EMAIL);
+        assert_eq!(
+            rewrite(&rules, &[r#"{"a":[1}"#]),
+            Err(ToolJsonError::Invalid(
+                "a closing bracket of the other kind"
+            ))
+        );
+        assert_eq!(
+            rewrite(&rules, &["[{]"]),
+            Err(ToolJsonError::Invalid(
+                "a closing bracket of the other kind"
+            ))
+        );
     }
 
     #[test]
@@ -746,13 +883,22 @@ rule email {
             picks in proptest::collection::vec(any::<proptest::sample::Index>(), 0..16),
         ) {
             let rules = rules(EMAIL);
-            let expected = block(&rules, &value).unwrap();
+            let expected = block(&rules, &value);
             for text in encodings(&value) {
                 prop_assert_eq!(parse(&text), value.clone());
-                let out = run(&rules, &cut_at(&text, &picks)).unwrap();
-                let got: Value = serde_json::from_str(&out)
-                    .map_err(|e| TestCaseError::fail(format!("{e}: {out}")))?;
-                prop_assert_eq!(&got, &expected, "from {}", text);
+                let got = run(&rules, &cut_at(&text, &picks));
+                match (&expected, got) {
+                    (Ok(expected), Ok(out)) => {
+                        let got: Value = serde_json::from_str(&out)
+                            .map_err(|e| TestCaseError::fail(format!("{e}: {out}")))?;
+                        prop_assert_eq!(&got, expected, "from {}", text);
+                    }
+                    // Two keys that are each an address become equal.
+                    (Err(Refused::DuplicateKey), Err(error)) => prop_assert_eq!(error, DUPLICATE_KEY),
+                    (expected, got) => {
+                        prop_assert!(false, "block {:?}, stream {:?} for {}", expected, got, text)
+                    }
+                }
             }
         }
 
@@ -769,9 +915,10 @@ rule email {
                 let got = run(&rules, &cut_at(&text, &picks));
                 match (&expected, got) {
                     (Ok(expected), Ok(out)) => prop_assert_eq!(&parse(&out), expected),
-                    (Err(block), Err(ToolJsonError::Rejected(stream))) => {
+                    (Err(Refused::Rejected(block)), Err(ToolJsonError::Rejected(stream))) => {
                         prop_assert_eq!(&block.rule_name, &stream.rule_name)
                     }
+                    (Err(Refused::DuplicateKey), Err(error)) => prop_assert_eq!(error, DUPLICATE_KEY),
                     (expected, got) => {
                         prop_assert!(false, "block {:?}, stream {:?} for {}", expected, got, text)
                     }
