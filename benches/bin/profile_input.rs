@@ -43,7 +43,15 @@ fn main() {
         }
         Err(_) => set,
     };
-    let size = 1 << 20;
+    // The peer bench's inputs: RG_SEED=101 RG_SIZE=4194304 for near-tokens.
+    let env_number = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let size = env_number("RG_SIZE", 1 << 20) as usize;
+    let seed = env_number("RG_SEED", 7);
     let text = if let Some(file) = class.strip_prefix("file:") {
         let seed = std::fs::read(file).expect("readable input");
         seed.iter().copied().cycle().take(size).collect()
@@ -54,7 +62,7 @@ fn main() {
             .iter()
             .find(|c| c.name == class)
             .unwrap_or_else(|| panic!("no class {class}"));
-        (input.make)(&set, 7, size)
+        (input.make)(&set, seed, size)
     };
     // Warm the thread's cache first: the figure is the steady state.
     std::hint::black_box(block(&set, &text));
