@@ -33,10 +33,14 @@
 //!   scanner at the end of each fragment (only an incomplete escape or the
 //!   high half of a surrogate pair waits for the next one), and what the
 //!   scanner releases is encoded and forwarded straight away. Memory is the
-//!   scanner's bounded hold-back plus the current fragment.
+//!   scanner's bounded hold-back plus the current fragment, and a 16-byte
+//!   digest per key of each object still open.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::hash::Hasher as _;
+
+use siphasher::sip128::{Hasher128 as _, SipHasher13};
 
 use rulegate_engine::{Finding, Rejection, RuleSet, Scanner, Scope, Side};
 
@@ -75,8 +79,10 @@ struct Container {
     object: bool,
     /// In an object, whether the next string is a key (after `{` or `,`).
     expect_key: bool,
-    /// Digests of the object's keys as forwarded (masked).
-    keys: HashSet<u64>,
+    /// 128-bit SipHash digests of the object's keys as forwarded (masked),
+    /// fed in pieces as the scanner releases them. A collision can only
+    /// refuse a stream, never let equal keys through.
+    keys: HashSet<u128>,
 }
 
 impl Container {
@@ -85,24 +91,6 @@ impl Container {
             object,
             expect_key: object,
             keys: HashSet::new(),
-        }
-    }
-}
-
-/// FNV-1a, fed in pieces as the key's masked text is released. A digest
-/// collision can only refuse a stream (two different keys taken for
-/// equal), never let equal keys through.
-#[derive(Clone, Copy)]
-struct KeyDigest(u64);
-
-impl KeyDigest {
-    fn new() -> KeyDigest {
-        KeyDigest(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
     }
 }
@@ -120,7 +108,7 @@ pub struct ToolInputRewriter {
     /// `[` and `{` not yet closed, innermost last.
     containers: Vec<Container>,
     /// The current string's digest while it is an object key.
-    key: Option<KeyDigest>,
+    key: Option<SipHasher13>,
     /// The current string's scanner: `Some` exactly while inside a string.
     scanner: Option<Scanner>,
     /// Decoded bytes of the current string not yet fed to its scanner.
@@ -240,7 +228,7 @@ impl ToolInputRewriter {
                             .containers
                             .last()
                             .is_some_and(|c| c.expect_key)
-                            .then(KeyDigest::new);
+                            .then(SipHasher13::new);
                         self.scanner = Some(self.rules.scanner(self.side, self.scope));
                         self.state = State::Text { high: None };
                     }
@@ -380,7 +368,7 @@ impl ToolInputRewriter {
             key.write(&self.released[before..]);
             let object = self.containers.last_mut().expect("a key is in an object");
             object.expect_key = false;
-            if !object.keys.insert(key.0) {
+            if !object.keys.insert(key.finish128().as_u128()) {
                 return Err(DUPLICATE_KEY);
             }
         }

@@ -46,7 +46,7 @@ const COMPLETION: u64 = u64::MAX;
 
 enum Open {
     Text(Scanner),
-    Tool(ToolInputRewriter),
+    Tool(Box<ToolInputRewriter>),
     /// Signed: scanned, output dropped; the events wait in `held`.
     Thinking(Thinking),
 }
@@ -222,7 +222,7 @@ impl MessagesStream {
             }
             "tool_use" | "server_tool_use" | "mcp_tool_use" => {
                 let rewriter = ToolInputRewriter::new(&rules, Side::Response, Scope::ToolInput);
-                self.open.insert(index, Open::Tool(rewriter));
+                self.open.insert(index, Open::Tool(Box::new(rewriter)));
             }
             "thinking" => {
                 self.open
@@ -276,11 +276,11 @@ impl MessagesStream {
             // A delta for a block whose start we did not see.
             match kind.as_str() {
                 "text_delta" => Open::Text(rules.scanner(Side::Response, Scope::Assistant)),
-                "input_json_delta" => Open::Tool(ToolInputRewriter::new(
+                "input_json_delta" => Open::Tool(Box::new(ToolInputRewriter::new(
                     rules,
                     Side::Response,
                     Scope::ToolInput,
-                )),
+                ))),
                 _ => Open::Thinking(Thinking::new(rules)),
             }
         });
