@@ -10,6 +10,8 @@
 //!   last position before it where no partial match was alive; every match
 //!   that starts before that end starts after that position. The streaming
 //!   scanner drives them too, to learn how much it must hold back.
+//!   Run patterns (see [`crate::runs`]) are in no shard: they are
+//!   counted.
 //! - `anchored`: a lazy DFA, anchored, `MatchKind::All`, that lists every
 //!   (pattern, end) pair of the matches starting at one position; it never
 //!   walks more than the longest pattern.
@@ -31,6 +33,7 @@
 //! untagged, and a start state asked for later is that untagged copy. A
 //! settled cache is reset whenever that happened.
 
+use crate::runs::RunPatterns;
 use crate::value::ValueSplit;
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::hybrid::LazyStateID;
@@ -52,8 +55,9 @@ pub(crate) struct Candidate {
 
 pub(crate) struct Automata {
     pub(crate) anchored: DFA,
-    /// Which bytes can begin a match, by the byte before (see
-    /// [`FirstBytes`]).
+    /// Which bytes can begin a match of a pattern in a forward shard, by
+    /// the byte before (see [`FirstBytes`]); run patterns are walked where
+    /// their run ends say, not here.
     pub(crate) first_bytes: FirstBytes,
     /// Where a candidate's `value` group starts, without a capturing search.
     pub(crate) value: ValueSplit,
@@ -63,6 +67,9 @@ pub(crate) struct Automata {
     /// (`None`: too many shards to tell; a block search then walks as a
     /// stream does).
     pub(crate) shard_starts: Option<ShardStarts>,
+    /// The run patterns, found by counting (see [`crate::runs`]); they
+    /// are in no forward shard.
+    pub(crate) runs: RunPatterns,
 }
 
 /// Which forward shards may have a match that starts at a byte, by the byte
@@ -211,6 +218,33 @@ impl FirstBytes {
         })
     }
 
+    /// The bytes any of `sets` lets begin a match, by the byte before.
+    fn union(sets: &[FirstBytes]) -> Result<FirstBytes, String> {
+        let mut by_look_behind = Box::new([0u8; 257]);
+        let mut distinct: Vec<[u64; 4]> = Vec::new();
+        for (index, slot) in by_look_behind.iter_mut().enumerate() {
+            let mut bits = [0u64; 4];
+            for set in sets {
+                let theirs = &set.sets[usize::from(set.by_look_behind[index])];
+                for (word, their) in bits.iter_mut().zip(theirs) {
+                    *word |= their;
+                }
+            }
+            let at = match distinct.iter().position(|&known| known == bits) {
+                Some(at) => at,
+                None => {
+                    distinct.push(bits);
+                    distinct.len() - 1
+                }
+            };
+            *slot = u8::try_from(at).map_err(|_| "too many start states")?;
+        }
+        Ok(FirstBytes {
+            by_look_behind,
+            sets: distinct,
+        })
+    }
+
     /// False when no match can start at `hay[at]` (nor at the end of
     /// `hay`: no pattern matches the empty string).
     #[inline]
@@ -234,10 +268,14 @@ pub(crate) struct Sizing {
 }
 
 impl Automata {
-    /// `value_wanted[i]`: pattern `i`'s checks look at its `value` group.
+    /// `value_wanted[i]`: pattern `i`'s checks look at its `value` group;
+    /// `followed_by[i]` and `preceded_by[i]`: the `unless followed by` and
+    /// `unless preceded by` patterns of its rule.
     pub(crate) fn build(
         hirs: &[Hir],
         value_wanted: &[bool],
+        followed_by: &[&[Hir]],
+        preceded_by: &[&[Hir]],
         sizing: &Sizing,
     ) -> Result<Automata, String> {
         let patterns_per_shard = sizing.patterns_per_shard.max(1);
@@ -262,19 +300,27 @@ impl Automata {
             .configure(dfa_config(sizing.cache_bytes))
             .build_from_nfa(nfa(&all)?)
             .map_err(|e| e.to_string())?;
+        let (runs, run_index) = RunPatterns::build(hirs, followed_by, preceded_by);
         let relaxed: Vec<Hir> = hirs.iter().map(without_upper_bounds).collect();
+        // Run patterns are counted, not stepped in a shard.
+        let shardable: Vec<usize> = (0..hirs.len())
+            .filter(|&index| run_index[index].is_none())
+            .collect();
         // Patterns that begin with a distinctive literal (`ghp_`, `AKIA`)
         // are alive only after it, so they seldom combine: one shard holds
         // them all. Patterns that can begin anywhere (emails, card
         // numbers, keyword assignments) combine at every byte: they go in
         // small shards.
-        let (prefixed, broad): (Vec<usize>, Vec<usize>) =
-            (0..hirs.len()).partition(|&index| has_literal_prefix(&relaxed[index]));
+        let (prefixed, broad): (Vec<usize>, Vec<usize>) = shardable
+            .iter()
+            .partition(|&&index| has_literal_prefix(&relaxed[index]));
         // Each group (pattern indices) with the cache capacity it may grow to.
         let mut groups: Vec<(Vec<usize>, usize)> = Vec::new();
-        if relaxed.len() <= patterns_per_shard {
+        if shardable.is_empty() {
+            // Every pattern is a run pattern: no forward shard at all.
+        } else if shardable.len() <= patterns_per_shard {
             // Few enough to combine freely: one shard, one step per byte.
-            groups.push(((0..hirs.len()).collect(), sizing.cache_bytes));
+            groups.push((shardable, sizing.cache_bytes));
         } else {
             // The prefixed shard gets a whole cache's capacity: on text
             // dense with tokens the bodies of several prefixed patterns
@@ -313,13 +359,14 @@ impl Automata {
                 FirstBytes::of(&dfa)
             })
             .collect::<Result<Vec<FirstBytes>, String>>()?;
-        let first_bytes = FirstBytes::of(&anchored)?;
+        let first_bytes = FirstBytes::union(&shard_first_bytes)?;
         Ok(Automata {
             anchored,
             first_bytes,
             forward,
             shard_starts: ShardStarts::of(&shard_first_bytes),
             value: ValueSplit::build(hirs, value_wanted)?,
+            runs,
         })
     }
 }

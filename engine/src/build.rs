@@ -127,8 +127,37 @@ impl Builder {
             min_shard_cache_bytes: (2 * 1024 * 1024).min(self.config.cache_capacity),
         };
         let value_wanted: Vec<bool> = value_regex.iter().map(Option::is_some).collect();
-        let automata = Automata::build(&hirs, &value_wanted, &sizing)
-            .map_err(|reason| BuildError::new(Kind::Automaton(reason)))?;
+        // Compiled before (`context_regex`), so they compile.
+        let hirs_of = |patterns: &[crate::spec::PatternSpec]| -> Vec<Hir> {
+            patterns
+                .iter()
+                .filter_map(|pattern| compile_pattern(pattern).ok().map(|(hir, _)| hir))
+                .collect()
+        };
+        let rule_followed_by: Vec<Vec<Hir>> = spec
+            .rules
+            .iter()
+            .map(|rule| hirs_of(&rule.unless_followed_by))
+            .collect();
+        let rule_preceded_by: Vec<Vec<Hir>> = spec
+            .rules
+            .iter()
+            .map(|rule| hirs_of(&rule.unless_preceded_by))
+            .collect();
+        fn per_pattern<'h>(pattern_rule: &[RuleId], of_rule: &'h [Vec<Hir>]) -> Vec<&'h [Hir]> {
+            pattern_rule
+                .iter()
+                .map(|rule| of_rule[rule.index()].as_slice())
+                .collect()
+        }
+        let automata = Automata::build(
+            &hirs,
+            &value_wanted,
+            &per_pattern(&pattern_rule, &rule_followed_by),
+            &per_pattern(&pattern_rule, &rule_preceded_by),
+            &sizing,
+        )
+        .map_err(|reason| BuildError::new(Kind::Automaton(reason)))?;
         let min_distinct = spec
             .rules
             .iter()

@@ -25,7 +25,8 @@
 //!   words per shard and open match end.
 //!
 //! Modules: `build` (config, builder, errors), `automata` (the DFAs and how
-//! they are stepped), `cache` (the caller's mutable state), `search` (the
+//! they are stepped), `runs` (the patterns found by counting runs of a
+//! byte class), `cache` (the caller's mutable state), `search` (the
 //! block algorithm), `value` (where a candidate's `value` group lies),
 //! `ruleset` (the public block API), `stream` (the scanner), `findings`
 //! (what scans report), `pattern` and `spec` (input).
@@ -38,6 +39,7 @@ mod decode;
 mod findings;
 mod pattern;
 mod ruleset;
+mod runs;
 mod search;
 mod spec;
 mod stream;

@@ -33,6 +33,9 @@ use crate::cache::Cache;
 use crate::checks;
 use crate::findings::RuleId;
 use crate::ruleset::Compiled;
+use std::collections::VecDeque;
+
+use crate::runs::{BlockRunEnds, RunEnd};
 use crate::spec::Action;
 
 /// Which rules count, and with which action: `None` for a rule that does
@@ -47,7 +50,30 @@ impl Compiled {
     /// every match starting before `horizon` ends before `hay.len()` (by
     /// at least `follow_len + 1` bytes when there are `unless followed
     /// by` patterns), so none of them depends on what comes after.
+    ///
+    /// `runs` remembers, between the calls of one search over one text, the
+    /// first finding at a start the run patterns give (see
+    /// [`crate::runs`]): the forward shards then only look for one that
+    /// starts earlier.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn next_finding(
+        &self,
+        cache: &mut Cache,
+        hay: &[u8],
+        from: usize,
+        horizon: usize,
+        eoi: bool,
+        eligible: Eligible<'_, '_>,
+        runs: &mut RunSearch<'_>,
+    ) -> Option<(RuleId, Range<usize>)> {
+        let by_runs = runs.first_from(self, cache, hay, from, horizon, eoi, eligible);
+        let horizon = by_runs.as_ref().map_or(horizon, |(_, span)| span.start);
+        let by_shards = self.next_finding_in_shards(cache, hay, from, horizon, eoi, eligible);
+        by_shards.or(by_runs)
+    }
+
+    /// [`Compiled::next_finding`] at the starts the forward shards give.
+    fn next_finding_in_shards(
         &self,
         cache: &mut Cache,
         hay: &[u8],
@@ -56,6 +82,9 @@ impl Compiled {
         eoi: bool,
         eligible: Eligible<'_, '_>,
     ) -> Option<(RuleId, Range<usize>)> {
+        if self.automata.forward.is_empty() {
+            return None;
+        }
         while from < horizon {
             let (window, end) = self.earliest_end(cache, hay, from, eoi)?;
             // Every match that starts before `end` starts in `window..end`
@@ -113,6 +142,51 @@ impl Compiled {
             from = end;
         }
         None
+    }
+
+    /// The first finding at a start that a run end in `ends` (in order of
+    /// end, offsets in `hay`) allows, starting in `from..horizon`. A run
+    /// end's starts are at least its end less the longest run pattern, so
+    /// the ends past the best start found by that much cannot give an
+    /// earlier one.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn first_run_finding(
+        &self,
+        cache: &mut Cache,
+        hay: &[u8],
+        from: usize,
+        horizon: usize,
+        eoi: bool,
+        eligible: Eligible<'_, '_>,
+        ends: impl IntoIterator<Item = RunEnd>,
+    ) -> Option<(RuleId, Range<usize>)> {
+        let runs = &self.automata.runs;
+        let reach = runs.max_len();
+        let mut best: Option<(RuleId, Range<usize>)> = None;
+        for end in ends {
+            let limit = best.as_ref().map_or(horizon, |(_, span)| span.start);
+            if end.end >= limit + reach {
+                break;
+            }
+            // A start where the run pattern's rule is excepted by the byte
+            // before is left to the shards: any other rule's finding there
+            // is theirs to find (in a PEM body, every line's run ends and
+            // none of its starts is walked).
+            let starts = (end.starts.start.max(from)..end.starts.end.min(limit))
+                .filter(|&start| runs.may_start(end.pattern, hay, start));
+            // Not filtered by `first_bytes`, which knows only the shards'
+            // patterns.
+            for start in starts {
+                cache
+                    .walks
+                    .begin(self.max_len, cache.anchored.clear_count());
+                if let Some(found) = self.best_at(cache, hay, start, eoi, eligible) {
+                    best = Some(found);
+                    break;
+                }
+            }
+        }
+        best
     }
 
     /// The winning eligible candidate at the leftmost of `starts` that has
@@ -607,5 +681,107 @@ fn push_matches(
             pattern: dfa.match_pattern(cache, sid, index).as_usize(),
             end,
         });
+    }
+}
+
+/// What a block search over one text learnt of its run patterns: the run
+/// ends read so far, and the first finding they give from some offset on
+/// (see [`Compiled::next_finding`]). Findings do not overlap and a search
+/// moves right, so one answer serves every later call until the search
+/// passes its start, and the text's run ends are read once (a pattern's
+/// next end may lie far ahead: read afresh for each finding, PEM text ran
+/// at 2.4 MB/s).
+pub(crate) struct RunSearch<'a> {
+    /// The text's run ends, from its start; `None` without run patterns.
+    ends: Option<BlockRunEnds<'a>>,
+    /// Those read that may still give a finding, in order of end.
+    read: VecDeque<RunEnd>,
+    /// `(from, horizon)` of the search that found `found`.
+    asked: Option<(usize, usize)>,
+    found: Option<(RuleId, Range<usize>)>,
+}
+
+impl<'a> RunSearch<'a> {
+    /// The search of the run patterns `mask` (see
+    /// [`crate::runs::RunPatterns::mask`]: those whose rules are in the
+    /// view being searched).
+    pub(crate) fn new(set: &'a Compiled, mask: u32, hay: &'a [u8], eoi: bool) -> RunSearch<'a> {
+        let runs = &set.automata.runs;
+        RunSearch {
+            ends: (mask != 0).then(|| BlockRunEnds::new(runs, mask, hay, 0, eoi)),
+            read: VecDeque::new(),
+            asked: None,
+            found: None,
+        }
+    }
+
+    /// The first finding at a start a run end gives in `from..horizon`.
+    /// Run ends are read from the text's start, not cut at `from`: a run
+    /// that began before it gives the same starts from `from` on as the
+    /// part of it after `from` does.
+    #[allow(clippy::too_many_arguments)]
+    fn first_from(
+        &mut self,
+        set: &Compiled,
+        cache: &mut Cache,
+        hay: &[u8],
+        from: usize,
+        horizon: usize,
+        eoi: bool,
+        eligible: Eligible<'_, '_>,
+    ) -> Option<(RuleId, Range<usize>)> {
+        let ends = self.ends.as_mut()?;
+        // From a later offset the starts to walk are those from the
+        // earlier one that lie past it, so the first finding is the same
+        // while it starts at or after `from`.
+        if let Some((asked_from, asked_horizon)) = self.asked {
+            let still = self
+                .found
+                .as_ref()
+                .is_none_or(|(_, span)| span.start >= from);
+            if asked_from <= from && asked_horizon == horizon && still {
+                return self.found.clone();
+            }
+        }
+        // An end at or before `from` has no start after it.
+        while self.read.front().is_some_and(|end| end.end <= from) {
+            self.read.pop_front();
+        }
+        let buffered = Buffered {
+            read: &mut self.read,
+            next: 0,
+            ends,
+        };
+        let found = set.first_run_finding(cache, hay, from, horizon, eoi, eligible, buffered);
+        if found.is_none() {
+            // No later search (from further on) needs them.
+            self.read.clear();
+        }
+        self.asked = Some((from, horizon));
+        self.found = found.clone();
+        found
+    }
+}
+
+/// The run ends already read, then those still to read (kept as they are
+/// read, for the next search).
+struct Buffered<'r, 'a> {
+    read: &'r mut VecDeque<RunEnd>,
+    next: usize,
+    ends: &'r mut BlockRunEnds<'a>,
+}
+
+impl Iterator for Buffered<'_, '_> {
+    type Item = RunEnd;
+
+    fn next(&mut self) -> Option<RunEnd> {
+        if let Some(end) = self.read.get(self.next) {
+            self.next += 1;
+            return Some(end.clone());
+        }
+        let end = self.ends.next()?;
+        self.read.push_back(end.clone());
+        self.next += 1;
+        Some(end)
     }
 }

@@ -30,6 +30,7 @@ use crate::automata::{next, next_eoi, step_shards, step_shards_fixed, ShardCache
 use crate::cache::Cache;
 use crate::findings::{Disposition, Finding, Rejection, RuleId};
 use crate::ruleset::RuleSet;
+use crate::runs::{RunEnd, RunTracker};
 use crate::spec::{Action, Scope, Side};
 use crate::views::{View, Viewed};
 
@@ -97,6 +98,10 @@ pub(crate) struct Core {
     /// chunk's end, the oldest the latest at or before that point, so
     /// that the horizon can be an idle point that far back.
     idle_marks: VecDeque<(usize, usize)>,
+    /// The run patterns' open runs (see [`crate::runs`]), and the run ends
+    /// past `resolved` they reported, in order of end.
+    runs: RunTracker,
+    run_ends: VecDeque<RunEnd>,
     findings: Vec<Finding>,
     rejection: Option<Rejection>,
 }
@@ -150,6 +155,8 @@ impl Core {
             last_idle: 0,
             last_match_end: 0,
             idle_marks: VecDeque::new(),
+            runs: RunTracker::new(set.inner.run_mask(view)),
+            run_ends: VecDeque::new(),
             findings: Vec::new(),
             rejection: None,
         }
@@ -269,8 +276,7 @@ impl Core {
                 self.advance(cache, part);
                 self.total += part.len();
                 self.settle(cache);
-                let idle = self.shard_idle.iter().copied().min().unwrap_or(self.total);
-                self.idle_marks.push_back((self.total, idle));
+                self.idle_marks.push_back((self.total, self.idle()));
             }
         }
         self.resolve(cache, false, out)
@@ -296,6 +302,12 @@ impl Core {
             let window = self.shard_idle.iter().copied().min().unwrap_or(0);
             push_end(&mut self.ends, window, self.total);
         }
+        let runs = &self.set.inner.automata.runs;
+        let (run_ends, last_match_end) = (&mut self.run_ends, &mut self.last_match_end);
+        self.runs.finish(runs, self.total, &mut |end| {
+            *last_match_end = (*last_match_end).max(end.end);
+            run_ends.push_back(end);
+        });
         self.resolve(cache, true, out)
     }
 
@@ -317,6 +329,7 @@ impl Core {
     pub(crate) fn memory_usage(&self) -> usize {
         self.buf.capacity()
             + self.ends.capacity() * std::mem::size_of::<MatchEnd>()
+            + self.run_ends.capacity() * std::mem::size_of::<RunEnd>()
             + self.findings.capacity() * std::mem::size_of::<Finding>()
             + self.idle_marks.capacity() * 16
             + (self.sids.capacity() + self.epochs.capacity() + self.shard_idle.capacity()) * 8
@@ -400,8 +413,24 @@ impl Core {
         self.sids[shard] = sid;
     }
 
+    /// The latest offset before which no match that can still be reported
+    /// starts: the least of the shards' idle offsets and the runs'.
+    fn idle(&self) -> usize {
+        let shards = self.shard_idle.iter().copied().min().unwrap_or(self.total);
+        shards.min(self.runs.idle(&self.set.inner.automata.runs, self.total))
+    }
+
     fn advance(&mut self, cache: &mut Cache, chunk: &[u8]) {
+        let runs = &self.set.inner.automata.runs;
+        let (run_ends, last_match_end) = (&mut self.run_ends, &mut self.last_match_end);
+        self.runs.advance(runs, chunk, self.total, &mut |end| {
+            *last_match_end = (*last_match_end).max(end.end);
+            run_ends.push_back(end);
+        });
         let forward = &self.set.inner.automata.forward;
+        if forward.is_empty() {
+            return;
+        }
         if let ([dfa], [shard], [sid], [idle]) = (
             &forward[..],
             &mut cache.forward[..],
@@ -481,7 +510,7 @@ impl Core {
         let inner = &*self.set.inner;
         // A match alive at an offset is alive in its own shard: nothing
         // reaches past an offset where every shard was idle at or after it.
-        self.last_idle = self.shard_idle.iter().copied().min().unwrap_or(self.total);
+        self.last_idle = self.idle();
         let horizon = if eoi {
             self.total
         } else if inner.follow_len == 0 {
@@ -529,15 +558,33 @@ impl Core {
                     .ends
                     .range(first..)
                     .map(|e| (e.window.max(base) - base, e.end - base));
-                let Some((rule, span)) = inner.next_finding_among(
+                let first_run = self.run_ends.partition_point(|e| e.end <= base + from);
+                let run_ends = self
+                    .run_ends
+                    .range(first_run..)
+                    .map(|e| e.shifted_back(base));
+                let by_runs = inner.first_run_finding(
                     cache,
                     &self.buf,
                     from,
                     horizon - base,
                     eoi,
                     &eligible,
+                    run_ends,
+                );
+                // The shards need only look for a finding that starts
+                // earlier.
+                let shard_horizon = by_runs.as_ref().map_or(horizon - base, |(_, s)| s.start);
+                let by_shards = inner.next_finding_among(
+                    cache,
+                    &self.buf,
+                    from,
+                    shard_horizon,
+                    eoi,
+                    &eligible,
                     ends,
-                ) else {
+                );
+                let Some((rule, span)) = by_shards.or(by_runs) else {
                     break;
                 };
                 if emit {
@@ -582,6 +629,13 @@ impl Core {
         }
         while self.ends.front().is_some_and(|e| e.end <= self.resolved) {
             self.ends.pop_front();
+        }
+        while self
+            .run_ends
+            .front()
+            .is_some_and(|e| e.end <= self.resolved)
+        {
+            self.run_ends.pop_front();
         }
         // Keep what a candidate from `resolved` on may look back at: the
         // `unless preceded by` context, and one byte before it as

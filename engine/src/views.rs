@@ -45,6 +45,7 @@ use crate::decode::{
 };
 use crate::findings::{Disposition, Finding, Rejection, RuleId};
 use crate::ruleset::{Compiled, RuleSet};
+use crate::search::RunSearch;
 use crate::spec::{Action, Decoding, DecodingSet, RuleSpec, Scope, Side};
 use crate::stream::{utf8_safe_end, Core};
 
@@ -151,6 +152,13 @@ impl Candidate {
 type Eligible<'a> = dyn Fn(RuleId) -> Option<&'a Action> + 'a;
 
 impl Compiled {
+    /// The run patterns whose rules are matched in `view`.
+    pub(crate) fn run_mask(&self, view: View) -> u32 {
+        self.automata
+            .runs
+            .mask(|pattern| self.views.contains(view, self.pattern_rule[pattern]))
+    }
+
     /// Every finding of `text` in the view, by the block semantics, in the
     /// view's own (decoded) offsets.
     fn view_findings(
@@ -169,8 +177,9 @@ impl Compiled {
         };
         let mut findings = Vec::new();
         let mut at = 0;
+        let mut runs = RunSearch::new(self, self.run_mask(view), text, true);
         while let Some((rule, span)) =
-            self.next_finding(cache, text, at, text.len(), true, &in_view)
+            self.next_finding(cache, text, at, text.len(), true, &in_view, &mut runs)
         {
             let disposition = in_view(rule).map_or(Disposition::Log, Disposition::of);
             findings.push(Finding {

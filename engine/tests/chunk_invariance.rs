@@ -72,6 +72,14 @@ const FRAGMENTS: &[&str] = &[
     "_test",
     ":",
     ": \n",
+    // Runs for the run patterns: long enough together, or alone.
+    "abcd0123abcd0123",
+    "dcba3210",
+    "abcdefghijklmnop",
+    "qrstuvwxyz",
+    "thequickbrownfox",
+    "QWERTYUPZX",
+    "MNBVLKJHGF",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {

@@ -44,6 +44,11 @@ fn views_spec() -> RuleSetSpec {
     // `\u002etest` and a zero-width space inside `.test` all except it.
     let mut key = rule("key", vec![regex("sk-[a-z0-9]{6,10}")], vec![]);
     key.unless_followed_by = vec![regex(r"\.test\b")];
+    // A run pattern (counted, in no shard; see the engine's `runs`) whose
+    // runs the decoded views join up: `%4D` or a zero-width space inside.
+    let mut run = rule("run", vec![regex("[A-Z]{20}")], vec![]);
+    run.unless_preceded_by = vec![regex("[A-Z]")];
+    run.unless_followed_by = vec![regex("[A-Z]")];
     RuleSetSpec {
         rules: vec![
             masking("key", with_decode(key, &TEXT)),
@@ -63,6 +68,13 @@ fn views_spec() -> RuleSetSpec {
                 ),
             ),
             masking("raw", rule("raw", vec![regex("ab[0-9]{2}")], vec![])),
+            masking(
+                "run",
+                with_decode(
+                    run,
+                    &[Decoding::Percent, Decoding::Unicode, Decoding::Base64],
+                ),
+            ),
         ],
     }
 }
@@ -271,6 +283,10 @@ const FRAGMENTS: &[&str] = &[
     r"\u002etest",
     ".te",
     "st",
+    "QWERTYUPZX",
+    "MNBVLKJHGF",
+    "%4D",
+    "\u{200b}",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {

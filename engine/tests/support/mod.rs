@@ -102,6 +102,23 @@ pub fn tricky_spec() -> RuleSetSpec {
         regex(r"_t\b"),
         regex(r"(?m)[ ]{0,2}:$"),
     ];
+    // Run patterns (counted, in no forward shard): every byte in one
+    // class, at least 20 bytes, and an exception for any byte of the class
+    // right after. One of one length; one of a range of lengths with a
+    // check on a group, an exception before and one more after it.
+    let mut run = rule("run", vec![regex(r"[a-d0-9]{20}")], vec![]);
+    run.unless_followed_by = vec![regex(r"[a-d0-9]")];
+    let mut ranged_run = rule(
+        "ranged-run",
+        vec![regex(r"\b[a-z]{4}(?P<value>[a-z]{16,24})")],
+        vec![Check::Entropy { min_bits: 2.5 }],
+    );
+    ranged_run.unless_preceded_by = vec![literal("_", false, false)];
+    ranged_run.unless_followed_by = vec![regex(r"[a-z]"), literal("_t", false, false)];
+    // A class no other pattern stays alive in: while its run is open only
+    // the run pattern keeps a stream from releasing it.
+    let mut upper_run = rule("upper-run", vec![regex(r"[A-Z]{20}")], vec![]);
+    upper_run.unless_followed_by = vec![regex(r"[A-Z]")];
     RuleSetSpec {
         rules: vec![
             key,
@@ -156,6 +173,9 @@ pub fn tricky_spec() -> RuleSetSpec {
                 ],
                 vec![Check::Entropy { min_bits: 2.0 }],
             ),
+            run,
+            ranged_run,
+            upper_run,
         ],
     }
 }
