@@ -61,6 +61,11 @@ pub const CLASSES: &[InputClass] = &[
         make: |_, seed, size| fill(seed, size, separated_runs),
     },
     InputClass {
+        name: "bare-runs",
+        about: "base64 runs of 38 to 42 and 86 to 90 characters (bare keys and near misses) a byte apart",
+        make: |_, seed, size| fill(seed, size, bare_runs),
+    },
+    InputClass {
         name: "env-fragments",
         about: "${VAR, $KEY, echo output and process.env fragments without values",
         make: |_, seed, size| fill(seed, size, env_fragments),
@@ -364,6 +369,22 @@ fn pem_soup(rng: &mut Rng, out: &mut String) {
     if rng.below(50) == 0 {
         out.push_str("-----END CERTIFICATE-----\n");
     }
+}
+
+/// What the bare-key rules' run patterns see at their worst: every run
+/// ends a byte later at a length a key can have, or nearly, and starts
+/// after a byte no rule excepts, so most are walked and many are findings.
+fn bare_runs(rng: &mut Rng, out: &mut String) {
+    let len = if rng.below(2) == 0 {
+        38 + rng.below(5)
+    } else {
+        86 + rng.below(5)
+    };
+    out.push_str(&rng.string_from(BASE64, len));
+    if len >= 86 && rng.below(2) == 0 {
+        out.push_str("==");
+    }
+    out.push_str(rng.pick(&[" ", "\n", ", ", "\t", "\"\n"]));
 }
 
 fn email_like(rng: &mut Rng, out: &mut String) {

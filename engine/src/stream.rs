@@ -31,6 +31,7 @@ use crate::cache::Cache;
 use crate::findings::{Disposition, Finding, Rejection, RuleId};
 use crate::ruleset::RuleSet;
 use crate::runs::{RunEnd, RunTracker};
+use crate::search::{earlier, Known};
 use crate::spec::{Action, Scope, Side};
 use crate::views::{View, Viewed};
 
@@ -549,42 +550,61 @@ impl Core {
         let base = self.buf_start;
         if horizon > self.resolved && self.last_match_end > self.resolved {
             let mut from = self.resolved - base;
+            let local_horizon = horizon - base;
+            // Each side's first finding holds until the search passes its
+            // start (see `search::Known`): a region with many findings of
+            // one side is not searched again by the other for each.
+            let (mut by_shards_known, mut by_runs_known): (Option<Known>, Option<Known>) =
+                (None, None);
             loop {
-                // Ends are in increasing order: start at the first one
-                // past `from`, not at the front, so that a region with
-                // many findings is not walked again for each.
-                let first = self.ends.partition_point(|e| e.end <= base + from);
-                let ends = self
-                    .ends
-                    .range(first..)
-                    .map(|e| (e.window.max(base) - base, e.end - base));
-                let first_run = self.run_ends.partition_point(|e| e.end <= base + from);
-                let run_ends = self
-                    .run_ends
-                    .range(first_run..)
-                    .map(|e| e.shifted_back(base));
-                let by_runs = inner.first_run_finding(
-                    cache,
-                    &self.buf,
-                    from,
-                    horizon - base,
-                    eoi,
-                    &eligible,
-                    run_ends,
-                );
-                // The shards need only look for a finding that starts
-                // earlier.
-                let shard_horizon = by_runs.as_ref().map_or(horizon - base, |(_, s)| s.start);
-                let by_shards = inner.next_finding_among(
-                    cache,
-                    &self.buf,
-                    from,
-                    shard_horizon,
-                    eoi,
-                    &eligible,
-                    ends,
-                );
-                let Some((rule, span)) = by_shards.or(by_runs) else {
+                let by_runs = match by_runs_known
+                    .as_ref()
+                    .filter(|known| known.holds_from(from, local_horizon))
+                {
+                    Some(known) => known.found(),
+                    None => {
+                        let first = self.run_ends.partition_point(|e| e.end <= base + from);
+                        let run_ends = self.run_ends.range(first..).map(|e| e.shifted_back(base));
+                        let found = inner.first_run_finding(
+                            cache,
+                            &self.buf,
+                            from,
+                            local_horizon,
+                            eoi,
+                            &eligible,
+                            run_ends,
+                        );
+                        by_runs_known = Some(Known::new(from, local_horizon, found.clone()));
+                        found
+                    }
+                };
+                let by_shards = match by_shards_known
+                    .as_ref()
+                    .filter(|known| known.holds_from(from, local_horizon))
+                {
+                    Some(known) => known.found(),
+                    None => {
+                        // Ends are in increasing order: start at the first
+                        // one past `from`, not at the front.
+                        let first = self.ends.partition_point(|e| e.end <= base + from);
+                        let ends = self
+                            .ends
+                            .range(first..)
+                            .map(|e| (e.window.max(base) - base, e.end - base));
+                        let found = inner.next_finding_among(
+                            cache,
+                            &self.buf,
+                            from,
+                            local_horizon,
+                            eoi,
+                            &eligible,
+                            ends,
+                        );
+                        by_shards_known = Some(Known::new(from, local_horizon, found.clone()));
+                        found
+                    }
+                };
+                let Some((rule, span)) = earlier(by_shards, by_runs) else {
                     break;
                 };
                 if emit {

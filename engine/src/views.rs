@@ -45,7 +45,7 @@ use crate::decode::{
 };
 use crate::findings::{Disposition, Finding, Rejection, RuleId};
 use crate::ruleset::{Compiled, RuleSet};
-use crate::search::RunSearch;
+use crate::search::BlockSearch;
 use crate::spec::{Action, Decoding, DecodingSet, RuleSpec, Scope, Side};
 use crate::stream::{utf8_safe_end, Core};
 
@@ -177,9 +177,9 @@ impl Compiled {
         };
         let mut findings = Vec::new();
         let mut at = 0;
-        let mut runs = RunSearch::new(self, self.run_mask(view), text, true);
+        let mut search = BlockSearch::new(self, self.run_mask(view), text, true);
         while let Some((rule, span)) =
-            self.next_finding(cache, text, at, text.len(), true, &in_view, &mut runs)
+            self.next_finding(cache, text, at, text.len(), true, &in_view, &mut search)
         {
             let disposition = in_view(rule).map_or(Disposition::Log, Disposition::of);
             findings.push(Finding {
