@@ -569,9 +569,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn skipping_finds_the_ends_stepping_does() {
-        let (runs, _) = RunPatterns::build(
+    /// Three run patterns whose classes overlap.
+    fn overlapping() -> RunPatterns {
+        RunPatterns::build(
             &[
                 hir(r"[a-z]{20,24}"),
                 hir(r"[a-f0-9]{20}"),
@@ -579,16 +579,27 @@ mod tests {
             ],
             &[&[hir(r"[a-z]")], &[hir(r"[a-z0-9]")], &[hir(r"[a-z ]")]],
             NOTHING,
-        );
+        )
+        .0
+    }
+
+    /// Short words and separators, with a long run now and then.
+    fn words_and_runs(mut seed: u32, words: usize) -> Vec<u8> {
         let mut text = Vec::new();
-        let mut seed = 7u32;
-        for _ in 0..4000 {
+        for _ in 0..words {
             seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             text.push(b"abcdef0123 xyz-"[(seed >> 16) as usize % 15]);
             if seed.is_multiple_of(97) {
                 text.extend_from_slice(b"abcdefabcdefabcdefabcdef0");
             }
         }
+        text
+    }
+
+    #[test]
+    fn skipping_finds_the_ends_stepping_does() {
+        let runs = overlapping();
+        let text = words_and_runs(7, 4000);
         for from in [0, 1, 17, 1000] {
             let mut tracker = RunTracker::new(u32::MAX);
             let mut stepped = Vec::new();
@@ -605,27 +616,8 @@ mod tests {
 
     #[test]
     fn advancing_by_chunks_finds_the_ends_stepping_does() {
-        let (runs, _) = RunPatterns::build(
-            &[
-                hir(r"[a-z]{20,24}"),
-                hir(r"[a-f0-9]{20}"),
-                hir(r"[a-z ]{20,30}"),
-            ],
-            &[&[hir(r"[a-z]")], &[hir(r"[a-z0-9]")], &[hir(r"[a-z ]")]],
-            NOTHING,
-        );
-        let mut text = Vec::new();
-        let mut seed = 11u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            (seed >> 16) as usize
-        };
-        for _ in 0..3000 {
-            text.push(b"abcdef0123 xyz-"[next() % 15]);
-            if next().is_multiple_of(89) {
-                text.extend_from_slice(b"abcdefabcdefabcdefabcdef0");
-            }
-        }
+        let runs = overlapping();
+        let text = words_and_runs(11, 3000);
         let mut stepper = RunTracker::new(0b101);
         let mut stepped = Vec::new();
         for (at, &byte) in text.iter().enumerate() {

@@ -72,18 +72,9 @@ impl Compiled {
         let by_runs = search
             .runs
             .first_from(self, cache, hay, from, horizon, eoi, eligible);
-        let by_shards = match &search.shards {
-            Some(known) if known.holds_from(from, horizon) => known.found.clone(),
-            _ => {
-                let found = self.next_finding_in_shards(cache, hay, from, horizon, eoi, eligible);
-                search.shards = Some(Known {
-                    from,
-                    horizon,
-                    found: found.clone(),
-                });
-                found
-            }
-        };
+        let by_shards = remembered(&mut search.shards, from, horizon, || {
+            self.next_finding_in_shards(cache, hay, from, horizon, eoi, eligible)
+        });
         earlier(by_shards, by_runs)
     }
 
@@ -785,15 +776,7 @@ pub(crate) struct Known {
 }
 
 impl Known {
-    pub(crate) fn new(from: usize, horizon: usize, found: Option<(RuleId, Range<usize>)>) -> Known {
-        Known {
-            from,
-            horizon,
-            found,
-        }
-    }
-
-    pub(crate) fn holds_from(&self, from: usize, horizon: usize) -> bool {
+    fn holds_from(&self, from: usize, horizon: usize) -> bool {
         self.from <= from
             && self.horizon == horizon
             && self
@@ -801,10 +784,26 @@ impl Known {
                 .as_ref()
                 .is_none_or(|(_, span)| span.start >= from)
     }
+}
 
-    pub(crate) fn found(&self) -> Option<(RuleId, Range<usize>)> {
-        self.found.clone()
+/// `known`'s finding while it holds from `from`, else `find`'s, kept in
+/// `known` for the next call.
+pub(crate) fn remembered(
+    known: &mut Option<Known>,
+    from: usize,
+    horizon: usize,
+    find: impl FnOnce() -> Option<(RuleId, Range<usize>)>,
+) -> Option<(RuleId, Range<usize>)> {
+    if let Some(known) = known.as_ref().filter(|k| k.holds_from(from, horizon)) {
+        return known.found.clone();
     }
+    let found = find();
+    *known = Some(Known {
+        from,
+        horizon,
+        found: found.clone(),
+    });
+    found
 }
 
 /// Of two findings, the one that starts first (at one start both are that

@@ -31,7 +31,7 @@ use crate::cache::Cache;
 use crate::findings::{Disposition, Finding, Rejection, RuleId};
 use crate::ruleset::RuleSet;
 use crate::runs::{RunEnd, RunTracker};
-use crate::search::{earlier, Known};
+use crate::search::{earlier, remembered, Known};
 use crate::spec::{Action, Scope, Side};
 use crate::views::{View, Viewed};
 
@@ -557,53 +557,30 @@ impl Core {
             let (mut by_shards_known, mut by_runs_known): (Option<Known>, Option<Known>) =
                 (None, None);
             loop {
-                let by_runs = match by_runs_known
-                    .as_ref()
-                    .filter(|known| known.holds_from(from, local_horizon))
-                {
-                    Some(known) => known.found(),
-                    None => {
-                        let first = self.run_ends.partition_point(|e| e.end <= base + from);
-                        let run_ends = self.run_ends.range(first..).map(|e| e.shifted_back(base));
-                        let found = inner.first_run_finding(
-                            cache,
-                            &self.buf,
-                            from,
-                            local_horizon,
-                            eoi,
-                            &eligible,
-                            run_ends,
-                        );
-                        by_runs_known = Some(Known::new(from, local_horizon, found.clone()));
-                        found
-                    }
-                };
-                let by_shards = match by_shards_known
-                    .as_ref()
-                    .filter(|known| known.holds_from(from, local_horizon))
-                {
-                    Some(known) => known.found(),
-                    None => {
-                        // Ends are in increasing order: start at the first
-                        // one past `from`, not at the front.
-                        let first = self.ends.partition_point(|e| e.end <= base + from);
-                        let ends = self
-                            .ends
-                            .range(first..)
-                            .map(|e| (e.window.max(base) - base, e.end - base));
-                        let found = inner.next_finding_among(
-                            cache,
-                            &self.buf,
-                            from,
-                            local_horizon,
-                            eoi,
-                            &eligible,
-                            ends,
-                        );
-                        by_shards_known = Some(Known::new(from, local_horizon, found.clone()));
-                        found
-                    }
-                };
+                let (run_ends, ends) = (&self.run_ends, &self.ends);
+                let buf = &self.buf;
+                let by_runs = remembered(&mut by_runs_known, from, local_horizon, || {
+                    let first = run_ends.partition_point(|e| e.end <= base + from);
+                    let run_ends = run_ends.range(first..).map(|e| e.shifted_back(base));
+                    inner.first_run_finding(
+                        cache,
+                        buf,
+                        from,
+                        local_horizon,
+                        eoi,
+                        &eligible,
+                        run_ends,
+                    )
+                });
+                let by_shards = remembered(&mut by_shards_known, from, local_horizon, || {
+                    // Ends are in increasing order: start at the first one
+                    // past `from`, not at the front.
+                    let first = ends.partition_point(|e| e.end <= base + from);
+                    let ends = ends
+                        .range(first..)
+                        .map(|e| (e.window.max(base) - base, e.end - base));
+                    inner.next_finding_among(cache, buf, from, local_horizon, eoi, &eligible, ends)
+                });
                 let Some((rule, span)) = earlier(by_shards, by_runs) else {
                     break;
                 };
