@@ -678,9 +678,10 @@ fn shipped_findings(corpus: &Corpus) -> Vec<Vec<Found>> {
 /// The independent corpus (held out: the packs are not tuned on it) on a
 /// seed the README does not use, scored by family (a finding on a label of
 /// its family is right). The goal for it is 0.97 per family, which
-/// the packs do not reach yet; these floors are what they reach today,
-/// less a point, so a rule change that loses ground on traffic nobody
-/// tuned for fails here.
+/// the packs reach on this seed but not on the README's (secrets recall
+/// 96.9%); these floors are what they reach today (secrets 98.9% / 97.9%
+/// with the bare keys, round 9), less a point, so a rule change that loses
+/// ground on traffic nobody tuned for fails here.
 #[test]
 fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
     let corpus = super::independent::generate(2026, 600);
@@ -701,5 +702,5 @@ fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
 }
 
 /// (precision, recall) floors of the independent corpus test, by family.
-const FLOOR_SECRET: (f64, f64) = (0.985, 0.93);
+const FLOOR_SECRET: (f64, f64) = (0.985, 0.969);
 const FLOOR_PII: (f64, f64) = (0.99, 0.98);
