@@ -734,32 +734,24 @@ impl<'a> RunSearch<'a> {
         eligible: Eligible<'_, '_>,
     ) -> Option<(RuleId, Range<usize>)> {
         let ends = self.ends.as_mut()?;
-        // From a later offset the starts to walk are those from the
-        // earlier one that lie past it, so the first finding is the same
-        // while it starts at or after `from`.
-        if let Some(known) = self.known.as_ref().filter(|k| k.holds_from(from, horizon)) {
-            return known.found.clone();
-        }
-        // An end at or before `from` has no start after it.
-        while self.read.front().is_some_and(|end| end.end <= from) {
-            self.read.pop_front();
-        }
-        let buffered = Buffered {
-            read: &mut self.read,
-            next: 0,
-            ends,
-        };
-        let found = set.first_run_finding(cache, hay, from, horizon, eoi, eligible, buffered);
-        if found.is_none() {
-            // No later search (from further on) needs them.
-            self.read.clear();
-        }
-        self.known = Some(Known {
-            from,
-            horizon,
-            found: found.clone(),
-        });
-        found
+        let read = &mut self.read;
+        remembered(&mut self.known, from, horizon, || {
+            // An end at or before `from` has no start after it.
+            while read.front().is_some_and(|end| end.end <= from) {
+                read.pop_front();
+            }
+            let buffered = Buffered {
+                read: &mut *read,
+                next: 0,
+                ends,
+            };
+            let found = set.first_run_finding(cache, hay, from, horizon, eoi, eligible, buffered);
+            if found.is_none() {
+                // No later search (from further on) needs them.
+                read.clear();
+            }
+            found
+        })
     }
 }
 
