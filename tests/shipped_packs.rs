@@ -206,3 +206,51 @@ fn log_only_rules_never_let_a_secret_through() {
         failures.join("\n")
     );
 }
+
+/// A vendor key of a shape with no `prefix_` sits under whatever key name
+/// its author chose, or in a URL as the password: generic-secret-assignment
+/// and url-credentials leave it to its vendor rule, so the mask names what
+/// the key is. The mask must still cover the whole key, in block and
+/// stream.
+#[test]
+fn a_vendor_key_under_a_generic_key_name_is_named_by_its_vendor_rule() {
+    let set = shipped();
+    let keys = [
+        ("google-api-key", "AIzaSyD4kq9Vb2Lm7Tn3Xw8Pz1Rc6Hf0Jg5Ys2E"),
+        ("twilio-api-key", "SK3f9a0c7e2b4d61f8a5c9e0b7d2f4a6c1"),
+        ("databricks-token", "dapi4f9e1c3b7a2d8e6f0c5b9a1d3e7f2c8b"),
+        ("aws-access-key-id", "AKIAQ3F7ZX2LMP5RTY6N"),
+        (
+            "sendgrid-api-key",
+            "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",
+        ),
+        ("mailgun-api-key", "3f9a0c7e2b4d61f8a5c9e0b7d2f4a6c1-4f9e1c3b-7a2d8e6f"),
+        // Named by the keyed rule or the bare one, both for this key.
+        (
+            "azure-storage-key",
+            "4gfuFFjZA2LiI4NR2wtQ+nflyrj+hMkkp3gPBcsZ/VXPx94x56jikXp4crjNgcD8gD2j3SbFU4J/unwnR4YaqQ==",
+        ),
+    ];
+    for (rule, key) in keys {
+        for text in [
+            format!("SERVICE_SECRET={key}\n"),
+            format!("{{\"client_secret\": \"{key}\"}}"),
+            format!("the api key is {key} for staging"),
+            format!("curl https://svc:{key}@api.acme.io/v1/export"),
+            format!("GET /v1/items?api_key={key}&limit=10 HTTP/1.1"),
+        ] {
+            let (out, rejected) = block(set, Side::Response, Scope::Assistant, &text);
+            assert_eq!(rejected, None, "{text}");
+            assert!(
+                out.contains(&format!("[redacted:{rule}"))
+                    && !out.contains(&key[8..])
+                    && (!text.contains("&limit") || out.contains("&limit=10")),
+                "{text} -> {out}"
+            );
+            for sizes in [&[1usize][..], &[5], &[64]] {
+                let got = streamed(set, Side::Response, Scope::Assistant, text.as_bytes(), sizes);
+                assert_eq!(got, (out.clone(), None), "{sizes:?}: {text}");
+            }
+        }
+    }
+}

@@ -33,6 +33,28 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("azure-storage-key-bare", "azure-storage-key"),
 ];
 
+/// Rules whose match holds a value it carries encoded: a key name over a
+/// base64 value (a Kubernetes `Secret`, a Docker `auths` entry), a Basic
+/// header. The value inside is found in the base64 view, but the
+/// container's match starts further left and is the one reported, so by
+/// type such a label counts as named by these rules too (by family it
+/// always did).
+pub const CONTAINERS: &[&str] = &["generic-secret-assignment", "http-basic-auth"];
+
+/// Lets [`CONTAINERS`] name the labels `carried` marks (per document, per
+/// label, in order).
+pub fn credit_containers(corpus: &mut Corpus, carried: &[Vec<bool>]) {
+    for (doc, carried) in corpus.documents.iter_mut().zip(carried) {
+        for (label, &carried) in doc.labels.iter_mut().zip(carried) {
+            if carried && label.category == Category::Secret {
+                let mut also: Vec<&'static str> = label.also.to_vec();
+                also.extend(CONTAINERS.iter().filter(|c| !label.also.contains(c)));
+                label.also = Box::leak(also.into_boxed_slice());
+            }
+        }
+    }
+}
+
 /// The corpus type a rule's findings are scored as.
 pub fn canonical(rule: &str) -> &str {
     ALIASES

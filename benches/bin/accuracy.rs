@@ -206,7 +206,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let corpus = match args.corpus.as_str() {
-        "independent" => accuracy::independent::generate(args.seed, args.docs),
+        "independent" => accuracy::independent::generate_scored(args.seed, args.docs),
         "own-unencoded" => {
             accuracy::generate_in(args.seed, args.docs, &accuracy::DocKind::UNENCODED)
         }

@@ -324,6 +324,26 @@ pub fn generate(seed: u64, documents: usize) -> Corpus {
     generate_planted(seed, documents).0
 }
 
+/// The corpus as it is scored: a label planted base64-encoded may be
+/// named by the rule of its container ([`super::score::CONTAINERS`]).
+pub fn generate_scored(seed: u64, documents: usize) -> Corpus {
+    let (mut corpus, planted) = generate_planted(seed, documents);
+    let carried: Vec<Vec<bool>> = corpus
+        .documents
+        .iter()
+        .zip(&planted)
+        .map(|(doc, planted)| {
+            let mut carried = vec![false; doc.labels.len()];
+            for p in planted {
+                carried[p.label] = p.encs.contains(&Enc::Base64);
+            }
+            carried
+        })
+        .collect();
+    super::score::credit_containers(&mut corpus, &carried);
+    corpus
+}
+
 /// The corpus and, per document, what each label must decode to.
 pub fn generate_planted(seed: u64, documents: usize) -> (Corpus, Vec<Vec<Planted>>) {
     let mut rng = Rng::new(seed ^ 0x1DE9_E4DE_4700_0000);
