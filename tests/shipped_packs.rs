@@ -248,7 +248,48 @@ fn a_vendor_key_under_a_generic_key_name_is_named_by_its_vendor_rule() {
                 "{text} -> {out}"
             );
             for sizes in [&[1usize][..], &[5], &[64]] {
-                let got = streamed(set, Side::Response, Scope::Assistant, text.as_bytes(), sizes);
+                let got = streamed(
+                    set,
+                    Side::Response,
+                    Scope::Assistant,
+                    text.as_bytes(),
+                    sizes,
+                );
+                assert_eq!(got, (out.clone(), None), "{sizes:?}: {text}");
+            }
+        }
+    }
+}
+
+/// A JSON Web Token hard-wrapped at any common width, indented or not,
+/// with `\n` or `\r\n`: no line of it comes out, in block and stream.
+#[test]
+fn a_hard_wrapped_jwt_is_masked_whole() {
+    let set = shipped();
+    let jwt = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhY21lLWJvdCIsInNjb3BlIjoicmVwbyIsImV4cCI6MTcwMDAwMDAwMH0.Q1ZrdHZ0a0R4S2p6bVp3RkpVa2N6Y1FSRjRpN0Z2R2hY";
+    for width in [40, 64, 76] {
+        for (indent, newline) in [("", "\n"), ("    ", "\n"), ("  ", "\r\n")] {
+            let lines: Vec<&str> = jwt
+                .as_bytes()
+                .chunks(width)
+                .map(|c| std::str::from_utf8(c).expect("ASCII"))
+                .collect();
+            let body = lines.join(&format!("{newline}{indent}"));
+            let text = format!("token: |{newline}{indent}{body}{newline}next: value{newline}");
+            let (out, rejected) = block(set, Side::Response, Scope::Assistant, &text);
+            assert_eq!(rejected, None);
+            for line in &lines {
+                assert!(!out.contains(line), "{width} {indent:?}: {line} in {out}");
+            }
+            assert!(out.contains("next: value"), "{out}");
+            for sizes in [&[1usize][..], &[3], &[64]] {
+                let got = streamed(
+                    set,
+                    Side::Response,
+                    Scope::Assistant,
+                    text.as_bytes(),
+                    sizes,
+                );
                 assert_eq!(got, (out.clone(), None), "{sizes:?}: {text}");
             }
         }

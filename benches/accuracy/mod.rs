@@ -12,7 +12,9 @@ mod score;
 
 pub use corpus::{generate, generate_in, Corpus, DocKind, Document, Label, Negative};
 pub use formats::{type_spec, Category, Shape, TypeSpec, TYPES};
-pub use score::{canonical, context, credit_containers, score, Found, Report, Row, ALIASES, CONTAINERS};
+pub use score::{
+    canonical, context, credit_containers, score, Found, Report, Row, ALIASES, CONTAINERS,
+};
 
 /// Format validators and checksums, public for the tests and the binary.
 pub mod check {

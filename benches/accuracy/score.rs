@@ -31,6 +31,9 @@ pub const ALIASES: &[(&str, &str)] = &[
     // of their own (their exceptions differ); they score as the keyed type.
     ("aws-secret-access-key-bare", "aws-secret-access-key"),
     ("azure-storage-key-bare", "azure-storage-key"),
+    // A hard-wrapped JWT has a rule of its own (its match takes the line
+    // break after it).
+    ("jwt-wrapped", "jwt"),
 ];
 
 /// Rules whose match holds a value it carries encoded: a key name over a
