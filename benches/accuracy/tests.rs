@@ -678,13 +678,14 @@ fn shipped_findings(corpus: &Corpus) -> Vec<Vec<Found>> {
 /// The independent corpus (held out: the packs are not tuned on it) on a
 /// seed the README does not use, scored by family (a finding on a label of
 /// its family is right). The goal for it is 0.97 per family, which
-/// the packs reach on this seed but not on the README's (secrets recall
-/// 96.9%); these floors are what they reach today (secrets 98.9% / 97.9%
-/// with the bare keys, round 9), less a point, so a rule change that loses
-/// ground on traffic nobody tuned for fails here.
+/// the packs reach on this seed and on the README's (secrets recall 97.0%
+/// there, round 10); these floors are what they reach today (secrets
+/// 98.9% / 97.9%) less about a point, and the 0.97 for secrets
+/// recall, so a rule change that loses ground on traffic nobody tuned for
+/// fails here.
 #[test]
 fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
-    let corpus = super::independent::generate(2026, 600);
+    let corpus = super::independent::generate_scored(2026, 600);
     let report = score(&corpus, &shipped_findings(&corpus));
     for (category, floor_precision, floor_recall) in [
         (Category::Secret, FLOOR_SECRET.0, FLOOR_SECRET.1),
@@ -702,5 +703,57 @@ fn the_shipped_packs_keep_their_figures_on_the_independent_corpus() {
 }
 
 /// (precision, recall) floors of the independent corpus test, by family.
-const FLOOR_SECRET: (f64, f64) = (0.985, 0.969);
+const FLOOR_SECRET: (f64, f64) = (0.985, 0.97);
 const FLOOR_PII: (f64, f64) = (0.99, 0.98);
+
+/// The types of the independent corpus below 0.9 by type at the README's
+/// seed or on others (round 10), and why. Every other type with enough
+/// labels must hold 0.9 precision and recall by type.
+const BELOW_BY_TYPE: &[(&str, &str)] = &[
+    // Precision: the bare rule names any random 40-character base64
+    // value (a bearer token, a URL password) as an AWS key. Recall: the
+    // corpus plants AWS keys under those names too, where url-credentials
+    // and bearer-token name them.
+    (
+        "aws-secret-access-key",
+        "a 40-character base64 value has no owner",
+    ),
+    // Precision: random 64-byte base64 blobs are what an Azure key is.
+    ("azure-storage-key", "a 64-byte base64 blob has no owner"),
+    // Passwords and keys under names no rule knows; values of other
+    // types under a generic name in a base64 container count as right.
+    (
+        "generic-secret-assignment",
+        "unknown key names, human passwords",
+    ),
+    // Nine digits with no SIN label the rule knows.
+    ("canada-sin", "unlabelled or unknown labels"),
+];
+
+/// The independent corpus by type: a finding is right only when its rule
+/// is the label's own (a container's rule may name a base64-carried
+/// value). Every type with 40 labels or more holds 0.9, but for
+/// [`BELOW_BY_TYPE`].
+#[test]
+fn the_shipped_packs_name_each_type_on_the_independent_corpus() {
+    let corpus = super::independent::generate_scored(2026, 600);
+    let report = score(&corpus, &shipped_findings(&corpus));
+    let mut below = Vec::new();
+    for (name, row) in report.ordered() {
+        let (precision, recall) = (row.precision().unwrap_or(1.0), row.recall().unwrap_or(0.0));
+        if row.labels >= 40 && (precision < 0.9 || recall < 0.9) {
+            below.push(format!(
+                "{name}: precision {precision:.3}, recall {recall:.3}"
+            ));
+        }
+    }
+    let unexpected: Vec<_> = below
+        .iter()
+        .filter(|line| {
+            !BELOW_BY_TYPE
+                .iter()
+                .any(|(name, _)| line.starts_with(&format!("{name}:")))
+        })
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}\n{}", report.table());
+}
