@@ -19,7 +19,7 @@ def rows(path):
             # No type of its own in the corpus: every finding is counted
             # wrong; show how many, and on how many other types' labels.
             name = name.replace(" (rule with no generator)", " (no type of its own)")
-            table[name] = ("–", f"{cells[3]} findings", f"{cells[4]} on other labels")
+            table[name] = ("–", f"{cells[3]} wrong findings", f"{cells[4]} on other labels")
             continue
         table[name] = (cells[1], cells[6], cells[7])
     return table
