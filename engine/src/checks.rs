@@ -19,6 +19,7 @@ pub(crate) fn all_pass_with(
         Check::Luhn => luhn(matched),
         Check::Mod97 => mod97(matched),
         Check::Entropy { min_bits } => entropy() >= min_bits,
+        Check::Classes { min } => char_classes(matched) >= min,
     })
 }
 
@@ -224,6 +225,27 @@ impl SpanHistogram {
     }
 }
 
+/// How many of four classes `text` has a byte of: ASCII uppercase
+/// letters, ASCII lowercase letters, ASCII digits, and any other byte.
+/// Random keys over a base64 or alphanumeric alphabet have three or four
+/// almost always; random ids of one case and digits, which reach a key's
+/// entropy just as often, have two.
+pub fn char_classes(text: &[u8]) -> u8 {
+    let mut seen = 0u8;
+    for &byte in text {
+        seen |= match byte {
+            b'A'..=b'Z' => 1,
+            b'a'..=b'z' => 2,
+            b'0'..=b'9' => 4,
+            _ => 8,
+        };
+        if seen == 15 {
+            break;
+        }
+    }
+    seen.count_ones() as u8
+}
+
 /// The Luhn checksum over the ASCII digits of `text`; separators (spaces,
 /// dashes, dots) are ignored. Fewer than two digits never pass.
 pub fn luhn(text: &[u8]) -> bool {
@@ -291,6 +313,16 @@ mod tests {
         assert!(luhn(b"5500-0000-0000-0004"));
         assert!(!luhn(b"4111 1111 1111 1112"));
         assert!(!luhn(b"0"));
+    }
+
+    #[test]
+    fn char_classes_counts_upper_lower_digits_and_the_rest() {
+        assert_eq!(char_classes(b""), 0);
+        assert_eq!(char_classes(b"k3j9x0q7w2"), 2);
+        assert_eq!(char_classes(b"K3J9X0Q7W2"), 2);
+        assert_eq!(char_classes(b"Fj2kQ9xWm"), 3);
+        assert_eq!(char_classes(b"Fj2kQ9xWm+Lr"), 4);
+        assert_eq!(char_classes("é".as_bytes()), 1);
     }
 
     #[test]

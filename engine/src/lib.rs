@@ -48,7 +48,7 @@ mod views;
 
 pub use build::{BuildError, Builder, Config, PatternRef};
 pub use cache::Cache;
-pub use checks::{luhn, mod97, shannon_entropy};
+pub use checks::{char_classes, luhn, mod97, shannon_entropy};
 pub use findings::{Applied, AppliedAll, Disposition, Finding, Rejection, RuleId, Verdict};
 pub use pattern::{analyze_pattern, pattern_regex, PatternError, PatternErrorKind, PatternInfo};
 pub use ruleset::RuleSet;

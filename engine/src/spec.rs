@@ -100,6 +100,10 @@ pub enum Check {
     /// Shannon entropy of the match, in bits per character, is at least
     /// this value.
     Entropy { min_bits: f64 },
+    /// The match has characters of at least this many of the four
+    /// classes [`char_classes`](crate::char_classes) counts (ASCII
+    /// uppercase, lowercase, digits, anything else).
+    Classes { min: u8 },
 }
 
 /// The side of the exchange a text travels on.

@@ -409,6 +409,7 @@ fn rejecting_check(rule: &RuleSpec, text: &str) -> Option<String> {
             Check::Luhn => "luhn".to_string(),
             Check::Mod97 => "mod97".to_string(),
             Check::Entropy { min_bits } => format!("entropy >= {min_bits}"),
+            Check::Classes { min } => format!("classes >= {min}"),
         })
     });
     check.or_else(|| {
@@ -812,10 +813,15 @@ impl<'d> RuleChecker<'d> {
                     Check::Mod97
                 })
             }
-            "entropy" => {
+            check @ ("entropy" | "classes") => {
+                let check: &'static str = if check == "entropy" {
+                    "entropy"
+                } else {
+                    "classes"
+                };
                 let (Some(compare), Some(threshold)) = (compare, threshold) else {
                     self.report(
-                        Problem::BadArgument(Argument::MissingThreshold),
+                        Problem::BadArgument(Argument::MissingThreshold { check }),
                         name.span.clone(),
                     );
                     return None;
@@ -823,19 +829,27 @@ impl<'d> RuleChecker<'d> {
                 if compare.text != ">=" {
                     self.report(
                         Problem::BadArgument(Argument::WrongComparison {
+                            check,
                             compare: compare.text.clone(),
                         }),
                         compare.span.clone(),
                     );
                     return None;
                 }
+                let out_of_range = || Problem::BadArgument(Argument::ThresholdOutOfRange { check });
+                if check == "classes" {
+                    return match threshold.text.parse::<u8>() {
+                        Ok(min @ 1..=4) => Some(Check::Classes { min }),
+                        _ => {
+                            self.report(out_of_range(), threshold.span.clone());
+                            None
+                        }
+                    };
+                }
                 let min_bits: f64 = match threshold.text.parse() {
                     Ok(value) if (0.0..=MAX_ENTROPY).contains(&value) => value,
                     _ => {
-                        self.report(
-                            Problem::BadArgument(Argument::ThresholdOutOfRange),
-                            threshold.span.clone(),
-                        );
+                        self.report(out_of_range(), threshold.span.clone());
                         return None;
                     }
                 };

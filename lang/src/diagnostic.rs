@@ -269,13 +269,17 @@ pub(crate) enum Problem {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Argument {
     /// `where entropy` (no threshold)
-    MissingThreshold,
+    MissingThreshold { check: &'static str },
     /// `where entropy > 3` (only `>=` exists)
-    WrongComparison { compare: String },
+    WrongComparison {
+        check: &'static str,
+        compare: String,
+    },
     /// `where luhn >= 2`
     UnexpectedThreshold { check: String },
-    /// `where entropy >= 99` (more bits per character than a byte has)
-    ThresholdOutOfRange,
+    /// `where entropy >= 99` (more bits per character than a byte has),
+    /// `where classes >= 5` (there are four)
+    ThresholdOutOfRange { check: &'static str },
     /// `request reject` (no message)
     MissingText { action: &'static str },
     /// `request log "x"`
@@ -335,7 +339,7 @@ pub(crate) const KEYWORDS: [&str; 9] = [
     "decode",
     "allow",
 ];
-pub(crate) const CHECKS: [&str; 3] = ["luhn", "mod97", "entropy"];
+pub(crate) const CHECKS: [&str; 4] = ["luhn", "mod97", "entropy", "classes"];
 pub(crate) const ACTIONS: [&str; 3] = ["reject", "mask", "log"];
 pub(crate) const SIDES: [&str; 2] = ["request", "response"];
 pub(crate) const PATTERN_FLAGS: [&str; 2] = ["nocase", "word"];
@@ -667,7 +671,7 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
         }
         Problem::UnknownCheck { name, suggestion } => {
             did_you_mean(*suggestion, &mut help);
-            help.push("checks are `luhn`, `mod97` and `entropy >= N`".into());
+            help.push("checks are `luhn`, `mod97`, `entropy >= N` and `classes >= N`".into());
             (format!("unknown check `{name}`"), "unknown check".into())
         }
         Problem::UnknownDecoding { name, suggestion } => {
@@ -736,17 +740,22 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
         }
         Problem::BadArgument(argument) => {
             match argument {
-                Argument::MissingThreshold => {
-                    help.push(
+                Argument::MissingThreshold { check } => {
+                    help.push(if *check == "classes" {
+                        "write how many of the four classes (uppercase, lowercase, digits, other) the match needs, e.g. `where classes >= 3`".into()
+                    } else {
                         "write a threshold in bits per character, e.g. `where entropy >= 3.5`"
-                            .into(),
-                    );
-                    ("`entropy` needs a threshold".into(), "no threshold".into())
-                }
-                Argument::WrongComparison { compare } => {
-                    help.push("write `where entropy >= N`".into());
+                            .into()
+                    });
                     (
-                        format!("`entropy` compares only with `>=`, not `{compare}`"),
+                        format!("`{check}` needs a threshold"),
+                        "no threshold".into(),
+                    )
+                }
+                Argument::WrongComparison { check, compare } => {
+                    help.push(format!("write `where {check} >= N`"));
+                    (
+                        format!("`{check}` compares only with `>=`, not `{compare}`"),
                         "unsupported comparison".into(),
                     )
                 }
@@ -757,13 +766,19 @@ pub(crate) fn wording(problem: &Problem) -> Wording {
                         "unexpected threshold".into(),
                     )
                 }
-                Argument::ThresholdOutOfRange => {
-                    notes.push("a match's entropy is at most 8 bits per character unless it holds more than 256 distinct characters".into());
-                    help.push(
-                        "choose a threshold between 0 and 8; 3.5 to 4.5 suits random tokens".into(),
-                    );
+                Argument::ThresholdOutOfRange { check } => {
+                    if *check == "classes" {
+                        notes.push("there are four classes: ASCII uppercase letters, lowercase letters, digits, and every other character".into());
+                        help.push("choose a number from 1 to 4; 3 suits random keys".into());
+                    } else {
+                        notes.push("a match's entropy is at most 8 bits per character unless it holds more than 256 distinct characters".into());
+                        help.push(
+                            "choose a threshold between 0 and 8; 3.5 to 4.5 suits random tokens"
+                                .into(),
+                        );
+                    }
                     (
-                        "entropy threshold out of range".into(),
+                        format!("{check} threshold out of range"),
                         "no match can reach this".into(),
                     )
                 }

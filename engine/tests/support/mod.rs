@@ -171,7 +171,9 @@ pub fn tricky_spec() -> RuleSetSpec {
                     // (`pw=abc1.`) or not (`pw=xyz1.`).
                     regex(r"pw=(?P<value>[a-z0-9]{2,8}?)[a-c1]{1,2}\."),
                 ],
-                vec![Check::Entropy { min_bits: 2.0 }],
+                // Two classes: a value of letters alone is refused, and
+                // a shorter candidate at the same start may still count.
+                vec![Check::Entropy { min_bits: 2.0 }, Check::Classes { min: 2 }],
             ),
             run,
             ranged_run,
@@ -400,6 +402,7 @@ fn check_passes(check: Check, text: &[u8]) -> bool {
         Check::Luhn => rulegate_engine::luhn(text),
         Check::Mod97 => rulegate_engine::mod97(text),
         Check::Entropy { min_bits } => rulegate_engine::shannon_entropy(text) >= min_bits,
+        Check::Classes { min } => rulegate_engine::char_classes(text) >= min,
     }
 }
 
