@@ -41,8 +41,11 @@ pub(crate) const MAX_DROPS: usize = 4;
 /// invisible characters dropped before it (each as long as a unit).
 pub(crate) const MAX_SOURCE_PER_BYTE: usize = (MAX_DROPS + 1) * MAX_UNIT;
 
-/// Base64 runs shorter than this are words, not encoded values.
-pub(crate) const BASE64_MIN: usize = 16;
+/// Base64 runs shorter than this are words, not encoded values. Twelve
+/// characters are nine bytes: a Kubernetes Secret's short values (an
+/// eight-character password, a NINO, a SIN) are that long; shorter runs
+/// decode to too little to hold anything a rule looks for.
+pub(crate) const BASE64_MIN: usize = 12;
 /// Base64 runs longer than this are not decoded: a stream holds a run
 /// while it may still be one, so this bounds the hold.
 pub(crate) const BASE64_MAX: usize = 8192;
