@@ -186,6 +186,25 @@ pub fn generate(seed: u64, documents: usize) -> Corpus {
     generate_in(seed, documents, &DocKind::ALL)
 }
 
+/// [`generate`] as it is scored: a value written in base64 (a Kubernetes
+/// Secret, a Basic header) may be named by the rule of its container
+/// ([`super::score::CONTAINERS`]), as in the independent corpus.
+pub fn generate_scored(seed: u64, documents: usize) -> Corpus {
+    let mut corpus = generate(seed, documents);
+    let carried: Vec<Vec<bool>> = corpus
+        .documents
+        .iter()
+        .map(|doc| {
+            doc.labels
+                .iter()
+                .map(|label| matches!(label.written, Written::Base64 | Written::BasicAuth))
+                .collect()
+        })
+        .collect();
+    super::score::credit_containers(&mut corpus, &carried);
+    corpus
+}
+
 /// [`generate`] with the documents dealt among `kinds` only.
 pub fn generate_in(seed: u64, documents: usize, kinds: &[DocKind]) -> Corpus {
     let mut rng = Rng::new(seed);

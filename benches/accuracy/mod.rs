@@ -10,7 +10,9 @@ mod formats;
 pub mod independent;
 mod score;
 
-pub use corpus::{generate, generate_in, Corpus, DocKind, Document, Label, Negative, Written};
+pub use corpus::{
+    generate, generate_in, generate_scored, Corpus, DocKind, Document, Label, Negative, Written,
+};
 pub use formats::{type_spec, Category, Shape, TypeSpec, TYPES};
 pub use score::{
     canonical, context, credit_containers, score, Found, Report, Row, ALIASES, CONTAINERS,

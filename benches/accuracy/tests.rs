@@ -583,6 +583,37 @@ fn scoring_counts_overlaps_by_type() {
     );
 }
 
+/// A container's rule on a label it carries counts for both the label and
+/// the finding; on a label it does not carry, for neither.
+#[test]
+fn a_container_rule_names_only_the_labels_it_carries() {
+    let mut corpus = generate(4, 1);
+    let doc = &corpus.documents[0];
+    let secrets: Vec<usize> = (0..doc.labels.len())
+        .filter(|&i| doc.labels[i].category == Category::Secret)
+        .collect();
+    assert!(secrets.len() >= 2, "two secrets in the document");
+    let (carried, plain) = (secrets[0], secrets[1]);
+    let mut marks = vec![false; doc.labels.len()];
+    marks[carried] = true;
+    super::credit_containers(&mut corpus, &[marks]);
+    let doc = &corpus.documents[0];
+    let container = super::CONTAINERS[0];
+    let on = |i: usize| Found {
+        start: doc.labels[i].start,
+        end: doc.labels[i].end,
+        rule: container.into(),
+        category: Category::Secret,
+    };
+    let report = score(&corpus, &[vec![on(carried), on(plain)]]);
+    assert_eq!(report.rows[container].correct, 1);
+    assert_eq!(report.rows[doc.labels[carried].kind].detected, 1);
+    assert_eq!(
+        report.rows[doc.labels[plain].kind].detected,
+        usize::from(doc.labels[plain].kind == doc.labels[carried].kind)
+    );
+}
+
 /// The accuracy goal of the shipped packs, held to on a seed the README's
 /// figures do not use: overall precision and recall at least 0.97, and no
 /// corpus type below 0.9 on either. A rule change that breaks it fails
@@ -629,7 +660,7 @@ fn every_type_at_least(report: &super::score::Report, floor: f64, by_family: boo
 
 #[test]
 fn the_shipped_packs_meet_the_accuracy_goal_by_family_in_every_carrier() {
-    let corpus = generate(2026, 780);
+    let corpus = super::generate_scored(2026, 780);
     let report = score(&corpus, &shipped_findings(&corpus));
     for category in [Category::Secret, Category::Pii] {
         let row = report.total(Some(category));
@@ -644,6 +675,10 @@ fn the_shipped_packs_meet_the_accuracy_goal_by_family_in_every_carrier() {
         );
     }
     every_type_at_least(&report, 0.9, true);
+    // By type too, now that a base64-carried value may be named by its
+    // container's rule: every vendor key in the encoded carriers is named
+    // by its own rule or its container's.
+    every_type_at_least(&report, 0.9, false);
 }
 
 /// Every finding of the shipped packs in each document, as the scorer

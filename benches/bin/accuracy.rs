@@ -210,29 +210,7 @@ fn run(args: &Args) -> Result<(), String> {
         "own-unencoded" => {
             accuracy::generate_in(args.seed, args.docs, &accuracy::DocKind::UNENCODED)
         }
-        _ => {
-            // As in the independent corpus: a value written in base64 (a
-            // Kubernetes Secret, a Basic header) may be named by the rule of
-            // its container.
-            let mut corpus = accuracy::generate(args.seed, args.docs);
-            let carried: Vec<Vec<bool>> = corpus
-                .documents
-                .iter()
-                .map(|doc| {
-                    doc.labels
-                        .iter()
-                        .map(|label| {
-                            matches!(
-                                label.written,
-                                accuracy::Written::Base64 | accuracy::Written::BasicAuth
-                            )
-                        })
-                        .collect()
-                })
-                .collect();
-            accuracy::credit_containers(&mut corpus, &carried);
-            corpus
-        }
+        _ => accuracy::generate_scored(args.seed, args.docs),
     };
     let generated = started.elapsed();
 
