@@ -640,7 +640,29 @@ impl Base64Runs {
         let n = chunk.len();
         while i < n {
             if !open {
-                // Between runs: find the next alphabet byte.
+                // Between runs, and `chunk[i - 1]` (if any) is no body
+                // byte. A run long enough to report has a body of at least
+                // `BASE64_MIN - 2` bytes: one that starts at `i`, or later
+                // but not after `probe`, covers `probe`. So only the body
+                // around `probe` can start one; the shorter bodies before
+                // it are passed over unread.
+                let probe = i + BASE64_MIN - 3;
+                if probe < n {
+                    if !BASE64[chunk[probe] as usize] {
+                        i = probe + 1;
+                        continue;
+                    }
+                    let mut body_start = probe;
+                    while body_start > i && BASE64[chunk[body_start - 1] as usize] {
+                        body_start -= 1;
+                    }
+                    (open, start, len, pads) =
+                        (true, self.total + body_start, probe + 1 - body_start, 0);
+                    i = probe + 1;
+                    continue;
+                }
+                // Near the chunk's end: byte by byte, so that a run left
+                // open has its start.
                 while i < n && !BASE64[chunk[i] as usize] {
                     i += 1;
                 }
@@ -965,6 +987,60 @@ mod tests {
             let run = base64_of(&bytes);
             let want = decodes_to_text(&bytes).then(|| bytes.clone());
             proptest::prop_assert_eq!(decode_base64_text(&run), want);
+        }
+
+        /// The finder, fed in any cutting, reports exactly the runs the
+        /// definition gives: each maximal body of `[A-Za-z0-9+/]` and the
+        /// up to two `=` right after it, when that is 12 to 8,192 bytes.
+        #[test]
+        fn the_finder_reports_the_runs_of_the_definition_in_any_cutting(
+            pieces in proptest::collection::vec(
+                (0usize..16, 0usize..4, proptest::sample::select(b" -\n=A".to_vec())),
+                0..12,
+            ),
+            cuts in proptest::collection::vec(0usize..240, 0..6),
+        ) {
+            // Bodies of every length around the bound, each with zero to
+            // three `=` and a byte after (another `=` or body byte too).
+            let mut text = Vec::new();
+            for (body_len, pads, after) in pieces {
+                text.extend((0..body_len).map(|k| b"Ab0+/z9"[k % 7]));
+                text.extend(std::iter::repeat_n(b'=', pads));
+                text.push(after);
+            }
+            let body = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+            let mut want = Vec::new();
+            let mut at = 0;
+            while at < text.len() {
+                if !body(text[at]) || (at > 0 && body(text[at - 1])) {
+                    at += 1;
+                    continue;
+                }
+                let mut end = at;
+                while end < text.len() && body(text[end]) {
+                    end += 1;
+                }
+                let mut pads = 0;
+                while pads < 2 && end < text.len() && text[end] == b'=' {
+                    end += 1;
+                    pads += 1;
+                }
+                if (BASE64_MIN..=BASE64_MAX).contains(&(end - at)) {
+                    want.push((at, end));
+                }
+                at = end;
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(text.len())).collect();
+            cuts.sort_unstable();
+            let mut got = Vec::new();
+            let mut finder = Base64Runs::default();
+            let mut last = 0;
+            for cut in cuts.into_iter().chain([text.len()]) {
+                finder.feed(&text[last..cut], |s, e| got.push((s, e)));
+                last = cut;
+            }
+            finder.finish(|s, e| got.push((s, e)));
+            proptest::prop_assert_eq!(got, want);
         }
     }
 }
