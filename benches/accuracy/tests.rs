@@ -754,6 +754,8 @@ const BELOW_BY_TYPE: &[(&str, &str)] = &[
         "a 40-character base64 value has no owner",
     ),
     // Precision: random 64-byte base64 blobs are what an Azure key is.
+    // Recall: under a generic key name the generic rule names it (the
+    // bare rule asks for more entropy, so it may not take it over).
     ("azure-storage-key", "a 64-byte base64 blob has no owner"),
     // Passwords and keys under names no rule knows; values of other
     // types under a generic name in a base64 container count as right.
