@@ -302,3 +302,20 @@ fn a_hard_wrapped_jwt_is_masked_whole() {
         }
     }
 }
+
+/// Found by the fuzzer: a shard's match (`token=9`) and a run pattern's
+/// end (the bare AWS key) in one pushed chunk. The run tracker steps the
+/// chunk before the shards, and the shards' earlier match end used to
+/// overwrite the run's, so the stream, held at the key's start, never
+/// came back to it.
+#[test]
+fn a_run_end_after_a_shard_match_in_one_chunk_is_kept() {
+    let set = shipped();
+    let text = "token=9 GMmjxWkIRWJ1Gk8cgSCifdFzctEq8oB7GVvouNnd%jFn";
+    let (out, _) = block(set, Side::Response, Scope::Assistant, text);
+    assert!(
+        out.contains("[redacted:aws-secret-access-key-bare]"),
+        "{out}"
+    );
+    streams_as_block(set, text, &out);
+}

@@ -92,7 +92,10 @@ pub(crate) struct Core {
     /// The latest offset at which no shard had a live partial match
     /// reaching past it: the least of `shard_idle`.
     last_idle: usize,
-    /// The largest end of a match the forward DFA has reported.
+    /// The largest end of a match the forward shards or the run tracker
+    /// have reported. It never moves back: the run tracker steps a whole
+    /// chunk before the shards do, so a shard match can end before a run
+    /// end already recorded.
     last_match_end: usize,
     /// Only with `unless followed by` rules: `(offset, least shard idle
     /// offset then)` at chunk ends and `follow_len + 1` bytes before each
@@ -452,7 +455,9 @@ impl Core {
                         // Reported one byte late: the match ended at
                         // `offset`, and the shard was last idle before it
                         // at `last_idle`.
-                        self.last_match_end = offset;
+                        // The run tracker stepped the whole chunk first:
+                        // a run end past this byte may be recorded already.
+                        self.last_match_end = self.last_match_end.max(offset);
                         push_end(&mut self.ends, last_idle, offset);
                     }
                 }
@@ -495,7 +500,7 @@ impl Core {
                     // very byte has no such match, and the reporting shard
                     // is not idle).
                     let window = self.shard_idle.iter().copied().min().unwrap_or(offset);
-                    self.last_match_end = offset;
+                    self.last_match_end = self.last_match_end.max(offset);
                     push_end(&mut self.ends, window, offset);
                 }
             }
@@ -679,7 +684,7 @@ impl Fixed<'_> {
             if step_shards_fixed(forward, shards, &mut sids, &mut idle, byte, offset + 1) {
                 // As in the general loop: the match ended at `offset`.
                 let window = idle.iter().copied().min().unwrap_or(offset);
-                *self.last_match_end = offset;
+                *self.last_match_end = (*self.last_match_end).max(offset);
                 push_end(self.ends, window, offset);
             }
         }
