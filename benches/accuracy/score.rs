@@ -49,11 +49,17 @@ pub const CONTAINERS: &[&str] = &["generic-secret-assignment", "http-basic-auth"
 pub fn credit_containers(corpus: &mut Corpus, carried: &[Vec<bool>]) {
     for (doc, carried) in corpus.documents.iter_mut().zip(carried) {
         for (label, &carried) in doc.labels.iter_mut().zip(carried) {
-            if carried && label.category == Category::Secret {
+            if !carried || label.category != Category::Secret {
+                continue;
+            }
+            // Labels seldom have an `also` of their own: share the list.
+            label.also = if label.also.is_empty() {
+                CONTAINERS
+            } else {
                 let mut also: Vec<&'static str> = label.also.to_vec();
                 also.extend(CONTAINERS.iter().filter(|c| !label.also.contains(c)));
-                label.also = Box::leak(also.into_boxed_slice());
-            }
+                Box::leak(also.into_boxed_slice())
+            };
         }
     }
 }
