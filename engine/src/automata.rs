@@ -11,7 +11,10 @@
 //!   that starts before that end starts after that position. The streaming
 //!   scanner drives them too, to learn how much it must hold back.
 //!   Run patterns (see [`crate::runs`]) are in no shard: they are
-//!   counted.
+//!   counted. A pattern with a lead (see [`crate::leads`]: an email's
+//!   local part before its `@`) is stepped from the byte after its lead,
+//!   and every idle offset taken from its shard is moved back over the
+//!   lead.
 //! - `anchored`: a lazy DFA, anchored, `MatchKind::All`, that lists every
 //!   (pattern, end) pair of the matches starting at one position; it never
 //!   walks more than the longest pattern.
@@ -33,6 +36,7 @@
 //! untagged, and a start state asked for later is that untagged copy. A
 //! settled cache is reset whenever that happened.
 
+use crate::leads::{self, Leads};
 use crate::runs::RunPatterns;
 use crate::value::ValueSplit;
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
@@ -70,6 +74,9 @@ pub(crate) struct Automata {
     /// The run patterns, found by counting (see [`crate::runs`]); they
     /// are in no forward shard.
     pub(crate) runs: RunPatterns,
+    /// The shards' leads (see [`crate::leads`]): how far before a shard's
+    /// idle offset a match may still start.
+    pub(crate) leads: Leads,
 }
 
 /// Which forward shards may have a match that starts at a byte, by the byte
@@ -301,7 +308,23 @@ impl Automata {
             .build_from_nfa(nfa(&all)?)
             .map_err(|e| e.to_string())?;
         let (runs, run_index) = RunPatterns::build(hirs, followed_by, preceded_by);
-        let relaxed: Vec<Hir> = hirs.iter().map(without_upper_bounds).collect();
+        // A pattern with a lead is stepped from the literal after it, unless
+        // it begins with literals already (keywords: `glpat-`, `postgres`),
+        // which keep it as rare as anything after them would.
+        let splits: Vec<Option<leads::Split>> = hirs
+            .iter()
+            .zip(&run_index)
+            .map(|(hir, run)| {
+                (run.is_none() && !has_literal_prefix(hir))
+                    .then(|| leads::split(hir))
+                    .flatten()
+            })
+            .collect();
+        let relaxed: Vec<Hir> = hirs
+            .iter()
+            .zip(&splits)
+            .map(|(hir, split)| without_upper_bounds(split.as_ref().map_or(hir, |s| &s.rest)))
+            .collect();
         // Run patterns are counted, not stepped in a shard.
         let shardable: Vec<usize> = (0..hirs.len())
             .filter(|&index| run_index[index].is_none())
@@ -360,6 +383,11 @@ impl Automata {
             })
             .collect::<Result<Vec<FirstBytes>, String>>()?;
         let first_bytes = FirstBytes::union(&shard_first_bytes)?;
+        let leads = Leads::new(
+            groups
+                .iter()
+                .map(|(patterns, _)| patterns.iter().map(|&index| splits[index].as_ref())),
+        );
         Ok(Automata {
             anchored,
             first_bytes,
@@ -367,6 +395,7 @@ impl Automata {
             shard_starts: ShardStarts::of(&shard_first_bytes),
             value: ValueSplit::build(hirs, value_wanted)?,
             runs,
+            leads,
         })
     }
 }

@@ -37,6 +37,7 @@ mod cache;
 mod checks;
 mod decode;
 mod findings;
+mod leads;
 mod pattern;
 mod ruleset;
 mod runs;

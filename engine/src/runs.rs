@@ -78,7 +78,7 @@ impl RunEnd {
 
 /// The class every byte of every match of `hir` lies in; `None` when it
 /// has a class beyond ASCII (matched as UTF-8 sequences, not one byte).
-fn byte_class(hir: &Hir) -> Option<ClassBytes> {
+pub(crate) fn byte_class(hir: &Hir) -> Option<ClassBytes> {
     fn collect(hir: &Hir, class: &mut ClassBytes) -> Option<()> {
         match hir.kind() {
             HirKind::Empty | HirKind::Look(_) => Some(()),
@@ -122,13 +122,18 @@ fn single_byte_class(hir: &Hir) -> Option<ClassBytes> {
     byte_class(hir)
 }
 
+/// True when `class` holds `byte`.
+pub(crate) fn contains_byte(class: &ClassBytes, byte: u8) -> bool {
+    contains(class, &ClassBytes::new([ClassBytesRange::new(byte, byte)]))
+}
+
 fn contains(outer: &ClassBytes, inner: &ClassBytes) -> bool {
     let mut both = outer.clone();
     both.intersect(inner);
     both == *inner
 }
 
-fn bits(class: &ClassBytes) -> [bool; 256] {
+pub(crate) fn bits(class: &ClassBytes) -> [bool; 256] {
     let mut bits = [false; 256];
     for range in class.iter() {
         for byte in range.start()..=range.end() {

@@ -249,7 +249,8 @@ impl Compiled {
 
     /// From `from`, the earliest end of any match, with the last position
     /// before it at which no partial match was alive (no match that starts
-    /// earlier reaches past it). `None` when no match ends within `hay`.
+    /// earlier reaches past it), each shard's in `cache.idle`. `None` when
+    /// no match ends within `hay`.
     fn earliest_end(
         &self,
         cache: &mut Cache,
@@ -268,7 +269,13 @@ impl Compiled {
             cache.sids.push(shard.start(dfa, look_behind));
             cache.idle.push(from);
         }
-        let window = |idle: &[usize]| idle.iter().copied().min().unwrap_or(from);
+        // Each shard's idle offset moved back over its lead (see
+        // `crate::leads`): the windows and the starts a search walks.
+        let leads = &self.automata.leads;
+        let window = |idle: &mut [usize]| {
+            leads.widen(idle, hay, from);
+            idle.iter().copied().min().unwrap_or(from)
+        };
         let fixed = match forward.len() {
             1 => scan_fixed::<1>(forward, cache, hay, from),
             2 => scan_fixed::<2>(forward, cache, hay, from),
@@ -279,7 +286,7 @@ impl Compiled {
             _ => None,
         };
         let scanned_to = match fixed {
-            Some(Ok(at)) => return Some((window(&cache.idle), at)),
+            Some(Ok(at)) => return Some((window(&mut cache.idle), at)),
             Some(Err(scanned_to)) => scanned_to,
             None => from,
         };
@@ -296,14 +303,14 @@ impl Compiled {
                 // Reported one byte late: the match ended at `at`. Every
                 // match starting before `at` is alive in its shard, so it
                 // starts after that shard's window.
-                return Some((window(&cache.idle), at));
+                return Some((window(&mut cache.idle), at));
             }
         }
         if eoi {
             for (shard, dfa) in forward.iter().enumerate() {
                 let sid = cache.sids[shard];
                 if next_eoi(dfa, &mut cache.forward[shard].dfa, sid).is_match() {
-                    return Some((window(&cache.idle), hay.len()));
+                    return Some((window(&mut cache.idle), hay.len()));
                 }
             }
         }

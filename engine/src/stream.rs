@@ -421,7 +421,21 @@ impl Core {
     /// starts: the least of the shards' idle offsets and the runs'.
     fn idle(&self) -> usize {
         let shards = self.shard_idle.iter().copied().min().unwrap_or(self.total);
+        let shards = self.lead_back(shards);
         shards.min(self.runs.idle(&self.set.inner.automata.runs, self.total))
+    }
+
+    /// A shard idle offset (or the least of them) moved back over the
+    /// longest lead (see [`crate::leads`]), not before `resolved` (nothing
+    /// before it counts any more, and everything after it is held).
+    fn lead_back(&self, at: usize) -> usize {
+        let leads = &self.set.inner.automata.leads;
+        let floor = self.resolved.max(self.buf_start);
+        if leads.max() == 0 || at <= floor {
+            return at;
+        }
+        let base = self.buf_start;
+        base + leads.back(leads.max(), &self.buf, at - base, floor - base)
     }
 
     fn advance(&mut self, cache: &mut Cache, chunk: &[u8]) {
@@ -577,13 +591,14 @@ impl Core {
                         run_ends,
                     )
                 });
+                let lead_back = |at| self.lead_back(at);
                 let by_shards = remembered(&mut by_shards_known, from, local_horizon, || {
                     // Ends are in increasing order: start at the first one
                     // past `from`, not at the front.
                     let first = ends.partition_point(|e| e.end <= base + from);
                     let ends = ends
                         .range(first..)
-                        .map(|e| (e.window.max(base) - base, e.end - base));
+                        .map(|e| (lead_back(e.window).max(base) - base, e.end - base));
                     inner.next_finding_among(cache, buf, from, local_horizon, eoi, &eligible, ends)
                 });
                 let Some((rule, span)) = earlier(by_shards, by_runs) else {
