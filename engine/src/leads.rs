@@ -202,15 +202,7 @@ impl Leads {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hir(pattern: &str) -> Hir {
-        regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern)
-            .unwrap()
-    }
+    use crate::runs::tests::hir;
 
     #[test]
     fn an_email_is_stepped_from_its_at_sign() {

@@ -507,12 +507,13 @@ impl RunTracker {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const NOTHING: &[&[Hir]] = &[&[], &[], &[]];
 
-    fn hir(pattern: &str) -> Hir {
+    /// A pattern as the engine parses it (bytes, no Unicode classes).
+    pub(crate) fn hir(pattern: &str) -> Hir {
         regex_syntax::ParserBuilder::new()
             .unicode(false)
             .utf8(false)
