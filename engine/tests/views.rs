@@ -68,6 +68,20 @@ fn views_spec() -> RuleSetSpec {
                 ),
             ),
             masking("raw", rule("raw", vec![regex("ab[0-9]{2}")], vec![])),
+            // A pattern with a lead (see the engine's `leads`): its shard
+            // steps it from the `@`, and each view's windows and hold
+            // reach back over the local part.
+            masking(
+                "mail",
+                with_decode(
+                    rule(
+                        "mail",
+                        vec![regex(r"\b[a-z0-9.]{1,12}@[a-z]{2,8}\.[a-z]{2,3}\b")],
+                        vec![],
+                    ),
+                    &TEXT,
+                ),
+            ),
             masking(
                 "run",
                 with_decode(
@@ -88,7 +102,7 @@ fn masked(set: &RuleSet, text: &str) -> String {
         Verdict::Clean => text.to_string(),
         Verdict::Masked(masked) => {
             let mut shown = masked;
-            for name in ["key", "pw", "word", "basic", "raw"] {
+            for name in ["key", "pw", "word", "basic", "raw", "mail"] {
                 shown = shown.replace(&format!("[{name}:{name}]"), &format!("<{name}>"));
             }
             shown
@@ -117,6 +131,8 @@ fn each_decoding_finds_what_it_hides_and_masks_the_encoded_bytes() {
             "Authorization: Basic YWxpY2U6cHcxMjM0 ok",
             "Authorization: Basic <basic> ok",
         ),
+        // A lead read in a view: the local part's `.` percent-encoded.
+        ("write to jo%2Edoe@acme.io now", "write to <mail> now"),
         // Nothing decoded: the raw view alone.
         ("sk-abc123def and ab12", "<key> and <raw>"),
         // Excepted by what follows, read decoded too.
@@ -287,6 +303,13 @@ const FRAGMENTS: &[&str] = &[
     "MNBVLKJHGF",
     "%4D",
     "\u{200b}",
+    // Addresses for the lead pattern, whole and in pieces.
+    "@",
+    "%40",
+    "jo.doe@acme.io",
+    "@acme",
+    ".io",
+    "%2Eio",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {
