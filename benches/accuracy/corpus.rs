@@ -401,7 +401,58 @@ impl Builder {
         // Values recognizable on their own are also written bare (prose,
         // a log line, a function argument) about a third of the time.
         let bare = !spec.needs_key && rng.below(3) == 0;
+        if spec.name == "generic-secret-assignment"
+            && DocKind::UNENCODED.contains(&self.kind)
+            && rng.below(3) == 0
+        {
+            self.fixture_shape(rng, key, &value, spec);
+            return;
+        }
         self.place(rng, key, &value, spec.shape, bare, Mark::Label(spec));
+    }
+
+    /// A keyed value written in one of the shapes that public scanners'
+    /// fixtures test (gitleaks' generic-api-key samples, detect-secrets'
+    /// keyword cases) or that people write in prose and error text, in any
+    /// plain carrier: they are how code and chat outside this generator's
+    /// own carriers hold a secret.
+    fn fixture_shape(&mut self, rng: &mut Rng, key: &str, value: &str, spec: &'static TypeSpec) {
+        let upper = key;
+        let snake = lower_snake(key);
+        let camel = camel(key);
+        let element = ["PASSWORD", "SECRET", "TOKEN", "API_KEY"]
+            .iter()
+            .any(|end| upper.ends_with(end));
+        let (before, after) = match rng.below(if element { 15 } else { 14 }) {
+            0 => (format!("var {camel} string = \""), "\"\n".to_string()),
+            1 => (format!("val {camel}: String = \""), "\"\n".into()),
+            2 => (format!("${camel} ??= \""), "\";\n".into()),
+            3 => (format!("{upper} ?= "), "\n".into()),
+            4 => (format!("if ({snake} == \""), "\") {\n".into()),
+            5 => (format!("{snake}: |\n  "), "\n".into()),
+            6 => (format!("<add key=\"{camel}\" value=\""), "\" />\n".into()),
+            7 => (format!("| `{upper}` | `"), "` |\n".into()),
+            8 => (format!("string {camel} = \""), "\";\n".into()),
+            9 => (
+                format!("System.setProperty(\"{upper}\", \""),
+                "\");\n".into(),
+            ),
+            10 => (format!("  \"{camel}\" => \""), "\",\n".into()),
+            11 => (
+                format!("environmentVariables = {{PATH=/usr/local/bin, {upper}="),
+                ", LC_CTYPE=en_CA.UTF-8},\n".into(),
+            ),
+            12 => {
+                let phrase = rng.pick(&["token", "secret", "password", "api key", "access token"]);
+                (format!("The {phrase} is "), ", please rotate it.\n".into())
+            }
+            13 => (
+                "HTTP 401 Unauthorized: token ".into(),
+                " is expired or revoked\n".into(),
+            ),
+            _ => (format!("<{camel}>\n    "), format!("\n</{camel}>\n")),
+        };
+        self.put(&before, value, &after, Mark::Label(spec));
     }
 
     fn negative(&mut self, rng: &mut Rng) {
