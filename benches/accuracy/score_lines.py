@@ -8,8 +8,9 @@ corpus/). Prints markdown tables.
 
 detect-secrets reports a line per secret, so both tools are scored by
 line: a labeled value (lines `line`..`end_line`) is detected when the tool
-reports anything on one of its lines; a reported line (the first line of
-each of our findings, the `line_number` of each detect-secrets result)
+reports anything on one of its lines; a reported line (for each of our
+findings the first of its lines inside a label, else its first line; the
+`line_number` of each detect-secrets result)
 that lies in no secret label is a false positive. detect-secrets looks for
 no PII, so the overall figures cover secrets only: our PII rules and its
 `Public IP (ipv4)` plugin are left out of them.
@@ -64,7 +65,6 @@ def main():
     ds = json.load(open(out / "detect-secrets.json", encoding="utf-8"))
 
     # Reports: (file, line, type-or-plugin, is_secret_report).
-    ours = [(f["file"], f["line"], f["rule"], f["secret"]) for f in ours_raw]
     theirs = []
     for filename, results in ds["results"].items():
         name = filename[2:] if filename.startswith("./") else filename
@@ -80,6 +80,16 @@ def main():
     for n in negatives:
         for line in range(n["line"], n["end_line"] + 1):
             neg_line.setdefault((n["file"], line), n["kind"])
+
+    # One line per finding of ours, as detect-secrets reports one: the
+    # first of its lines that holds a label (a key on one line and its
+    # value on the next, as in a YAML block scalar or an XML element,
+    # reports the value's line), else its first line.
+    ours = []
+    for f in ours_raw:
+        lines = range(f["line"], f.get("end_line", f["line"]) + 1)
+        line = next((l for l in lines if (f["file"], l) in by_line), f["line"])
+        ours.append((f["file"], line, f["rule"], f["secret"]))
 
     def own_types(tool, kind):
         if tool == "ours":
