@@ -66,6 +66,13 @@ fn main() {
             .unwrap_or_else(|| panic!("no class {class}"));
         (input.make)(&set, seed, size)
     };
+    // Some classes are built from the rule set's own literals, so a rule
+    // change changes them too: `RG_DUMP=PATH` writes the input out, for an
+    // A/B of two rule sets on the same bytes (`file:PATH`).
+    if let Ok(path) = std::env::var("RG_DUMP") {
+        std::fs::write(&path, &text).expect("RG_DUMP is writable");
+        return;
+    }
     // Warm the thread's cache first: the figure is the steady state.
     std::hint::black_box(block(&set, &text));
     std::hint::black_box(stream(&set, &text, 16).written);
