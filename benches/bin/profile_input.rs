@@ -25,16 +25,28 @@ fn main() {
     let class = args.next().unwrap_or_else(|| "secret-dense".into());
     let mode = args.next().unwrap_or_else(|| "block".into());
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let set = match std::env::var("RG_PPS").ok().and_then(|v| v.parse().ok()) {
-        Some(per_shard) => {
-            let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
-            let loaded = rulegate_lang::load(&[dir]).expect("rules/");
-            rulegate_engine::RuleSet::builder()
-                .configure(rulegate_engine::Config::new().patterns_per_shard(per_shard))
-                .build(loaded.spec().expect("checks").clone())
-                .expect("builds")
+    // `RG_PPS=N` (patterns per shard) and `RG_CACHE_MIB=N` (each lazy
+    // DFA's cache cap) build the packs with another `Config`.
+    let per_shard = std::env::var("RG_PPS").ok().and_then(|v| v.parse().ok());
+    let cache_mib: Option<usize> = std::env::var("RG_CACHE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let set = if per_shard.is_some() || cache_mib.is_some() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
+        let loaded = rulegate_lang::load(&[dir]).expect("rules/");
+        let mut config = rulegate_engine::Config::new();
+        if let Some(per_shard) = per_shard {
+            config = config.patterns_per_shard(per_shard);
         }
-        None => shipped_rule_set(),
+        if let Some(mib) = cache_mib {
+            config = config.cache_capacity(mib << 20);
+        }
+        rulegate_engine::RuleSet::builder()
+            .configure(config)
+            .build(loaded.spec().expect("checks").clone())
+            .expect("builds")
+    } else {
+        shipped_rule_set()
     };
     // `RG_WITHOUT=FILE`: leave out the patterns named in FILE (`rule#n`,
     // one per line), as the peer bench's `rg=` set does.

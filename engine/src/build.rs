@@ -50,9 +50,10 @@ impl Config {
     }
 
     /// The most heap one [`Cache`](crate::Cache) lets each of its lazy DFAs
-    /// take: this much for the anchored DFA and for the shard of patterns
-    /// behind a literal prefix, as much shared among the other forward
-    /// shards (each at least 2 MiB). The memory is only taken as states
+    /// take: as much shared among the forward shards of patterns that can
+    /// begin anywhere (each at least 2 MiB), twice this for the shard of
+    /// patterns behind a literal prefix and for the anchored DFA, which
+    /// holds every pattern (every new byte a rule names widens its states). The memory is only taken as states
     /// are built. Default 16 MiB: the notes in `shared/notes` measured
     /// 16 MB/s with regex-automata's default 2 MiB on one DFA.
     pub fn cache_capacity(mut self, bytes: usize) -> Config {
