@@ -271,6 +271,14 @@ impl FirstBytes {
 pub(crate) struct Sizing {
     pub(crate) patterns_per_shard: usize,
     pub(crate) cache_bytes: usize,
+    /// For the anchored DFA and the literal-prefixed shard. The anchored
+    /// DFA holds every pattern, so every byte any rule names widens each
+    /// of its states (one more byte class): a policy rule with one CJK,
+    /// Cyrillic or `→` term made it outgrow 16 MiB on secret-dense text
+    /// (14 clears, 14 → 3.3 MB/s; 10.8 MB with the shipped packs alone).
+    /// Literal policy terms join the prefixed shard (14.9 MB there with
+    /// the policy examples loaded).
+    pub(crate) wide_cache_bytes: usize,
     pub(crate) min_shard_cache_bytes: usize,
 }
 
@@ -303,14 +311,8 @@ impl Automata {
                 .skip_cache_capacity_check(true)
         };
         let all: Vec<&Hir> = hirs.iter().collect();
-        // The anchored DFA holds every pattern, so every byte any rule
-        // names widens each of its states (one more byte class): a policy
-        // rule with one CJK, Cyrillic or `→` term made it outgrow 16 MiB
-        // on secret-dense text (14 clears, 14 → 3.3 MB/s); it holds 10.8
-        // MB there with the shipped packs alone. Twice the capacity keeps
-        // that headroom; the memory is only taken as states are built.
         let anchored = DFA::builder()
-            .configure(dfa_config(sizing.cache_bytes.saturating_mul(2)))
+            .configure(dfa_config(sizing.wide_cache_bytes))
             .build_from_nfa(nfa(&all)?)
             .map_err(|e| e.to_string())?;
         let (runs, run_index) = RunPatterns::build(hirs, followed_by, preceded_by);
@@ -358,11 +360,8 @@ impl Automata {
             // (secret-dense text 1.3 MB/s); with 16 MiB it runs at 18, as
             // fast as four smaller shards, without their cost per byte on
             // ordinary text (108 MB/s against 76 for the mixed corpus).
-            // Twice the capacity, as the anchored DFA has: policy rules
-            // with literal terms join this shard, and with the policy
-            // examples loaded it held 14.9 MB on secret-dense text.
             if !prefixed.is_empty() {
-                groups.push((prefixed, sizing.cache_bytes.saturating_mul(2)));
+                groups.push((prefixed, sizing.wide_cache_bytes));
             }
             let broad_groups = broad.chunks(patterns_per_shard).len().max(1);
             let share = (sizing.cache_bytes / broad_groups).max(sizing.min_shard_cache_bytes);

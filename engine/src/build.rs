@@ -53,8 +53,8 @@ impl Config {
     /// take: as much shared among the forward shards of patterns that can
     /// begin anywhere (each at least 2 MiB), twice this for the shard of
     /// patterns behind a literal prefix and for the anchored DFA, which
-    /// holds every pattern (every new byte a rule names widens its states). The memory is only taken as states
-    /// are built. Default 16 MiB: the notes in `shared/notes` measured
+    /// holds every pattern (every new byte a rule names widens its
+    /// states). The memory is only taken as states are built. Default 16 MiB: the notes in `shared/notes` measured
     /// 16 MB/s with regex-automata's default 2 MiB on one DFA.
     pub fn cache_capacity(mut self, bytes: usize) -> Config {
         self.cache_capacity = bytes;
@@ -125,6 +125,7 @@ impl Builder {
         let sizing = Sizing {
             patterns_per_shard: self.config.patterns_per_shard,
             cache_bytes: self.config.cache_capacity,
+            wide_cache_bytes: self.config.cache_capacity.saturating_mul(2),
             min_shard_cache_bytes: (2 * 1024 * 1024).min(self.config.cache_capacity),
         };
         let value_wanted: Vec<bool> = value_regex.iter().map(Option::is_some).collect();
